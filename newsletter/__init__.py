@@ -1,0 +1,1 @@
+"""newsletter: the trending machine-learning papers in each subscriber's topics, every morning."""

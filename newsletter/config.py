@@ -1,0 +1,97 @@
+"""Settings: one typed class read from NEWSLETTER_* variables and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
+DEFAULT_CATEGORIES = ["cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSLETTER_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./var")
+
+    # Empty means: start (or reuse) the embedded server under the data dir.
+    database_url: str | None = None
+    redis_url: str | None = None
+    # Every Redis key the product writes (limiter, rate limits, Celery queues) starts with this.
+    redis_prefix: str = "newsletter:"
+
+    secret_key: SecretStr = SecretStr("dev-secret-change-me")
+    public_base_url: str = "http://127.0.0.1:8000"
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    mail_backend: Literal["file", "smtp", "sendgrid"] = "file"
+    outbox_dir: Path | None = None
+    sendgrid_api_key: SecretStr = SecretStr("")
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    sendgrid_webhook_public_key: str = ""
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    send_rate_per_s: float = 50.0
+    send_max_errors: int = 100
+
+    sender_name: str = "ML Papers Daily"
+    sender_address: str = "papers@newsletter.example"
+    reply_to: str = ""
+    postal_address: str = "Newsletter, 1 Example Street, 10115 Berlin, Germany"
+
+    arxiv_base_url: str = "https://export.arxiv.org"
+    hf_base_url: str = "https://huggingface.co"
+    arxiv_categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES))
+    # The arXiv terms of use allow one request every 3 s for the whole deployment.
+    arxiv_min_interval_s: float = 3.0
+    http_timeout_s: float = 30.0
+    fetch_interval_hours: float = 8.0
+
+    summarizer: Literal["extractive", "llm"] = "extractive"
+    llm_base_url: str = "http://127.0.0.1:8080/v1"
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr = SecretStr("")
+    llm_concurrency: int = 4
+    llm_timeout_s: float = 60.0
+
+    default_max_papers: int = 10
+    max_papers_per_topic: int = 4
+
+    @field_validator("arxiv_categories", "trusted_proxies", mode="before")
+    @classmethod
+    def split_comma_list(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("database_url", "redis_url", mode="before")
+    @classmethod
+    def empty_url_means_embedded(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def refuse_placeholder_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "NEWSLETTER_SECRET_KEY is a placeholder; set a long random value outside development"
+            )
+        if self.environment == "production" and len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("NEWSLETTER_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def resolved_outbox_dir(self) -> Path:
+        return self.outbox_dir if self.outbox_dir is not None else self.data_dir / "outbox"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

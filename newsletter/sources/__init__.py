@@ -1,0 +1,1 @@
+"""Fetching papers from arXiv and Hugging Face Daily Papers, and storing them."""

@@ -1,0 +1,1 @@
+"""Structured summaries and topic tags for papers: offline extractive default, LLM option."""
