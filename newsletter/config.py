@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
 DEFAULT_CATEGORIES = ["cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML"]
@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSLETTER_", env_file=".env", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
-    data_dir: Path = Path("./var")
+    data_dir: Path = Path("var")
 
     # Empty means: start (or reuse) the embedded server under the data dir.
     database_url: str | None = None
@@ -27,7 +27,7 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr = SecretStr("dev-secret-change-me")
     public_base_url: str = "http://127.0.0.1:8000"
-    trusted_proxies: list[str] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     mail_backend: Literal["file", "smtp", "sendgrid"] = "file"
     outbox_dir: Path | None = None
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
 
     arxiv_base_url: str = "https://export.arxiv.org"
     hf_base_url: str = "https://huggingface.co"
-    arxiv_categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES))
+    arxiv_categories: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES))
     # The arXiv terms of use allow one request every 3 s for the whole deployment.
     arxiv_min_interval_s: float = 3.0
     http_timeout_s: float = 30.0

@@ -1,0 +1,68 @@
+"""Editions: what one subscriber receives on one edition date, and the papers in it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from newsletter.models.base import Base, created_at_column, one_of
+
+# papers: an email with papers; nothing_new: the short note for those who asked for it;
+# skipped: nothing matched and no note wanted (recorded so the day counts as done).
+EDITION_KINDS = ("papers", "nothing_new", "skipped")
+
+
+class Edition(Base):
+    __tablename__ = "editions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    edition_date: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16), default="papers", server_default="papers")
+    # Hash of the ordered paper ids and versions: subscribers with equal keys get an identical edition,
+    # rendered once downstream.
+    content_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    item_count: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # Matching papers left out by the caps ("N more on the site").
+    overflow_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        # The database, not the scheduler, guarantees one edition per subscriber per edition date.
+        UniqueConstraint("subscriber_id", "edition_date"),
+        Index("ix_editions_edition_date", "edition_date"),
+        CheckConstraint(one_of("kind", EDITION_KINDS), name="kind"),
+    )
+
+
+class EditionItem(Base):
+    __tablename__ = "edition_items"
+
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True)
+    rank: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    # The version sent: a later version may come back once, marked as updated.
+    paper_version: Mapped[int] = mapped_column(Integer)
+    is_update: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    matched_topics: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    matched_keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    score: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    # Why it is there, in words: "NLP, keyword “retrieval” · 42 upvotes".
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    __table_args__ = (UniqueConstraint("edition_id", "paper_id"),)

@@ -1,0 +1,81 @@
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from newsletter.config import Settings
+
+ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
+
+
+def make(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_defaults_match_the_documented_product_defaults() -> None:
+    settings = make()
+    assert settings.arxiv_categories == ["cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML"]
+    assert settings.fetch_interval_hours == 8
+    assert settings.mail_backend == "file"
+    assert settings.summarizer == "extractive"
+    assert settings.database_url is None and settings.redis_url is None
+    assert settings.resolved_outbox_dir == Path("var") / "outbox"
+
+
+def test_production_refuses_the_placeholder_secret() -> None:
+    with pytest.raises(ValidationError, match="placeholder"):
+        make(environment="production")
+
+
+def test_production_refuses_a_short_secret() -> None:
+    with pytest.raises(ValidationError, match="at least 32"):
+        make(environment="production", secret_key="short-but-not-placeholder")
+
+
+def test_production_accepts_a_real_secret() -> None:
+    settings = make(environment="production", secret_key="x" * 40)
+    assert settings.secret_key.get_secret_value() == "x" * 40
+
+
+def test_development_allows_the_placeholder_secret() -> None:
+    assert make(environment="development").environment == "development"
+
+
+def test_categories_read_from_a_comma_separated_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_ARXIV_CATEGORIES", "cs.LG, cs.RO")
+    assert make().arxiv_categories == ["cs.LG", "cs.RO"]
+
+
+def test_empty_urls_mean_the_embedded_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", "")
+    monkeypatch.setenv("NEWSLETTER_REDIS_URL", " ")
+    settings = make()
+    assert settings.database_url is None and settings.redis_url is None
+
+
+def test_unknown_mail_backend_is_a_clear_error() -> None:
+    with pytest.raises(ValidationError, match="mail_backend"):
+        make(mail_backend="pigeon")
+
+
+def test_env_example_lists_every_setting_with_its_default() -> None:
+    listed = dict(
+        re.match(r"#?\s*(NEWSLETTER_[A-Z0-9_]+)=(.*)", line).groups()  # type: ignore[union-attr]
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if re.match(r"#?\s*NEWSLETTER_[A-Z0-9_]+=", line)
+    )
+    expected = {f"NEWSLETTER_{name.upper()}" for name in Settings.model_fields}
+    assert set(listed) == expected
+    defaults = make()
+    for name in Settings.model_fields:
+        value = getattr(defaults, name)
+        shown = listed[f"NEWSLETTER_{name.upper()}"]
+        if isinstance(value, list):
+            assert shown == ",".join(value), name
+        elif hasattr(value, "get_secret_value"):
+            assert shown == value.get_secret_value(), name
+        elif value is None:
+            assert shown == "", name
+        else:
+            assert shown == str(value), name

@@ -1,0 +1,126 @@
+"""The embedded servers: start, reuse, status, stop, crash leftovers, no TCP listeners."""
+
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from newsletter import services
+from newsletter.config import Settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def data_dir() -> Iterator[Path]:
+    # Under /tmp: unix socket paths must stay short.
+    path = Path(tempfile.mkdtemp(prefix="nl-svc-"))
+    yield path
+    services.remove_embedded_data(path)
+
+
+def embedded_settings(data_dir: Path) -> Settings:
+    return Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+
+
+def listens_on_tcp(pid: int) -> bool:
+    return any(conn.status == psutil.CONN_LISTEN for conn in psutil.Process(pid).net_connections(kind="inet"))
+
+
+def test_embedded_servers_start_persist_and_report_status(data_dir: Path) -> None:
+    settings = embedded_settings(data_dir)
+    urls = services.resolve_service_urls(settings)
+
+    engine = create_engine(urls.database_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS kept (value text)"))
+        conn.execute(text("INSERT INTO kept VALUES ('survives a restart')"))
+    engine.dispose()
+    client = redis.Redis.from_url(urls.redis_url)
+    client.set("kept", "survives a restart")
+    client.close()
+
+    statuses = {status.name: status for status in services.service_statuses(settings)}
+    assert statuses["postgres"].is_running and statuses["postgres"].kind == "embedded"
+    assert statuses["redis"].is_running and statuses["redis"].kind == "embedded"
+    postgres_pid = int(statuses["postgres"].detail.split()[1].rstrip(","))
+    redis_pid = int(statuses["redis"].detail.split()[1].rstrip(","))
+    # Unix sockets only: never a collision with servers on the standard ports.
+    assert not listens_on_tcp(postgres_pid)
+    assert not listens_on_tcp(redis_pid)
+
+    # A second resolve reuses the running servers.
+    assert services.resolve_service_urls(settings) == urls
+    assert services.embedded_postgres_status(data_dir).detail.startswith(f"pid {postgres_pid}")
+
+    assert services.stop_embedded_postgres(data_dir)
+    assert services.stop_embedded_redis(data_dir)
+    assert not any(status.is_running for status in services.service_statuses(settings))
+
+    urls = services.resolve_service_urls(settings)
+    engine = create_engine(urls.database_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM kept")).scalar_one() == "survives a restart"
+    engine.dispose()
+    client = redis.Redis.from_url(urls.redis_url)
+    assert client.get("kept") == b"survives a restart"
+    client.close()
+
+
+def test_embedded_servers_recover_from_a_crash_and_stale_files(data_dir: Path) -> None:
+    settings = embedded_settings(data_dir)
+    services.resolve_service_urls(settings)
+    redis_dir = data_dir / "redis"
+    pgdata = data_dir / "pg"
+
+    # Redis killed outright leaves its socket and pid files behind.
+    os.kill(int((redis_dir / "redis.pid").read_text()), signal.SIGKILL)
+    time.sleep(0.3)
+    assert (redis_dir / "redis.sock").exists()
+
+    # A stopped Postgres whose postmaster.pid names a live process that is not postgres.
+    services.stop_embedded_postgres(data_dir)
+    (pgdata / "postmaster.pid").write_text(f"{os.getpid()}\n{pgdata}\n0\n5432\n{pgdata}\n\n0 0\nready\n")
+
+    urls = services.resolve_service_urls(settings)
+    assert all(status.is_running for status in services.service_statuses(settings))
+    client = redis.Redis.from_url(urls.redis_url)
+    assert client.ping()
+    client.close()
+    engine = create_engine(urls.database_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    engine.dispose()
+
+
+def test_configured_urls_win_over_the_embedded_servers(server_urls: services.ServiceUrls) -> None:
+    never_used = Path(tempfile.mkdtemp(prefix="nl-unused-"))
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=never_used,
+        database_url=server_urls.database_url,
+        redis_url=server_urls.redis_url,
+    )
+    assert services.resolve_service_urls(settings) == server_urls
+    assert not (never_used / "pg").exists() and not (never_used / "redis").exists()
+    assert all(
+        status.kind == "configured" and status.is_running for status in services.service_statuses(settings)
+    )
+
+
+def test_an_unreachable_configured_server_is_reported_down(tmp_path: Path) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path,
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2",
+        redis_url="redis://127.0.0.1:1/0",
+    )
+    statuses = services.service_statuses(settings)
+    assert [status.is_running for status in statuses] == [False, False]

@@ -1,0 +1,1 @@
+"""Celery tasks, one module per area; each task takes ids, opens a transaction, calls the domain."""
