@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Annotated
 
 import typer
@@ -165,9 +164,5 @@ def demo(
     print_statuses(settings)
 
 
-def run() -> None:
-    app(prog_name="newsletter")
-
-
 if __name__ == "__main__":
-    sys.exit(run())
+    app(prog_name="newsletter")

@@ -1,0 +1,44 @@
+"""The public URLs the product puts in emails and pages, each carrying a signed token."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from newsletter.config import Settings
+from newsletter.subscribers.tokens import make_token
+
+
+def _url(settings: Settings, path: str) -> str:
+    return settings.public_base_url.rstrip("/") + path
+
+
+def confirm_url(settings: Settings, subscriber_id: int) -> str:
+    """Opens a page with a confirm button; only its POST activates the subscription."""
+    return _url(settings, f"/confirm/{make_token(settings, 'confirm', subscriber_id)}")
+
+
+def preferences_url(settings: Settings, subscriber_id: int) -> str:
+    return _url(settings, f"/preferences/{make_token(settings, 'preferences', subscriber_id)}")
+
+
+def unsubscribe_url(settings: Settings, subscriber_id: int) -> str:
+    """The visible link in the email body: a page with a confirm button and a way back."""
+    return _url(settings, f"/unsubscribe/{make_token(settings, 'unsubscribe', subscriber_id)}")
+
+
+def one_click_unsubscribe_url(settings: Settings, subscriber_id: int) -> str:
+    """The RFC 8058 List-Unsubscribe target: a POST of `List-Unsubscribe=One-Click` unsubscribes."""
+    return _url(settings, f"/unsubscribe/{make_token(settings, 'unsubscribe', subscriber_id)}/one-click")
+
+
+def edition_url(settings: Settings, edition_id: int) -> str:
+    """ "View in browser": the archived edition."""
+    return _url(settings, f"/editions/{make_token(settings, 'edition', edition_id)}")
+
+
+def paper_url(settings: Settings, arxiv_id: str) -> str:
+    return _url(settings, f"/papers/{quote(arxiv_id, safe='')}")
+
+
+def site_url(settings: Settings, query: str = "") -> str:
+    return _url(settings, "/" + (f"?{query}" if query else ""))

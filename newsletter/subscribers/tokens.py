@@ -1,0 +1,54 @@
+"""Signed tokens for the links in emails, each bound to one purpose.
+
+A token signed for one purpose (say, confirming) never validates for another (say, unsubscribing):
+each purpose has its own salt. Confirmation links expire after 7 days; unsubscribe and preference links
+keep working for a year, well past the 30 days the law asks of an opt-out link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from newsletter.config import Settings
+from newsletter.errors import InvalidToken
+
+Purpose = Literal["confirm", "preferences", "unsubscribe", "edition"]
+
+MAX_AGE: dict[Purpose, timedelta] = {
+    "confirm": timedelta(days=7),
+    "preferences": timedelta(days=365),
+    "unsubscribe": timedelta(days=365),
+    "edition": timedelta(days=3650),
+}
+
+
+@dataclass(frozen=True)
+class TokenPayload:
+    purpose: Purpose
+    subject_id: int
+
+
+def _serializer(settings: Settings, purpose: Purpose) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key.get_secret_value(), salt=f"newsletter.{purpose}")
+
+
+def make_token(settings: Settings, purpose: Purpose, subject_id: int) -> str:
+    """A URL-safe token naming a subscriber (or, for `edition`, an edition) for one purpose."""
+    return _serializer(settings, purpose).dumps({"id": subject_id})
+
+
+def read_token(settings: Settings, purpose: Purpose, token: str) -> TokenPayload:
+    """The id the token names; InvalidToken if tampered with, expired, or made for another purpose."""
+    try:
+        data = _serializer(settings, purpose).loads(token, max_age=int(MAX_AGE[purpose].total_seconds()))
+    except SignatureExpired as error:
+        raise InvalidToken(f"this {purpose} link has expired") from error
+    except BadSignature as error:
+        raise InvalidToken(f"this {purpose} link is not valid") from error
+    if not isinstance(data, dict) or not isinstance(data.get("id"), int):
+        raise InvalidToken(f"this {purpose} link is not valid")
+    return TokenPayload(purpose=purpose, subject_id=data["id"])
