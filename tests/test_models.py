@@ -31,18 +31,18 @@ def test_subscriber_status_must_be_known(session: Session) -> None:
 
 def test_one_edition_per_subscriber_per_date(session: Session) -> None:
     alice = add_subscriber(session, "alice@example.org")
-    session.add(Edition(subscriber_id=alice.id, edition_date=date(2026, 11, 20)))
+    session.add(Edition(subscriber_id=alice.id, edition_date=date(2026, 11, 20), kind="nothing_new"))
     session.flush()
-    session.add(Edition(subscriber_id=alice.id, edition_date=date(2026, 11, 21)))
+    session.add(Edition(subscriber_id=alice.id, edition_date=date(2026, 11, 21), kind="nothing_new"))
     session.flush()
     with pytest.raises(IntegrityError, match="uq_editions_subscriber_id_edition_date"):
-        session.add(Edition(subscriber_id=alice.id, edition_date=date(2026, 11, 20)))
+        session.add(Edition(subscriber_id=alice.id, edition_date=date(2026, 11, 20), kind="nothing_new"))
         session.flush()
 
 
 def test_at_most_one_delivery_per_edition(session: Session) -> None:
     alice = add_subscriber(session, "alice@example.org")
-    edition = Edition(subscriber_id=alice.id, edition_date=date(2026, 11, 20))
+    edition = Edition(subscriber_id=alice.id, edition_date=date(2026, 11, 20), kind="nothing_new")
     session.add(edition)
     session.flush()
     # Emails outside editions (confirmations) are not limited by the edition rule.
@@ -73,3 +73,10 @@ def test_the_taxonomy_is_seeded(session: Session) -> None:
     names = set(session.execute(select(Topic.name)).scalars())
     assert len(names) == 15
     assert {"Large Language Models", "Audio & Speech", "Federated Learning"} <= names
+
+
+def test_an_edition_with_papers_must_point_at_its_content(session: Session) -> None:
+    alice = add_subscriber(session, "alice@example.org")
+    with pytest.raises(IntegrityError, match="ck_editions_content_matches_kind"):
+        session.add(Edition(subscriber_id=alice.id, edition_date=date(2026, 11, 20), kind="papers"))
+        session.flush()

@@ -2,7 +2,7 @@
 
 from newsletter.models.base import Base
 from newsletter.models.delivery import Delivery
-from newsletter.models.edition import Edition, EditionItem
+from newsletter.models.edition import Edition, EditionContent, EditionItem
 from newsletter.models.event import WebhookEvent
 from newsletter.models.paper import FetchCursor, FetchRun, Paper, PaperVersion
 from newsletter.models.subscriber import ConsentEvent, KeywordAlert, Subscriber, SubscriberTopic
@@ -13,6 +13,7 @@ __all__ = [
     "ConsentEvent",
     "Delivery",
     "Edition",
+    "EditionContent",
     "EditionItem",
     "FetchCursor",
     "FetchRun",

@@ -1,4 +1,10 @@
-"""Editions: what one subscriber receives on one edition date, and the papers in it."""
+"""Editions: what one subscriber receives on one edition date, and the shared contents they point to.
+
+Subscribers whose selections come out identical (same papers, order, reasons and overflow) share one
+EditionContent row: its items are stored once and the email body is rendered once downstream, however
+many subscribers receive it. At 100,000 subscribers this is a few thousand contents instead of a million
+item rows.
+"""
 
 from __future__ import annotations
 
@@ -27,33 +33,24 @@ from newsletter.models.base import Base, created_at_column, one_of
 EDITION_KINDS = ("papers", "nothing_new", "skipped")
 
 
-class Edition(Base):
-    __tablename__ = "editions"
+class EditionContent(Base):
+    __tablename__ = "edition_contents"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    edition_date: Mapped[date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(16), default="papers", server_default="papers")
-    # Hash of the ordered paper ids and versions: subscribers with equal keys get an identical edition,
-    # rendered once downstream.
-    content_key: Mapped[str | None] = mapped_column(String(64), index=True)
-    item_count: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # sha256 of the ordered (paper id, version, update flag, reason) list and the overflow count.
+    content_key: Mapped[str] = mapped_column(String(64), unique=True)
+    item_count: Mapped[int] = mapped_column(SmallInteger)
     # Matching papers left out by the caps ("N more on the site").
     overflow_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
-
-    __table_args__ = (
-        # The database, not the scheduler, guarantees one edition per subscriber per edition date.
-        UniqueConstraint("subscriber_id", "edition_date"),
-        Index("ix_editions_edition_date", "edition_date"),
-        CheckConstraint(one_of("kind", EDITION_KINDS), name="kind"),
-    )
 
 
 class EditionItem(Base):
     __tablename__ = "edition_items"
 
-    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True)
+    content_id: Mapped[int] = mapped_column(
+        ForeignKey("edition_contents.id", ondelete="CASCADE"), primary_key=True
+    )
     rank: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
     # The version sent: a later version may come back once, marked as updated.
@@ -62,7 +59,29 @@ class EditionItem(Base):
     matched_topics: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
     matched_keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
     score: Mapped[float] = mapped_column(default=0.0, server_default="0")
-    # Why it is there, in words: "NLP, keyword “retrieval” · 42 upvotes".
+    # Why it is there, in words: "NLP · keyword “retrieval” · 42 upvotes".
     reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
-    __table_args__ = (UniqueConstraint("edition_id", "paper_id"),)
+    __table_args__ = (UniqueConstraint("content_id", "paper_id"),)
+
+
+class Edition(Base):
+    __tablename__ = "editions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    edition_date: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16), default="papers", server_default="papers")
+    # None for nothing_new and skipped editions.
+    content_id: Mapped[int | None] = mapped_column(
+        ForeignKey("edition_contents.id", ondelete="RESTRICT"), index=True
+    )
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        # The database, not the scheduler, guarantees one edition per subscriber per edition date.
+        UniqueConstraint("subscriber_id", "edition_date"),
+        Index("ix_editions_edition_date", "edition_date"),
+        CheckConstraint(one_of("kind", EDITION_KINDS), name="kind"),
+        CheckConstraint("(kind = 'papers') = (content_id IS NOT NULL)", name="content_matches_kind"),
+    )
