@@ -13,8 +13,9 @@ from newsletter.config import Settings, get_settings
 from newsletter.db import make_engine, make_session_factory
 from newsletter.services import celery_broker_url, resolve_service_urls
 
-TASK_MODULES = ["workers.tasks.health"]
+TASK_MODULES = ["workers.tasks.health", "workers.tasks.editions", "workers.tasks.summaries"]
 HEARTBEAT_INTERVAL_S = 60.0
+EDITIONS_TICK_S = 300.0
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -46,7 +47,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     # Each entry expires before its next run: a backlog never turns into a burst of duplicate runs.
     heartbeat = timedelta(seconds=HEARTBEAT_INTERVAL_S)
+    editions_tick = timedelta(seconds=EDITIONS_TICK_S)
     return {
+        "build-due-editions": {
+            "task": "workers.tasks.editions.build_due_editions",
+            "schedule": editions_tick,
+            "options": {"expires": editions_tick.total_seconds()},
+        },
         "heartbeat": {
             "task": "workers.tasks.health.heartbeat",
             "schedule": heartbeat,

@@ -1,0 +1,243 @@
+"""Building editions: select for a chunk of due subscribers, store shared contents, one edition each."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from newsletter.config import Settings
+from newsletter.digests.schedule import DueSubscriber, due_subscribers
+from newsletter.digests.select import (
+    DAILY_WINDOW,
+    WEEKLY_WINDOW,
+    Selection,
+    Selector,
+    load_candidates,
+    load_keyword_matches,
+    load_sent_versions,
+    load_tastes,
+)
+from newsletter.models import EditionContent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildReport:
+    due: int = 0
+    built: int = 0
+    already_built: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+    distinct_contents: int = 0
+    new_contents: int = 0
+    candidates: int = 0
+
+    def add(self, other: BuildReport) -> None:
+        self.due += other.due
+        self.built += other.built
+        self.already_built += other.already_built
+        self.by_kind.update(other.by_kind)
+        self.distinct_contents += other.distinct_contents
+        self.new_contents += other.new_contents
+        self.candidates = max(self.candidates, other.candidates)
+
+
+@dataclass(frozen=True)
+class PlannedEdition:
+    subscriber_id: int
+    edition_date: date
+    kind: str
+    selection: Selection | None
+
+
+class EditionPlanner:
+    """What each due subscriber gets at one moment; candidates are loaded once for all chunks."""
+
+    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
+        self.now = now
+        self.candidates = load_candidates(session, now, now - max(DAILY_WINDOW, WEEKLY_WINDOW))
+        self.candidate_ids = [candidate.id for candidate in self.candidates]
+        self.selector = Selector(self.candidates, {}, settings.max_papers_per_topic)
+
+    def plan(self, session: Session, due: Sequence[DueSubscriber]) -> list[PlannedEdition]:
+        """Computed, not stored (this is the `--dry-run` answer)."""
+        if not due:
+            return []
+        subscriber_ids = [subscriber.id for subscriber in due]
+        tastes = load_tastes(
+            session, subscriber_ids, {subscriber.id: subscriber.max_papers for subscriber in due}
+        )
+        new_keywords = {keyword for taste in tastes.values() for keyword in taste.keywords} - set(
+            self.selector.keyword_matches
+        )
+        self.selector.add_keyword_matches(load_keyword_matches(session, new_keywords, self.candidate_ids))
+        sent = load_sent_versions(session, subscriber_ids, self.candidate_ids)
+
+        planned = []
+        for subscriber in due:
+            since = self.now - (WEEKLY_WINDOW if subscriber.frequency == "weekly" else DAILY_WINDOW)
+            if subscriber.last_edition_at is not None and subscriber.last_edition_at > since:
+                since = subscriber.last_edition_at
+            selection = self.selector.select(tastes[subscriber.id], since, sent.get(subscriber.id, {}))
+            if selection.items:
+                kind = "papers"
+            elif subscriber.wants_empty_note:
+                kind = "nothing_new"
+            else:
+                kind = "skipped"
+            planned.append(
+                PlannedEdition(
+                    subscriber.id, subscriber.edition_date, kind, selection if selection.items else None
+                )
+            )
+        return planned
+
+
+def array_literal(values: Sequence[str]) -> str:
+    """A Postgres text[] literal, every element quoted and escaped."""
+    quoted = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values)
+    return "{" + ",".join(quoted) + "}"
+
+
+def store_contents(session: Session, selections: Sequence[Selection]) -> tuple[dict[str, int], int]:
+    """Content ids by content key, inserting the contents (and their items) not stored yet."""
+    by_key = {selection.content_key: selection for selection in selections}
+    if not by_key:
+        return {}, 0
+    inserted = session.execute(
+        insert(EditionContent)
+        .values(
+            [
+                {"content_key": key, "item_count": len(sel.items), "overflow_count": sel.overflow_count}
+                for key, sel in by_key.items()
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["content_key"])
+        .returning(EditionContent.id, EditionContent.content_key)
+    ).all()
+    # Only the builder that created a content writes its items: a concurrent builder waits on the
+    # unique key above and then finds the content complete.
+    items = [
+        (content_id, rank, item)
+        for content_id, key in inserted
+        for rank, item in enumerate(by_key[key].items)
+    ]
+    if items:
+        # Arrays in, one statement: a hundred thousand items cost one round trip, not one each.
+        session.execute(
+            text(
+                """
+                INSERT INTO edition_items (content_id, rank, paper_id, paper_version, is_update,
+                                           matched_topics, matched_keywords, score, reason)
+                SELECT content_id, rank, paper_id, paper_version, is_update,
+                       CAST(matched_topics AS text[]), CAST(matched_keywords AS text[]), score, reason
+                FROM unnest(CAST(:content_ids AS bigint[]), CAST(:ranks AS smallint[]),
+                            CAST(:paper_ids AS bigint[]), CAST(:versions AS int[]), CAST(:updates AS boolean[]),
+                            CAST(:topics AS text[]), CAST(:keywords AS text[]), CAST(:scores AS float8[]),
+                            CAST(:reasons AS text[]))
+                     AS i(content_id, rank, paper_id, paper_version, is_update, matched_topics,
+                          matched_keywords, score, reason)
+                """
+            ),
+            {
+                "content_ids": [content_id for content_id, _, _ in items],
+                "ranks": [rank for _, rank, _ in items],
+                "paper_ids": [item.paper_id for _, _, item in items],
+                "versions": [item.paper_version for _, _, item in items],
+                "updates": [item.is_update for _, _, item in items],
+                # Postgres has no array of arrays of varying length: each list travels as an array literal.
+                "topics": [array_literal(item.matched_topics) for _, _, item in items],
+                "keywords": [array_literal(item.matched_keywords) for _, _, item in items],
+                "scores": [item.score for _, _, item in items],
+                "reasons": [item.reason for _, _, item in items],
+            },
+        )
+    ids = dict(
+        session.execute(
+            text("SELECT content_key, id FROM edition_contents WHERE content_key = ANY(:keys)"),
+            {"keys": list(by_key)},
+        ).all()
+    )
+    return ids, len(inserted)
+
+
+def store_editions(session: Session, planned: Sequence[PlannedEdition], now: datetime) -> BuildReport:
+    report = BuildReport(due=len(planned))
+    selections = [edition.selection for edition in planned if edition.selection is not None]
+    content_ids, report.new_contents = store_contents(session, selections)
+    report.distinct_contents = len(content_ids)
+    if not planned:
+        return report
+    columns = {
+        "subscriber_ids": [edition.subscriber_id for edition in planned],
+        "dates": [edition.edition_date for edition in planned],
+        "kinds": [edition.kind for edition in planned],
+        "content_ids": [
+            content_ids[edition.selection.content_key] if edition.selection else None for edition in planned
+        ],
+        # The build's own clock, so "papers since the last edition" agrees with the selection.
+        "now": now,
+    }
+    # One statement for the whole chunk; the unique (subscriber, date) key makes a rerun, a second
+    # beat or a concurrent builder insert nothing twice.
+    created = session.execute(
+        text(
+            """
+            INSERT INTO editions (subscriber_id, edition_date, kind, content_id, created_at)
+            SELECT planned.*, CAST(:now AS timestamptz)
+            FROM unnest(CAST(:subscriber_ids AS bigint[]), CAST(:dates AS date[]),
+                        CAST(:kinds AS text[]), CAST(:content_ids AS bigint[])) AS planned
+            ON CONFLICT (subscriber_id, edition_date) DO NOTHING
+            RETURNING kind
+            """
+        ),
+        columns,
+    ).scalars()
+    report.by_kind.update(created)
+    report.built = sum(report.by_kind.values())
+    report.already_built = report.due - report.built
+    return report
+
+
+def build_editions_chunk(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    *,
+    after_id: int | None = None,
+    only_ids: list[int] | None = None,
+    limit: int = 10_000,
+    dry_run: bool = False,
+    planner: EditionPlanner | None = None,
+) -> tuple[BuildReport, list[PlannedEdition], int | None]:
+    """Build (or, dry, plan) the editions of one chunk of due subscribers.
+
+    Returns the report, the plan, and the last subscriber id seen (the keyset cursor for the next
+    chunk; None when there are no more due subscribers). Pass the same `planner` to every chunk of one
+    build so candidates and keyword matches are loaded once.
+    """
+    due = due_subscribers(session, now, limit=limit, after_id=after_id, only_ids=only_ids)
+    if not due:
+        return BuildReport(), [], None
+    planner = planner or EditionPlanner(session, settings, now)
+    planned = planner.plan(session, due)
+    if dry_run:
+        report = BuildReport(due=len(planned), by_kind=Counter(edition.kind for edition in planned))
+        report.distinct_contents = len({e.selection.content_key for e in planned if e.selection})
+    else:
+        report = store_editions(session, planned, now)
+    logger.info(
+        "editions chunk after id %s: %d due, %d built, %d distinct contents",
+        after_id,
+        report.due,
+        report.built,
+        report.distinct_contents,
+    )
+    return report, planned, due[-1].id

@@ -1,0 +1,96 @@
+"""`newsletter editions …`: build due editions now (or at a given moment), show one."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from newsletter.console import command_session, console, error_console, load_settings
+from newsletter.digests.build import BuildReport, EditionPlanner, build_editions_chunk
+from newsletter.digests.queries import edition_view
+from newsletter.errors import NotFound
+
+editions_app = typer.Typer(
+    help="Per-subscriber editions: build the due ones, show one.", no_args_is_help=True
+)
+
+
+def parse_moment(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise typer.BadParameter(f"not an ISO time: {value!r} (e.g. 2026-11-21T08:00:00+00:00)") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@editions_app.command("build")
+def build(
+    now: Annotated[
+        str | None, typer.Option("--now", help="Build as if it were this ISO time (default: now).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be built; write nothing.")
+    ] = False,
+    chunk: Annotated[int, typer.Option(help="Subscribers per transaction.")] = 10_000,
+) -> None:
+    """Build the editions of every subscriber whose local send time has passed."""
+    settings = load_settings()
+    moment = parse_moment(now)
+    total = BuildReport()
+    after_id = None
+    planner = None
+    while True:
+        # One transaction per chunk: a crash keeps what was built, and a rerun skips it.
+        with command_session(settings) as session:
+            planner = planner or EditionPlanner(session, settings, moment)
+            report, planned, after_id = build_editions_chunk(
+                session, settings, moment, after_id=after_id, limit=chunk, dry_run=dry_run, planner=planner
+            )
+        total.add(report)
+        if dry_run:
+            for edition in planned:
+                papers = len(edition.selection.items) if edition.selection else 0
+                console.print(f"subscriber {edition.subscriber_id}: {edition.kind}, {papers} papers")
+        if after_id is None:
+            break
+    verb = "would build" if dry_run else "built"
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(total.by_kind.items())) or "none"
+    console.print(
+        f"{moment.isoformat()}: {total.due} due, {verb} {total.built if not dry_run else total.due} "
+        f"({kinds}); {total.distinct_contents} distinct contents"
+    )
+
+
+@editions_app.command("show")
+def show(
+    subscriber: Annotated[str, typer.Option("--subscriber", help="The subscriber's email address.")],
+    on: Annotated[
+        str | None, typer.Option("--date", help="Edition date YYYY-MM-DD (default: latest).")
+    ] = None,
+) -> None:
+    """Show a subscriber's edition: papers in order, with why each is there."""
+    settings = load_settings()
+    try:
+        edition_date = date.fromisoformat(on) if on else None
+    except ValueError as error:
+        raise typer.BadParameter(f"not a date: {on!r}") from error
+    try:
+        with command_session(settings) as session:
+            view = edition_view(session, subscriber, edition_date)
+    except NotFound as error:
+        error_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    console.print(f"{view.email} · {view.edition_date} · {view.kind}")
+    table = Table("#", "arXiv", "title", "why")
+    for line in view.lines:
+        marker = " (updated)" if line.is_update else ""
+        table.add_row(str(line.rank + 1), line.arxiv_id, line.title + marker, line.reason)
+    if view.lines:
+        console.print(table)
+    if view.overflow_count:
+        console.print(f"{view.overflow_count} more on the site")

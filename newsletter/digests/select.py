@@ -1,0 +1,284 @@
+"""Which papers each subscriber gets: candidates, matches, never-resend, caps, order and reasons.
+
+Everything the selection needs is loaded with a handful of set-based queries for a whole chunk of
+subscribers; the per-subscriber work is pure Python over small in-memory structures, memoised on the
+inputs that decide the outcome (topics, keywords, cap, window start, what was already sent), so a
+hundred thousand subscribers with a few thousand distinct tastes cost a few thousand selections.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from newsletter.digests.trending import TrendingSignals, last_activity, signal_phrase, trending_score
+
+# How far back an edition looks when a subscriber has no earlier edition (or it is older).
+DAILY_WINDOW = timedelta(days=3)
+WEEKLY_WINDOW = timedelta(days=8)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    arxiv_id: str
+    version: int
+    topics: tuple[str, ...]  # the paper's tags, strongest first
+    score: float
+    activity: datetime
+    signal: str
+
+
+@dataclass(frozen=True)
+class Taste:
+    """Everything about one subscriber that decides their selection."""
+
+    topics: frozenset[str]
+    keywords: tuple[str, ...]
+    max_papers: int
+
+
+@dataclass(frozen=True)
+class SelectedItem:
+    paper_id: int
+    paper_version: int
+    is_update: bool
+    matched_topics: tuple[str, ...]
+    matched_keywords: tuple[str, ...]
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Selection:
+    items: tuple[SelectedItem, ...]
+    overflow_count: int
+    content_key: str = field(default="")
+
+
+CANDIDATES_SQL = text(
+    """
+    SELECT p.id, p.arxiv_id, p.version, p.hf_upvotes, p.github_stars, p.published_at, p.updated_at,
+           p.hf_featured_date,
+           coalesce(array_agg(t.name ORDER BY pt.rank) FILTER (WHERE t.name IS NOT NULL), '{}') AS topics
+    FROM papers p
+    JOIN LATERAL (SELECT 1 FROM summaries s WHERE s.paper_id = p.id LIMIT 1) has_summary ON true
+    LEFT JOIN paper_topics pt ON pt.paper_id = p.id
+    LEFT JOIN topics t ON t.id = pt.topic_id
+    WHERE greatest(p.published_at, p.updated_at, CAST(p.hf_featured_date AS timestamptz)) >= :since
+      AND greatest(p.published_at, p.updated_at, CAST(p.hf_featured_date AS timestamptz)) <= :now
+    GROUP BY p.id
+    """
+)
+
+
+def load_candidates(session: Session, now: datetime, since: datetime) -> list[Candidate]:
+    """Summarized papers with a sign of life in [since, now], scored, best first."""
+    candidates = []
+    for row in session.execute(CANDIDATES_SQL, {"now": now, "since": since}):
+        signals = TrendingSignals(
+            upvotes=row.hf_upvotes,
+            github_stars=row.github_stars,
+            published_at=row.published_at,
+            updated_at=row.updated_at,
+            featured_date=row.hf_featured_date,
+        )
+        candidates.append(
+            Candidate(
+                id=row.id,
+                arxiv_id=row.arxiv_id,
+                version=row.version,
+                topics=tuple(row.topics),
+                score=trending_score(signals, now),
+                activity=last_activity(signals) or now,
+                signal=signal_phrase(signals),
+            )
+        )
+    candidates.sort(key=lambda candidate: (-candidate.score, candidate.arxiv_id))
+    return candidates
+
+
+def load_tastes(
+    session: Session, subscriber_ids: Sequence[int], max_papers: dict[int, int]
+) -> dict[int, Taste]:
+    rows = session.execute(
+        text(
+            """
+            SELECT s.id,
+                   ARRAY(SELECT t.name FROM subscriber_topics st JOIN topics t ON t.id = st.topic_id
+                         WHERE st.subscriber_id = s.id),
+                   ARRAY(SELECT k.keyword FROM keyword_alerts k WHERE k.subscriber_id = s.id ORDER BY k.keyword)
+            FROM unnest(CAST(:ids AS bigint[])) AS s(id)
+            """
+        ),
+        {"ids": list(subscriber_ids)},
+    )
+    # Equal tastes are shared objects: the selector's memo then hashes them once.
+    interned: dict[Taste, Taste] = {}
+    tastes = {}
+    for subscriber_id, topics, keywords in rows:
+        taste = Taste(frozenset(topics), tuple(keywords), max_papers[subscriber_id])
+        tastes[subscriber_id] = interned.setdefault(taste, taste)
+    return tastes
+
+
+def load_keyword_matches(
+    session: Session, keywords: Iterable[str], candidate_ids: Sequence[int]
+) -> dict[str, frozenset[int]]:
+    """Candidate papers each keyword alert finds, with Postgres full-text search and English stemming."""
+    distinct = sorted(set(keywords))
+    matches: dict[str, set[int]] = {keyword: set() for keyword in distinct}
+    if not distinct or not candidate_ids:
+        return {keyword: frozenset() for keyword in distinct}
+    rows = session.execute(
+        text(
+            """
+            SELECT k.keyword, p.id
+            FROM unnest(CAST(:keywords AS text[])) AS k(keyword)
+            JOIN papers p ON p.id = ANY(:ids)
+             AND p.search_vector @@ websearch_to_tsquery('english', k.keyword)
+            """
+        ),
+        {"keywords": distinct, "ids": list(candidate_ids)},
+    )
+    for keyword, paper_id in rows:
+        matches[keyword].add(paper_id)
+    return {keyword: frozenset(ids) for keyword, ids in matches.items()}
+
+
+def load_sent_versions(
+    session: Session, subscriber_ids: Sequence[int], candidate_ids: Sequence[int]
+) -> dict[int, dict[int, int]]:
+    """For each subscriber, the newest version already sent of each candidate paper (any edition)."""
+    sent: dict[int, dict[int, int]] = defaultdict(dict)
+    if not subscriber_ids or not candidate_ids:
+        return sent
+    rows = session.execute(
+        text(
+            """
+            SELECT e.subscriber_id, i.paper_id, max(i.paper_version)
+            FROM editions e JOIN edition_items i ON i.content_id = e.content_id
+            WHERE e.subscriber_id = ANY(:subscriber_ids) AND i.paper_id = ANY(:paper_ids)
+            GROUP BY e.subscriber_id, i.paper_id
+            """
+        ),
+        {"subscriber_ids": list(subscriber_ids), "paper_ids": list(candidate_ids)},
+    )
+    for subscriber_id, paper_id, version in rows:
+        sent[subscriber_id][paper_id] = version
+    return sent
+
+
+class Selector:
+    """Selects editions for many subscribers against one candidate set, memoising equal inputs."""
+
+    def __init__(
+        self,
+        candidates: Sequence[Candidate],
+        keyword_matches: dict[str, frozenset[int]],
+        max_per_topic: int,
+    ) -> None:
+        self.candidates = list(candidates)  # best first
+        self.keyword_matches = keyword_matches
+        self.max_per_topic = max_per_topic
+        # Candidates' activity times, ascending, to find the window start with one bisect.
+        self._activity_sorted = sorted(candidate.activity for candidate in self.candidates)
+        # Positions (in score order) of the candidates of each topic and of each keyword's matches:
+        # a subscriber's selection walks only the candidates that can match.
+        self._positions_by_topic: dict[str, list[int]] = defaultdict(list)
+        for position, candidate in enumerate(self.candidates):
+            for topic in candidate.topics:
+                self._positions_by_topic[topic].append(position)
+        self._position_of = {candidate.id: position for position, candidate in enumerate(self.candidates)}
+        self._memo: dict[tuple[object, ...], Selection] = {}
+
+    def add_keyword_matches(self, keyword_matches: dict[str, frozenset[int]]) -> None:
+        self.keyword_matches.update(keyword_matches)
+
+    def select(self, taste: Taste, since: datetime, sent_versions: dict[int, int]) -> Selection:
+        # Only what is both sent and still a candidate can change the outcome.
+        window_position = bisect.bisect_left(self._activity_sorted, since)
+        key = (taste, window_position, tuple(sorted(sent_versions.items())) if sent_versions else ())
+        selection = self._memo.get(key)
+        if selection is None:
+            selection = self._select(taste, since, sent_versions)
+            self._memo[key] = selection
+        return selection
+
+    def _relevant_positions(self, taste: Taste) -> list[int]:
+        positions: set[int] = set()
+        for topic in taste.topics:
+            positions.update(self._positions_by_topic.get(topic, ()))
+        for keyword in taste.keywords:
+            positions.update(
+                self._position_of[paper_id]
+                for paper_id in self.keyword_matches.get(keyword, ())
+                if paper_id in self._position_of
+            )
+        return sorted(positions)
+
+    def _select(self, taste: Taste, since: datetime, sent_versions: dict[int, int]) -> Selection:
+        chosen: list[SelectedItem] = []
+        per_topic: dict[str, int] = defaultdict(int)
+        matched_count = 0
+        for position in self._relevant_positions(taste):
+            candidate = self.candidates[position]
+            if candidate.activity < since:
+                continue
+            sent_version = sent_versions.get(candidate.id)
+            if sent_version is not None and sent_version >= candidate.version:
+                continue  # never the same paper twice, in any version already sent
+            matched_topics = tuple(topic for topic in candidate.topics if topic in taste.topics)
+            matched_keywords = tuple(
+                keyword for keyword in taste.keywords if candidate.id in self.keyword_matches.get(keyword, ())
+            )
+            matched_count += 1
+            if len(chosen) >= taste.max_papers:
+                continue
+            # A paper counts against the cap of its strongest matching tag; keyword finds are uncapped
+            # per tag, since the subscriber asked for them by name.
+            if not matched_keywords and per_topic[matched_topics[0]] >= self.max_per_topic:
+                continue
+            if matched_topics:
+                per_topic[matched_topics[0]] += 1
+            is_update = sent_version is not None
+            chosen.append(
+                SelectedItem(
+                    paper_id=candidate.id,
+                    paper_version=candidate.version,
+                    is_update=is_update,
+                    matched_topics=matched_topics,
+                    matched_keywords=matched_keywords,
+                    score=round(candidate.score, 6),
+                    reason=reason_text(matched_topics, matched_keywords, candidate, is_update),
+                )
+            )
+        items = tuple(chosen)
+        overflow = matched_count - len(items)
+        return Selection(items=items, overflow_count=overflow, content_key=content_key(items, overflow))
+
+
+def reason_text(
+    matched_topics: Sequence[str], matched_keywords: Sequence[str], candidate: Candidate, is_update: bool
+) -> str:
+    parts = list(matched_topics)
+    parts.extend(f"keyword “{keyword}”" for keyword in matched_keywords)
+    parts.append(candidate.signal)
+    if is_update:
+        parts.append(f"updated to v{candidate.version}")
+    return " · ".join(parts)
+
+
+def content_key(items: Sequence[SelectedItem], overflow_count: int) -> str:
+    """Equal keys mean an identical email body: same papers, versions, order, reasons and overflow."""
+    payload = [[item.paper_id, item.paper_version, item.is_update, item.reason] for item in items]
+    digest = hashlib.sha256(json.dumps([payload, overflow_count], ensure_ascii=False).encode())
+    return digest.hexdigest()

@@ -1,0 +1,205 @@
+"""Selecting and building editions on a real database."""
+
+import json
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newsletter.config import Settings
+from newsletter.digests.build import build_editions_chunk
+from newsletter.models import Edition, EditionContent, EditionItem, Paper
+from tests.factories import make_paper, make_subscriber
+
+NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)  # past the default 07:00 UTC send time
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def build(session: Session, settings: Settings, now: datetime = NOW, **options):
+    report, planned, _ = build_editions_chunk(session, settings, now, **options)
+    return report, planned
+
+
+def edition_items(session: Session, subscriber_id: int) -> list[EditionItem]:
+    return list(
+        session.execute(
+            select(EditionItem)
+            .join(Edition, Edition.content_id == EditionItem.content_id)
+            .where(Edition.subscriber_id == subscriber_id)
+            .order_by(Edition.edition_date, EditionItem.rank)
+        ).scalars()
+    )
+
+
+def test_edition_holds_papers_of_the_subscribers_topics_best_first(
+    session: Session, settings: Settings
+) -> None:
+    nlp_hot = make_paper(session, topics=["NLP"], upvotes=80)
+    nlp_cold = make_paper(session, topics=["NLP"], upvotes=1)
+    make_paper(session, topics=["Robotics"], upvotes=500)
+    alice = make_subscriber(session, topics=["NLP"])
+
+    report, _ = build(session, settings)
+
+    assert report.built == 1 and report.by_kind["papers"] == 1
+    items = edition_items(session, alice.id)
+    assert [item.paper_id for item in items] == [nlp_hot.id, nlp_cold.id]
+    assert items[0].matched_topics == ["NLP"]
+    assert items[0].reason == "NLP · 80 upvotes"
+
+
+def test_keyword_alerts_use_stemmed_full_text_search(session: Session, settings: Settings) -> None:
+    example = json.loads((FIXTURES / "keyword-alert-example.json").read_text())
+    papers = [
+        make_paper(session, title=result["title"], abstract=result["abstract"], topics=["Theory"])
+        for result in example["results"]
+    ]
+    unrelated = make_paper(session, title="Graph pooling", abstract="We pool graphs.", topics=["Theory"])
+    bob = make_subscriber(session, topics=["Robotics"], keywords=[example["query"]])
+
+    build(session, settings)
+
+    found = {item.paper_id for item in edition_items(session, bob.id)}
+    by_title = {paper.title: paper.id for paper in papers}
+    # The lexical matches: "accumulation", "accumulates", "accumulated", "accumulate".
+    assert by_title["Statistics Caching Test-Time Adaptation for Vision-Language Models"] in found
+    assert (
+        by_title["Artificial Generational Intelligence: Cultural Accumulation in Reinforcement Learning"]
+        in found
+    )
+    assert unrelated.id not in found
+    item = edition_items(session, bob.id)[0]
+    assert item.matched_keywords == ["accumulation"] and "keyword “accumulation”" in item.reason
+
+
+def test_a_paper_is_never_sent_twice_but_returns_once_when_updated(
+    session: Session, settings: Settings
+) -> None:
+    paper = make_paper(session, topics=["NLP"], upvotes=10)
+    alice = make_subscriber(session, topics=["NLP"])
+    build(session, settings)
+    assert [item.paper_id for item in edition_items(session, alice.id)] == [paper.id]
+
+    # The next day, nothing new: the same paper is not sent again.
+    next_day = NOW + timedelta(days=1)
+    report, _ = build(session, settings, next_day)
+    assert report.by_kind == {"skipped": 1}
+
+    # A new version appears: it comes back once, marked as an update.
+    session.execute(
+        Paper.__table__.update()
+        .where(Paper.id == paper.id)
+        .values(version=2, updated_at=next_day + timedelta(hours=1))
+    )
+    report, _ = build(session, settings, next_day + timedelta(days=1))
+    assert report.by_kind == {"papers": 1}
+    items = edition_items(session, alice.id)
+    assert [(item.paper_version, item.is_update) for item in items] == [(1, False), (2, True)]
+    assert items[-1].reason.endswith("updated to v2")
+
+    report, _ = build(session, settings, next_day + timedelta(days=2))
+    assert report.by_kind == {"skipped": 1}
+
+
+def test_caps_per_edition_and_per_topic_count_the_overflow(session: Session, settings: Settings) -> None:
+    settings.max_papers_per_topic = 2
+    nlp = [make_paper(session, topics=["NLP"], upvotes=100 - n) for n in range(5)]
+    cv = [make_paper(session, topics=["Computer Vision"], upvotes=50 - n) for n in range(5)]
+    carol = make_subscriber(session, topics=["NLP", "Computer Vision"], max_papers=3)
+
+    build(session, settings)
+
+    items = edition_items(session, carol.id)
+    assert [item.paper_id for item in items] == [nlp[0].id, nlp[1].id, cv[0].id]
+    content = session.get(EditionContent, items[0].content_id)
+    assert content.overflow_count == 10 - 3
+
+
+def test_quiet_day_sends_nothing_unless_a_note_was_asked_for(session: Session, settings: Settings) -> None:
+    make_paper(session, topics=["Robotics"], upvotes=5)
+    quiet = make_subscriber(session, topics=["Theory"])
+    noted = make_subscriber(session, topics=["Theory"], wants_empty_note=True)
+
+    report, _ = build(session, settings)
+
+    kinds = dict(session.execute(select(Edition.subscriber_id, Edition.kind)).all())
+    assert kinds == {quiet.id: "skipped", noted.id: "nothing_new"}
+    assert report.by_kind == {"skipped": 1, "nothing_new": 1}
+
+
+def test_old_papers_fall_outside_the_window(session: Session, settings: Settings) -> None:
+    make_paper(session, topics=["NLP"], published_at=NOW - timedelta(days=10), upvotes=300)
+    fresh = make_paper(session, topics=["NLP"], published_at=NOW - timedelta(hours=5))
+    alice = make_subscriber(session, topics=["NLP"])
+    build(session, settings)
+    assert [item.paper_id for item in edition_items(session, alice.id)] == [fresh.id]
+
+
+def test_unsummarized_papers_wait_for_their_summary(session: Session, settings: Settings) -> None:
+    make_paper(session, topics=["NLP"], summarized=False)
+    alice = make_subscriber(session, topics=["NLP"])
+    report, _ = build(session, settings)
+    assert report.by_kind == {"skipped": 1}
+    assert edition_items(session, alice.id) == []
+
+
+def test_identical_selections_share_one_content(session: Session, settings: Settings) -> None:
+    make_paper(session, topics=["NLP"], upvotes=3)
+    make_paper(session, topics=["Robotics"], upvotes=3)
+    readers = [make_subscriber(session, topics=["NLP"]) for _ in range(5)]
+    make_subscriber(session, topics=["Robotics"])
+
+    report, _ = build(session, settings)
+
+    assert report.built == 6 and report.distinct_contents == 2
+    contents = {
+        edition.content_id
+        for edition in session.execute(select(Edition)).scalars()
+        if edition.subscriber_id in {r.id for r in readers}
+    }
+    assert len(contents) == 1
+    assert session.execute(select(func.count()).select_from(EditionItem)).scalar_one() == 2
+
+
+def test_rebuilding_and_dry_runs_write_nothing_new(session: Session, settings: Settings) -> None:
+    make_paper(session, topics=["NLP"], upvotes=3)
+    make_subscriber(session, topics=["NLP"])
+    make_subscriber(session, topics=["NLP"], status="paused")
+    make_subscriber(session, topics=["NLP"], status="unsubscribed")
+
+    dry, planned = build(session, settings, dry_run=True)
+    assert dry.due == 1 and len(planned) == 1
+    assert session.execute(select(func.count()).select_from(Edition)).scalar_one() == 0
+
+    first, _ = build(session, settings)
+    again, _ = build(session, settings)
+    assert first.built == 1 and again.due == 0 and again.built == 0
+    assert session.execute(select(func.count()).select_from(Edition)).scalar_one() == 1
+
+
+def test_subscribers_before_their_send_time_wait(session: Session, settings: Settings) -> None:
+    make_paper(session, topics=["NLP"])
+    make_subscriber(session, topics=["NLP"], send_time=time(9, 30))
+    report, _ = build(session, settings)
+    assert report.due == 0
+    report, _ = build(session, settings, NOW.replace(hour=9, minute=30))
+    assert report.built == 1
+
+
+def test_array_literals_survive_quotes_and_backslashes(session: Session) -> None:
+    from sqlalchemy import text
+
+    from newsletter.digests.build import array_literal
+
+    values = ['say "hi"', "back\\slash", "comma, brace }{", "", "NLP"]
+    assert session.execute(text("SELECT CAST(:v AS text[])"), {"v": array_literal(values)}).scalar_one() == values
+
+
+def test_keyword_alerts_with_odd_characters_are_stored_literally(session: Session, settings: Settings) -> None:
+    paper = make_paper(session, title='Say "hello" to retrieval', abstract="Retrieval, retrieval.", topics=["Theory"])
+    dana = make_subscriber(session, topics=["Robotics"], keywords=['"hello" retrieval'])
+    build(session, settings)
+    items = edition_items(session, dana.id)
+    assert [item.paper_id for item in items] == [paper.id]
+    assert items[0].matched_keywords == ['"hello" retrieval']

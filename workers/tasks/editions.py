@@ -1,0 +1,53 @@
+"""Building editions: a beat tick finds who is due and fans out one task per chunk of subscribers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from newsletter.config import get_settings
+from newsletter.db import session_scope
+from newsletter.digests.build import build_editions_chunk
+from newsletter.digests.schedule import due_subscribers
+from workers.celery_app import app, session_factory
+
+logger = logging.getLogger(__name__)
+CHUNK_SIZE = 1000
+
+
+@app.task(name="workers.tasks.editions.build_due_editions")
+def build_due_editions(now_iso: str | None = None) -> dict[str, int]:
+    """Find the due subscribers and enqueue a chunk task per CHUNK_SIZE of them (ids only)."""
+    now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
+    chunks = 0
+    after_id = None
+    while True:
+        with session_scope(session_factory()) as session:
+            due = due_subscribers(session, now, limit=CHUNK_SIZE, after_id=after_id)
+        if not due:
+            break
+        build_editions_for.delay([subscriber.id for subscriber in due], now.isoformat())
+        after_id = due[-1].id
+        chunks += 1
+    logger.info("build_due_editions at %s: %d chunks enqueued", now.isoformat(), chunks)
+    return {"chunks": chunks}
+
+
+@app.task(name="workers.tasks.editions.build_editions_for")
+def build_editions_for(subscriber_ids: list[int], now_iso: str) -> dict[str, int]:
+    """Build the editions of these subscribers; safe to run twice (one edition per subscriber and day)."""
+    with session_scope(session_factory()) as session:
+        report, _, _ = build_editions_chunk(
+            session,
+            get_settings(),
+            datetime.fromisoformat(now_iso),
+            only_ids=subscriber_ids,
+            limit=len(subscriber_ids),
+        )
+    logger.info(
+        "built %d of %d due editions (%d distinct contents)",
+        report.built,
+        report.due,
+        report.distinct_contents,
+    )
+    return {"due": report.due, "built": report.built}
