@@ -1,0 +1,50 @@
+"""Offline summarizer + tagger throughput on one core, and the tagger's micro-F1 on the dev set."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from newsletter.summaries import ExtractiveSummarizer, PaperText, tag_topics
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SET = ROOT / "tests" / "fixtures" / "topics_dev.jsonl"
+TARGET_PAPERS = 2000
+
+
+def load_dev_rows() -> list[dict]:
+    return [json.loads(line) for line in DEV_SET.read_text("utf-8").splitlines() if line.strip()]
+
+
+def micro_f1(rows: list[dict]) -> float:
+    true_positives = false_positives = false_negatives = 0
+    for row in rows:
+        predicted, gold = set(tag_topics(row["title"], row["abstract"])), set(row["topics"])
+        true_positives += len(predicted & gold)
+        false_positives += len(predicted - gold)
+        false_negatives += len(gold - predicted)
+    return 2 * true_positives / (2 * true_positives + false_positives + false_negatives)
+
+
+def run() -> dict[str, float]:
+    rows = load_dev_rows()
+    corpus = [PaperText(row["title"], row["abstract"], id=str(i)) for i, row in enumerate(rows)]
+    papers = (corpus * (TARGET_PAPERS // len(corpus) + 1))[:TARGET_PAPERS]
+    summarizer = ExtractiveSummarizer()
+    summarizer.summarize(papers[0])  # loads the taxonomy and lexicon outside the timing
+    started = time.perf_counter()
+    for paper in papers:
+        summarizer.summarize(paper)
+    elapsed = time.perf_counter() - started
+    return {
+        "papers_per_s": len(papers) / elapsed,
+        "ms_per_paper": 1000 * elapsed / len(papers),
+        "dev_micro_f1_tune": micro_f1([row for row in rows if row["split"] == "tune"]),
+        "dev_micro_f1_heldout": micro_f1([row for row in rows if row["split"] == "heldout"]),
+    }
+
+
+if __name__ == "__main__":
+    for name, value in run().items():
+        print(f"summarize.{name} = {value:.3f}")

@@ -1,0 +1,290 @@
+"""The offline default: a structured summary built only from the abstract's own sentences."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from newsletter.summaries.model import PaperText, StructuredSummary
+from newsletter.summaries.sentences import is_complete_sentence, split_sentences
+from newsletter.summaries.topics import tag_topics
+
+BACKEND = "extractive"
+# Bump when the output for the same input changes: stored summaries are keyed by it.
+BACKEND_VERSION = "extractive-1"
+ROLES = ("background", "method", "result", "implication")
+MAX_SECTION_SENTENCES = 3
+
+CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
+    "background": [
+        (
+            re.compile(
+                r"\b(however|despite|although|remains?|challeng\w*|bottleneck|limitation\w*|drawback|"
+                r"suffer\w*|struggle\w*|lack\w*|costly|expensive|prohibitive|hinder\w*|fail\w*)\b"
+            ),
+            1.0,
+        ),
+        (
+            re.compile(
+                r"\b(recent(ly)?|existing|traditional|conventional|prior|previous|widely|popular|"
+                r"has (become|emerged|gained|shown|achieved)|have (become|emerged|gained|shown|achieved))\b"
+            ),
+            0.8,
+        ),
+    ],
+    "method": [
+        (
+            re.compile(
+                r"\b(we|this (paper|work|study|report)|in this (paper|work))\b[^.]{0,60}\b(propose|"
+                r"introduce|present|develop|design|formulate|describe|devise|adopt)\w*"
+            ),
+            2.5,
+        ),
+        (
+            re.compile(
+                r"\b(we|our)\b[^.]{0,40}\b(use|leverage|employ|model|train|build|construct|combine|"
+                r"apply|frame|reformulate|decompose|study|investigate|consider|analy[sz]e|extend)\w*"
+            ),
+            1.2,
+        ),
+        (
+            re.compile(
+                r"\b(framework|architecture|algorithm|approach|method|module|mechanism|strategy|"
+                r"consists? of|based on|by (using|leveraging|introducing)|in which|first|then|stage)\b"
+            ),
+            0.6,
+        ),
+    ],
+    "result": [
+        (re.compile(r"\b(experiment\w*|results?|empirical\w*|evaluat\w*|benchmark\w*|ablation\w*)\b"), 1.2),
+        (
+            re.compile(
+                r"\b(outperform\w*|surpass\w*|achiev\w*|improv\w*|reduc\w*|speed ?up\w*|state-of-the-art|"
+                r"sota|accuracy|faster|better|lower|higher|competitive|comparable|gains?)\b"
+            ),
+            1.0,
+        ),
+        (
+            re.compile(
+                r"\b(we (show|find|found|observe|demonstrate|prove|verify|confirm)|show(s|n)? that|"
+                r"demonstrat\w+)\b"
+            ),
+            1.0,
+        ),
+        (re.compile(r"\d(?:\.\d+)?\s?(%|×|x\b|times\b)"), 1.5),
+    ],
+    "implication": [
+        (
+            re.compile(
+                r"\b(enabl\w*|suggest\w*|implication\w*|pav\w* the way|open\w* (up|new)|potential|"
+                r"future|insights?|practical|we hope|highlight\w*|broad\w*|facilitat\w*|promising|"
+                r"shed\w* light|underscore\w*|opportunit\w*|applicab\w*|real-world|deploy\w*)\b"
+            ),
+            1.2,
+        ),
+        (
+            re.compile(
+                r"\b(can be (used|applied|extended)|general(ly)? applicable|paradigm|foundation for|"
+                r"step toward\w*|we (believe|argue|anticipate|envision))\b"
+            ),
+            1.2,
+        ),
+    ],
+}
+CONTRIBUTION = re.compile(
+    r"\b(we|this (paper|work|study|report|article)|in this (paper|work))\b[^.]{0,120}\b(propose|introduce|"
+    r"present|develop|design|adopt|study|investigate|explore|consider|analy[sz]e|describe)\w*"
+)
+URL = re.compile(r"https?://|www\.|github\.com|\{here")
+WORD = re.compile(r"[a-z][a-z0-9\-]+")
+STOPWORD_TEXT = (
+    "a an the and or of to in on for with by from as at is are was were be been being this that these those "
+    "it its we our they their which who whom whose than then there here such can could may might will would "
+    "should not no into over under between while also both each more most less many much very using use used "
+    "based via new show shows paper work propose proposed approach method methods model models results however "
+    "has have had do does did how what when where why all any other some only well one two three"
+)
+STOPWORDS = frozenset(STOPWORD_TEXT.split())
+
+
+@dataclass
+class ScoredSentence:
+    index: int
+    text: str
+    role: str
+    role_scores: dict[str, float]
+    informativeness: float
+
+
+class ExtractiveSummarizer:
+    backend = BACKEND
+    backend_version = BACKEND_VERSION
+    model: str | None = None
+    version_key = BACKEND_VERSION
+
+    def summarize(self, paper: PaperText) -> StructuredSummary:
+        started = time.perf_counter()
+        summary = summarize_extractively(paper)
+        summary.duration_s = time.perf_counter() - started
+        return summary
+
+    def summarize_many(self, papers: Sequence[PaperText]) -> list[StructuredSummary]:
+        return [self.summarize(paper) for paper in papers]
+
+
+def summarize_extractively(paper: PaperText) -> StructuredSummary:
+    scored = score_sentences(paper.title, paper.abstract)
+    topics = tag_topics(paper.title, paper.abstract, paper.categories)
+    if not scored:
+        # Nothing usable in the abstract: the title is the only text from the paper we may repeat.
+        title = paper.title.strip()
+        return _summary([title], title, title, title, title, topics)
+    summary_part = _summary_sentences(scored)
+    used = _indexes(summary_part)
+    results = _section(scored, "result", used, fallback=_best_unused(scored, "result", used))
+    used |= _indexes(results)
+    implications = _section(scored, "implication", used, fallback=_outlook(scored, used))
+    used |= _indexes(implications)
+    methodology = _section(scored, "method", used, fallback=summary_part[-1:])
+    return _summary(
+        [s.text for s in _key_points(scored)],
+        _join(summary_part),
+        _join(methodology),
+        _join(results),
+        _join(implications),
+        topics,
+    )
+
+
+def score_sentences(title: str, abstract: str) -> list[ScoredSentence]:
+    candidates = [
+        text
+        for text in split_sentences(abstract).sentences
+        if is_complete_sentence(text) and not URL.search(text) and len(text.split()) >= 4
+    ]
+    salience = _word_salience(title, candidates)
+    contribution = _contribution_index(candidates)
+    last = len(candidates) - 1
+    scored = []
+    for index, text in enumerate(candidates):
+        lowered = text.lower()
+        role_scores = {role: sum(w for pattern, w in CUES[role] if pattern.search(lowered)) for role in ROLES}
+        # Abstracts follow a known arc: context, then the contribution, then method detail, results, outlook.
+        if index < contribution:
+            role = "background"
+        elif index == contribution:
+            role = "method"
+        else:
+            role_scores["method"] += 0.8
+            role_scores["implication"] += 1.2 if index == last else 0.0
+            role = max(("method", "result", "implication"), key=lambda r: role_scores[r])
+        words = [w for w in WORD.findall(lowered) if w not in STOPWORDS]
+        informativeness = sum(salience.get(w, 0.0) for w in set(words)) / math.sqrt(len(words) + 4)
+        scored.append(ScoredSentence(index, text, role, role_scores, informativeness))
+    return scored
+
+
+def _contribution_index(sentences: list[str]) -> int:
+    for index, text in enumerate(sentences):
+        if CONTRIBUTION.search(text.lower()):
+            return index
+    # No "we propose": papers state context in about the first third.
+    return len(sentences) // 3
+
+
+def _word_salience(title: str, sentences: list[str]) -> dict[str, float]:
+    # Words the abstract repeats, and words from the title, carry what the paper is about.
+    counts: Counter[str] = Counter()
+    for sentence in sentences:
+        counts.update({w for w in WORD.findall(sentence.lower()) if w not in STOPWORDS})
+    salience = {word: math.log1p(count) for word, count in counts.items() if count > 1}
+    for word in WORD.findall(title.lower()):
+        if word not in STOPWORDS:
+            salience[word] = salience.get(word, 0.0) + 1.0
+    return salience
+
+
+def _summary_sentences(scored: list[ScoredSentence]) -> list[ScoredSentence]:
+    contribution = next((s for s in scored if s.role == "method"), scored[0])
+    before = [s for s in scored if s.index < contribution.index]
+    if not before:
+        return [contribution]
+    # The context sentence that names the problem, closest to the contribution on a tie.
+    context = max(before, key=lambda s: (s.role_scores["background"], s.index))
+    return [context, contribution]
+
+
+def _section(
+    scored: list[ScoredSentence], role: str, used: set[int], fallback: list[ScoredSentence]
+) -> list[ScoredSentence]:
+    chosen = sorted(
+        (s for s in scored if s.role == role and s.index not in used), key=lambda s: -s.role_scores[role]
+    )
+    return sorted(chosen[:2], key=lambda s: s.index) or fallback
+
+
+def _outlook(scored: list[ScoredSentence], used: set[int]) -> list[ScoredSentence]:
+    # Abstracts end on their outlook; if the last sentence is taken, the one after the contribution
+    # leaning most towards an implication, else the last sentence again.
+    if scored[-1].index not in used:
+        return [scored[-1]]
+    after = [s for s in scored if s.role != "background" and s.index not in used]
+    leaning = [s for s in after if s.role_scores["implication"] > 0]
+    return [max(leaning, key=lambda s: s.role_scores["implication"])] if leaning else [scored[-1]]
+
+
+def _best_unused(scored: list[ScoredSentence], role: str, used: set[int]) -> list[ScoredSentence]:
+    # No sentence has this role: the one leaning most towards it, repeating one only if all are taken.
+    pool = [s for s in scored if s.index not in used] or scored
+    return [max(pool, key=lambda s: (s.role_scores[role], s.index))]
+
+
+def _key_points(scored: list[ScoredSentence]) -> list[ScoredSentence]:
+    wanted = 4 if len(scored) >= 8 else 3
+    role_weight = {"background": 0.6, "method": 1.1, "result": 1.15, "implication": 0.9}
+    ranked = sorted(scored, key=lambda s: -s.informativeness * role_weight[s.role])
+    chosen: list[ScoredSentence] = []
+    for sentence in ranked:
+        if all(_overlap(sentence.text, other.text) < 0.6 for other in chosen):
+            chosen.append(sentence)
+        if len(chosen) == wanted:
+            break
+    for sentence in ranked:
+        if len(chosen) == min(wanted, len(scored)):
+            break
+        if sentence not in chosen:
+            chosen.append(sentence)
+    return sorted(chosen, key=lambda s: s.index)
+
+
+def _overlap(first: str, second: str) -> float:
+    a, b = set(WORD.findall(first.lower())), set(WORD.findall(second.lower()))
+    return len(a & b) / max(min(len(a), len(b)), 1)
+
+
+def _indexes(sentences: list[ScoredSentence]) -> set[int]:
+    return {s.index for s in sentences}
+
+
+def _join(sentences: list[ScoredSentence]) -> str:
+    return " ".join(s.text for s in sentences[:MAX_SECTION_SENTENCES])
+
+
+def _summary(
+    key_points: list[str], summary: str, methodology: str, results: str, implications: str, topics: list[str]
+) -> StructuredSummary:
+    return StructuredSummary(
+        key_points=key_points,
+        summary=summary,
+        methodology=methodology,
+        results=results,
+        implications=implications,
+        topics=topics,
+        backend=BACKEND,
+        model=None,
+        backend_version=BACKEND_VERSION,
+    )

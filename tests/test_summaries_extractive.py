@@ -1,0 +1,119 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from newsletter.summaries import BACKEND_VERSION, ExtractiveSummarizer, PaperText, input_hash
+from newsletter.summaries.sentences import normalize_whitespace, split_sentences
+from newsletter.summaries.taxonomy import topic_names
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "papers.json"
+SECTIONS = ("summary", "methodology", "results", "implications")
+
+
+def corpus_papers() -> list[PaperText]:
+    if CORPUS.exists():
+        records = json.loads(CORPUS.read_text("utf-8"))
+    else:
+        fixture = Path(__file__).parent / "fixtures" / "topics_dev.jsonl"
+        records = [json.loads(line) for line in fixture.read_text("utf-8").splitlines()]
+    return [PaperText(r["title"], r["abstract"], id=str(i)) for i, r in enumerate(records)]
+
+
+PAPERS = corpus_papers()
+SUMMARIZER = ExtractiveSummarizer()
+
+
+def assert_well_formed(paper: PaperText) -> None:
+    result = SUMMARIZER.summarize(paper)
+    abstract = normalize_whitespace(paper.abstract)
+    complete_sentences = set(split_sentences(paper.abstract).sentences)
+
+    assert 3 <= len(result.key_points) <= 4, result.key_points
+    for point in result.key_points:
+        assert point in complete_sentences, point
+        assert point[-1] in ".!?\"')", point
+    for name in SECTIONS:
+        sentences = split_sentences(getattr(result, name)).sentences
+        assert 1 <= len(sentences) <= 3, (name, sentences)
+        for sentence in sentences:
+            assert sentence in abstract, (name, sentence)
+            assert sentence in complete_sentences, (name, sentence)
+    assert 1 <= len(result.topics) <= 3
+    assert set(result.topics) <= set(topic_names())
+    assert len(set(result.topics)) == len(result.topics)
+
+
+def test_corpus_is_large_enough_to_mean_something():
+    assert len(PAPERS) >= 200
+
+
+@pytest.mark.parametrize("paper", PAPERS, ids=lambda p: p.id)
+def test_every_corpus_paper_gets_a_well_formed_summary_made_of_its_own_sentences(paper):
+    assert_well_formed(paper)
+
+
+@pytest.mark.parametrize("cut", [0.55, 0.8])
+def test_abstracts_cut_short_mid_word_never_yield_a_point_ending_mid_word(cut):
+    for paper in PAPERS:
+        length = int(len(paper.abstract) * cut)
+        # Cut inside a word, as listing pages do.
+        while length < len(paper.abstract) and paper.abstract[length - 1].isspace():
+            length += 1
+        truncated = PaperText(paper.title, paper.abstract[:length], id=paper.id)
+        fragment = split_sentences(truncated.abstract).fragment
+        if len(split_sentences(truncated.abstract).sentences) < 4:
+            continue
+        result = SUMMARIZER.summarize(truncated)
+        assert_well_formed(truncated)
+        if fragment:
+            outputs = [*result.key_points, *(getattr(result, name) for name in SECTIONS)]
+            assert not any(text.endswith(fragment) for text in outputs), (paper.id, fragment)
+
+
+def test_key_points_prefer_contribution_and_result_sentences_over_context():
+    paper = PaperText(
+        "Sparse Widgets for Fast Inference",
+        "Neural networks are widely used. Many papers study them. However, inference remains slow on "
+        "small devices. We propose sparse widgets, a pruning method that removes redundant widget weights. "
+        "Sparse widgets prune weights by magnitude and then retrain the remaining widgets. "
+        "Experiments on ImageNet show that sparse widgets are 3.1x faster at equal accuracy. "
+        "Sparse widgets make fast inference on small devices practical.",
+    )
+
+    result = SUMMARIZER.summarize(paper)
+
+    assert "Many papers study them." not in result.key_points
+    assert any("We propose sparse widgets" in point for point in result.key_points)
+    assert "3.1x faster" in result.results
+    assert "We propose sparse widgets" in result.summary
+    assert "inference remains slow" in result.summary
+    assert "practical" in result.implications
+
+
+def test_summary_records_its_provenance():
+    result = SUMMARIZER.summarize(PAPERS[0])
+
+    assert result.backend == "extractive"
+    assert result.backend_version == BACKEND_VERSION
+    assert result.model is None
+    assert result.fallback_reason is None
+    assert result.to_dict()["key_points"] == result.key_points
+
+
+def test_an_empty_abstract_still_yields_sections_from_the_title_only():
+    result = SUMMARIZER.summarize(PaperText("Graph Neural Networks for Traffic Forecasting", ""))
+
+    assert result.summary == "Graph Neural Networks for Traffic Forecasting"
+    assert 1 <= len(result.topics) <= 3
+
+
+def test_input_hash_ignores_whitespace_but_not_words_or_backend_version():
+    paper = PaperText("A title", "An abstract about things.")
+    same_but_spaced = PaperText(" A  title", "An abstract\nabout things. ")
+    changed = PaperText("A title", "An abstract about other things.")
+
+    assert input_hash(paper, BACKEND_VERSION) == input_hash(same_but_spaced, BACKEND_VERSION)
+    assert input_hash(paper, BACKEND_VERSION) != input_hash(changed, BACKEND_VERSION)
+    assert input_hash(paper, BACKEND_VERSION) != input_hash(paper, "extractive-0")
+    assert len(input_hash(paper, BACKEND_VERSION)) == 64

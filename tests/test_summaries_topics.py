@@ -1,0 +1,88 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from newsletter.summaries.taxonomy import load_taxonomy, topic_names
+from newsletter.summaries.topics import load_lexicon, tag_topics
+
+DEV_SET = Path(__file__).parent / "fixtures" / "topics_dev.jsonl"
+LABELED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "labeled-examples.json"
+ROWS = [json.loads(line) for line in DEV_SET.read_text("utf-8").splitlines() if line.strip()]
+
+
+def micro_f1(rows: list[dict], text_field: str) -> float:
+    true_positives = false_positives = false_negatives = 0
+    for row in rows:
+        predicted, gold = set(tag_topics(row["title"], row[text_field])), set(row["topics"])
+        true_positives += len(predicted & gold)
+        false_positives += len(predicted - gold)
+        false_negatives += len(gold - predicted)
+    return 2 * true_positives / (2 * true_positives + false_positives + false_negatives)
+
+
+def test_taxonomy_is_shipped_in_the_package_with_15_described_tags():
+    taxonomy = load_taxonomy()
+
+    assert len(taxonomy) == 15
+    assert all(description for description in taxonomy.values())
+    assert "Efficient ML" in taxonomy
+
+
+def test_every_lexicon_phrase_points_at_a_taxonomy_tag():
+    topics = set(topic_names())
+
+    assert all(topic in topics for entries in load_lexicon().values() for topic, _ in entries)
+
+
+def test_dev_set_labels_are_within_the_taxonomy_and_split_in_two():
+    topics = set(topic_names())
+
+    assert len(ROWS) >= 200
+    assert all(1 <= len(row["topics"]) <= 3 and set(row["topics"]) <= topics for row in ROWS)
+    assert {row["split"] for row in ROWS} == {"tune", "heldout"}
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row["title"][:40])
+def test_tags_are_always_one_to_three_distinct_taxonomy_tags(row):
+    tags = tag_topics(row["title"], row["abstract"])
+
+    assert 1 <= len(tags) <= 3
+    assert len(set(tags)) == len(tags)
+    assert set(tags) <= set(topic_names())
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [("", ""), ("On Things", "We study things."), ("!!!", "$$ \\alpha $$ 42")],
+)
+def test_text_without_evidence_still_gets_one_taxonomy_tag(title, text):
+    tags = tag_topics(title, text)
+
+    assert len(tags) == 1
+    assert tags[0] in topic_names()
+
+
+def test_obvious_papers_get_their_obvious_tags():
+    federated = tag_topics("Federated Averaging with Heterogeneous Clients", "Clients train on private data.")
+    assert federated[0] == "Federated Learning"
+    assert "Audio & Speech" in tag_topics("Streaming Speech Recognition", "An ASR model for spoken audio.")
+    assert "Robotics" in tag_topics("Dexterous Robot Manipulation", "A robot learns grasping from video.")
+
+
+def test_arxiv_categories_add_evidence_when_text_is_thin():
+    assert tag_topics("A New Method", "We propose a method.", ["cs.RO"]) == ["Robotics"]
+    assert "Computer Vision" in tag_topics("A New Method", "We propose a method.", ("cs.CV",))
+
+
+def test_micro_f1_on_the_held_out_dev_split_reaches_the_target():
+    held_out = [row for row in ROWS if row["split"] == "heldout"]
+
+    assert micro_f1(held_out, "abstract") >= 0.70
+
+
+@pytest.mark.skipif(not LABELED_EXAMPLES.exists(), reason="shared corpus not mounted")
+def test_micro_f1_on_the_labeled_examples_from_title_and_summary_reaches_the_target():
+    examples = json.loads(LABELED_EXAMPLES.read_text("utf-8"))
+
+    assert micro_f1(examples, "summary") >= 0.70

@@ -1,0 +1,27 @@
+"""Summarizing stored papers that have no current summary yet."""
+
+from __future__ import annotations
+
+import logging
+
+from newsletter.config import get_settings
+from newsletter.summaries.factory import make_summarizer
+from newsletter.summaries.store import summarize_all_pending
+from workers.celery_app import app, session_factory
+
+logger = logging.getLogger(__name__)
+
+
+@app.task(name="workers.tasks.summaries.summarize_pending")
+def summarize_pending() -> dict[str, int]:
+    """Safe to run twice at once: papers are claimed with SKIP LOCKED and summaries keyed by input hash."""
+    counts = summarize_all_pending(session_factory(), make_summarizer(get_settings()))
+    logger.info(
+        "summarize_pending: %d stored, %d already stored, %d fell back, %d failed (ids %s)",
+        counts.stored,
+        counts.already_stored,
+        counts.fell_back,
+        counts.failed,
+        counts.failed_paper_ids[:20],
+    )
+    return {"stored": counts.stored, "failed": counts.failed, "fell_back": counts.fell_back}
