@@ -13,7 +13,12 @@ from newsletter.config import Settings, get_settings
 from newsletter.db import make_engine, make_session_factory
 from newsletter.services import celery_broker_url, resolve_service_urls
 
-TASK_MODULES = ["workers.tasks.health", "workers.tasks.editions", "workers.tasks.summaries"]
+TASK_MODULES = [
+    "workers.tasks.health",
+    "workers.tasks.fetch",
+    "workers.tasks.summaries",
+    "workers.tasks.editions",
+]
 HEARTBEAT_INTERVAL_S = 60.0
 EDITIONS_TICK_S = 300.0
 
@@ -48,7 +53,19 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     # Each entry expires before its next run: a backlog never turns into a burst of duplicate runs.
     heartbeat = timedelta(seconds=HEARTBEAT_INTERVAL_S)
     editions_tick = timedelta(seconds=EDITIONS_TICK_S)
+    fetch_every = timedelta(hours=settings.fetch_interval_hours)
     return {
+        "fetch-all": {
+            "task": "workers.tasks.fetch.fetch_all",
+            "schedule": fetch_every,
+            "options": {"expires": fetch_every.total_seconds()},
+        },
+        # Summaries are wanted soon after a fetch; a run with nothing pending costs one query.
+        "summarize-pending": {
+            "task": "workers.tasks.summaries.summarize_pending",
+            "schedule": editions_tick,
+            "options": {"expires": editions_tick.total_seconds()},
+        },
         "build-due-editions": {
             "task": "workers.tasks.editions.build_due_editions",
             "schedule": editions_tick,

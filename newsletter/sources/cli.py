@@ -1,0 +1,70 @@
+"""`newsletter fetch`: pull papers from arXiv and Hugging Face Daily Papers into the database."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from newsletter.console import command_session, console, load_settings
+from newsletter.sources.ingest import FetchSummary, fetch
+
+
+class SourceChoice(StrEnum):
+    arxiv = "arxiv"
+    hf = "hf"
+    all = "all"
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise typer.BadParameter(f"{option} takes a date like 2026-11-20, not {value!r}") from error
+
+
+def summary_line(summary: FetchSummary) -> str:
+    where = f"{summary.source}" + (f" {summary.category}" if summary.category else "")
+    counts = summary.counts
+    line = (
+        f"{where} {summary.since}..{summary.until}: {summary.status}, {counts.new} new, {counts.updated} updated, "
+        f"{counts.unchanged} unchanged, {summary.rejected} rejected, {summary.requests} requests, "
+        f"{summary.duration_s:.1f}s"
+    )
+    return line + (f" — {summary.error}" if summary.error else "")
+
+
+def fetch_command(
+    source: Annotated[SourceChoice, typer.Option(help="Which source to fetch.")] = SourceChoice.all,
+    on: Annotated[str | None, typer.Option("--date", help="One day, YYYY-MM-DD.")] = None,
+    since: Annotated[str | None, typer.Option(help="First day of the window (default: from the cursor).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day of the window (default: today).")] = None,
+    category: Annotated[
+        list[str] | None, typer.Option("--category", help="arXiv category; repeat for several.")
+    ] = None,
+) -> None:
+    """Fetch new and updated papers; one run (and one summary line) per source and category."""
+    settings = load_settings()
+    day = parse_day(on, "--date")
+    if day is not None and (since or until):
+        raise typer.BadParameter("give either --date or --since/--until")
+    start = day or parse_day(since, "--since")
+    end = day or parse_day(until, "--until")
+    if start and end and start > end:
+        raise typer.BadParameter("--since is after --until")
+    sources = ["arxiv", "hf"] if source is SourceChoice.all else [source.value]
+    failed = False
+    for name in sources:
+        with console.status(f"fetching {name}…") as status, command_session(settings) as session:
+            summaries = fetch(
+                session, settings, name, start, end, category or None, progress=lambda text: status.update(text)
+            )  # type: ignore[arg-type]
+        for summary in summaries:
+            console.print(summary_line(summary))
+            failed = failed or summary.status == "failed"
+    if failed:
+        raise typer.Exit(1)

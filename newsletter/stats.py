@@ -1,0 +1,86 @@
+"""Operating numbers: what the pipeline has done, how fetching is going, how mail is received."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import redis
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+# Celery's default queue, under the product's Redis prefix (see workers/celery_app.py).
+TASK_QUEUE = "newsletter"
+
+
+@dataclass(frozen=True)
+class FetchRunLine:
+    source: str
+    category: str | None
+    status: str
+    started_at: datetime
+    new: int
+    updated: int
+    rejected: int
+    error: str | None
+
+
+@dataclass
+class Stats:
+    papers: int = 0
+    papers_on_hf: int = 0
+    summarized: int = 0
+    subscribers_by_status: dict[str, int] = field(default_factory=dict)
+    editions_by_kind: dict[str, int] = field(default_factory=dict)
+    distinct_contents: int = 0
+    deliveries_by_state: dict[str, int] = field(default_factory=dict)
+    webhook_events_by_type: dict[str, int] = field(default_factory=dict)
+    last_fetch_runs: list[FetchRunLine] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        return self.deliveries_by_state.get("sent", 0)
+
+    @property
+    def bounce_rate(self) -> float:
+        return self.webhook_events_by_type.get("bounce", 0) / self.sent if self.sent else 0.0
+
+    @property
+    def complaint_rate(self) -> float:
+        return self.webhook_events_by_type.get("spamreport", 0) / self.sent if self.sent else 0.0
+
+
+def _counts(session: Session, sql: str) -> dict[str, int]:
+    return {str(key): int(count) for key, count in session.execute(text(sql))}
+
+
+def collect_stats(session: Session, fetch_runs: int = 10) -> Stats:
+    stats = Stats()
+    row = session.execute(
+        text(
+            "SELECT count(*), count(*) FILTER (WHERE is_on_hf),"
+            " (SELECT count(DISTINCT paper_id) FROM summaries) FROM papers"
+        )
+    ).one()
+    stats.papers, stats.papers_on_hf, stats.summarized = row
+    stats.subscribers_by_status = _counts(session, "SELECT status, count(*) FROM subscribers GROUP BY status")
+    stats.editions_by_kind = _counts(session, "SELECT kind, count(*) FROM editions GROUP BY kind")
+    stats.distinct_contents = session.execute(text("SELECT count(*) FROM edition_contents")).scalar_one()
+    stats.deliveries_by_state = _counts(session, "SELECT state, count(*) FROM deliveries GROUP BY state")
+    stats.webhook_events_by_type = _counts(session, "SELECT event, count(*) FROM webhook_events GROUP BY event")
+    stats.last_fetch_runs = [
+        FetchRunLine(*row)
+        for row in session.execute(
+            text(
+                "SELECT source, category, status, started_at, new_count, updated_count, rejected_count, error"
+                " FROM fetch_runs ORDER BY started_at DESC, id DESC LIMIT :limit"
+            ),
+            {"limit": fetch_runs},
+        )
+    ]
+    return stats
+
+
+def queue_depth(redis_client: redis.Redis, prefix: str) -> int:
+    """Tasks waiting in the Celery queue (Celery's Redis transport keeps a list per queue)."""
+    return int(redis_client.llen(f"{prefix}{TASK_QUEUE}"))

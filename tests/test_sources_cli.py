@@ -1,0 +1,58 @@
+"""`newsletter fetch` through the real command, the real HTTP client and the replay server."""
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from newsletter.cli import app
+from newsletter.config import Settings, get_settings
+from newsletter.models import FetchRun, Paper
+from newsletter.sources.replay import start_replay_server
+
+
+@pytest.fixture
+def command_env(monkeypatch: pytest.MonkeyPatch, child_environment: dict[str, str]):
+    for key, value in child_environment.items():
+        if key.startswith("NEWSLETTER_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("NEWSLETTER_ARXIV_MIN_INTERVAL_S", "0.01")
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def test_fetch_stores_the_sample_feed_once_and_a_rerun_adds_nothing(
+    command_env: pytest.MonkeyPatch,
+    committed_session_factory: sessionmaker[Session],
+    settings: Settings,
+) -> None:
+    with start_replay_server() as replay:
+        command_env.setenv("NEWSLETTER_ARXIV_BASE_URL", replay.base_url)
+        command_env.setenv("NEWSLETTER_HF_BASE_URL", replay.base_url)
+        get_settings.cache_clear()
+        runner = CliRunner()
+        arguments = ["fetch", "--since", "2026-11-14", "--until", "2026-11-21", "--category", "cs.LG", "--category", "cs.CL"]
+        first = runner.invoke(app, arguments)
+        assert first.exit_code == 0, first.output
+        with committed_session_factory() as session:
+            stored = session.execute(select(func.count()).select_from(Paper)).scalar_one()
+            on_hf_only = session.execute(
+                select(func.count()).select_from(Paper).where(Paper.is_on_hf, ~Paper.is_on_arxiv)
+            ).scalar_one()
+        assert stored > 50 and on_hf_only > 0
+        assert "arxiv cs.LG 2026-11-14..2026-11-21: ok" in first.output
+        assert "hf 2026-11-14..2026-11-21: ok" in first.output
+
+        again = runner.invoke(app, arguments)
+        assert again.exit_code == 0, again.output
+        assert ", 0 new, 0 updated" in again.output
+        with committed_session_factory() as session:
+            assert session.execute(select(func.count()).select_from(Paper)).scalar_one() == stored
+            assert session.execute(select(func.count()).select_from(FetchRun)).scalar_one() == 6
+
+
+def test_fetch_refuses_contradictory_dates(command_env: pytest.MonkeyPatch) -> None:
+    result = CliRunner().invoke(app, ["fetch", "--date", "2026-11-20", "--since", "2026-11-19"])
+    assert result.exit_code == 2
+    assert "either --date or --since/--until" in result.output

@@ -1,0 +1,37 @@
+from datetime import UTC, datetime
+
+import redis
+from sqlalchemy.orm import Session
+
+from newsletter.config import Settings
+from newsletter.digests.build import build_editions_chunk
+from newsletter.models import Delivery, FetchRun, WebhookEvent
+from newsletter.stats import collect_stats, queue_depth
+from tests.factories import make_paper, make_subscriber
+
+
+def test_stats_count_what_the_pipeline_did(session: Session, settings: Settings) -> None:
+    make_paper(session, topics=["NLP"], upvotes=3)
+    make_paper(session, topics=["NLP"], summarized=False)
+    alice = make_subscriber(session, topics=["NLP"])
+    make_subscriber(session, topics=["NLP"], status="unsubscribed")
+    build_editions_chunk(session, settings, datetime(2026, 11, 21, 8, 0, tzinfo=UTC))
+    session.add_all([Delivery(subscriber_id=alice.id, kind="confirmation", state=state) for state in ("sent", "sent", "failed")])
+    session.add(WebhookEvent(natural_key="k1", event="bounce", email="x@example.org", payload={}))
+    session.add(FetchRun(source="arxiv", category="cs.LG", status="suspect", new_count=0))
+    session.flush()
+
+    stats = collect_stats(session)
+
+    assert (stats.papers, stats.summarized) == (2, 1)
+    assert stats.subscribers_by_status == {"active": 1, "unsubscribed": 1}
+    assert stats.editions_by_kind == {"papers": 1}
+    assert stats.deliveries_by_state == {"sent": 2, "failed": 1}
+    assert stats.bounce_rate == 0.5 and stats.complaint_rate == 0.0
+    assert [(run.source, run.status) for run in stats.last_fetch_runs] == [("arxiv", "suspect")]
+
+
+def test_queue_depth_reads_the_prefixed_celery_list(redis_client: redis.Redis, redis_prefix: str) -> None:
+    assert queue_depth(redis_client, redis_prefix) == 0
+    redis_client.rpush(f"{redis_prefix}newsletter", "a", "b")
+    assert queue_depth(redis_client, redis_prefix) == 2
