@@ -6,11 +6,10 @@ import time
 
 import pytest
 import redis
-from celery import Celery
 
 from newsletter.config import Settings
 from newsletter.health import last_worker_heartbeat
-from workers.celery_app import celery_config
+from newsletter.taskqueue import enqueue
 
 pytestmark = pytest.mark.slow
 
@@ -25,9 +24,7 @@ def test_a_worker_process_runs_the_heartbeat_task(
         stderr=subprocess.STDOUT,
     )
     try:
-        producer = Celery("test-producer")
-        producer.conf.update(celery_config(settings))
-        producer.send_task("workers.tasks.health.heartbeat")
+        enqueue(settings, "workers.tasks.health.heartbeat")
 
         deadline = time.monotonic() + 60
         beat = None

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings, get_settings
 from newsletter.db import make_engine, make_session_factory
-from newsletter.services import celery_broker_url, resolve_service_urls
+from newsletter.services import resolve_service_urls
+from newsletter.taskqueue import celery_config
 
 TASK_MODULES = [
     "workers.tasks.health",
@@ -21,32 +22,6 @@ TASK_MODULES = [
 ]
 HEARTBEAT_INTERVAL_S = 60.0
 EDITIONS_TICK_S = 300.0
-
-
-def celery_config(settings: Settings) -> dict[str, Any]:
-    urls = resolve_service_urls(settings)
-    return {
-        "broker_url": celery_broker_url(urls.redis_url),
-        # Every key (queues, bindings, unacked) under the product's prefix: deployments and test runs
-        # sharing one Redis never see each other's tasks.
-        "broker_transport_options": {"global_keyprefix": settings.redis_prefix, "visibility_timeout": 3600},
-        "broker_connection_retry_on_startup": True,
-        "task_default_queue": "newsletter",
-        "task_serializer": "json",
-        "result_serializer": "json",
-        "accept_content": ["json"],
-        # Nothing reads task results: Postgres holds the work state.
-        "task_ignore_result": True,
-        "result_backend": None,
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 1,
-        "task_time_limit": 30 * 60,
-        "task_soft_time_limit": 25 * 60,
-        "worker_hijack_root_logger": False,
-        "timezone": "UTC",
-        "beat_schedule": beat_schedule(settings),
-    }
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -84,7 +59,8 @@ app = Celery("newsletter", include=TASK_MODULES)
 
 @app.on_configure.connect
 def _configure_from_settings(sender: Celery, **_: Any) -> None:
-    sender.conf.update(celery_config(get_settings()))
+    settings = get_settings()
+    sender.conf.update(celery_config(settings), beat_schedule=beat_schedule(settings))
 
 
 @lru_cache(maxsize=1)
