@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("dev-secret-change-me")
     public_base_url: str = "http://127.0.0.1:8000"
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The read-only admin page asks for this as its HTTP Basic password; empty turns the page off.
+    admin_token: SecretStr = SecretStr("")
 
     mail_backend: Literal["file", "smtp", "sendgrid"] = "file"
     outbox_dir: Path | None = None

@@ -137,3 +137,19 @@ def child_environment(settings: Settings) -> dict[str, str]:
         }
     )
     return env
+
+
+@pytest.fixture
+def command_env(
+    monkeypatch: pytest.MonkeyPatch, child_environment: dict[str, str]
+) -> Iterator[pytest.MonkeyPatch]:
+    """The `newsletter` command run in-process (CliRunner) with the test's settings."""
+    from newsletter.config import get_settings
+
+    for key, value in child_environment.items():
+        if key.startswith("NEWSLETTER_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("NEWSLETTER_ARXIV_MIN_INTERVAL_S", "0.01")
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()

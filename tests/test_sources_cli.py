@@ -11,17 +11,6 @@ from newsletter.models import FetchRun, Paper
 from newsletter.sources.replay import start_replay_server
 
 
-@pytest.fixture
-def command_env(monkeypatch: pytest.MonkeyPatch, child_environment: dict[str, str]):
-    for key, value in child_environment.items():
-        if key.startswith("NEWSLETTER_"):
-            monkeypatch.setenv(key, value)
-    monkeypatch.setenv("NEWSLETTER_ARXIV_MIN_INTERVAL_S", "0.01")
-    get_settings.cache_clear()
-    yield monkeypatch
-    get_settings.cache_clear()
-
-
 def test_fetch_stores_the_sample_feed_once_and_a_rerun_adds_nothing(
     command_env: pytest.MonkeyPatch,
     committed_session_factory: sessionmaker[Session],
@@ -32,7 +21,17 @@ def test_fetch_stores_the_sample_feed_once_and_a_rerun_adds_nothing(
         command_env.setenv("NEWSLETTER_HF_BASE_URL", replay.base_url)
         get_settings.cache_clear()
         runner = CliRunner()
-        arguments = ["fetch", "--since", "2026-11-14", "--until", "2026-11-21", "--category", "cs.LG", "--category", "cs.CL"]
+        arguments = [
+            "fetch",
+            "--since",
+            "2026-11-14",
+            "--until",
+            "2026-11-21",
+            "--category",
+            "cs.LG",
+            "--category",
+            "cs.CL",
+        ]
         first = runner.invoke(app, arguments)
         assert first.exit_code == 0, first.output
         with committed_session_factory() as session:
