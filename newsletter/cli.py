@@ -12,6 +12,7 @@ from newsletter import migrations, services
 from newsletter.config import Settings
 from newsletter.console import console, error_console, load_settings, resolved_database_url
 from newsletter.digests.cli import editions_app
+from newsletter.sources.cli import fetch_command, papers_app
 from newsletter.summaries.cli import summarize_command
 
 app = typer.Typer(help="ML papers newsletter: fetch, summarize, build editions, send.", no_args_is_help=True)
@@ -20,6 +21,8 @@ db_app = typer.Typer(help="Database schema migrations.")
 app.add_typer(services_app, name="services")
 app.add_typer(db_app, name="db")
 app.add_typer(editions_app, name="editions")
+app.command("fetch")(fetch_command)
+app.add_typer(papers_app, name="papers")
 app.command("summarize")(summarize_command)
 
 

@@ -55,3 +55,34 @@ def test_fetch_refuses_contradictory_dates(command_env: pytest.MonkeyPatch) -> N
     result = CliRunner().invoke(app, ["fetch", "--date", "2026-11-20", "--since", "2026-11-19"])
     assert result.exit_code == 2
     assert "either --date or --since/--until" in result.output
+
+
+def test_papers_list_filters_by_day_and_topic(command_env, committed_session_factory) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from tests.factories import make_paper
+
+    with committed_session_factory.begin() as session:
+        make_paper(session, title="Old NLP", topics=["NLP"], published_at=datetime(2026, 11, 1, tzinfo=UTC))
+        make_paper(
+            session,
+            title="Fresh NLP",
+            topics=["NLP", "Efficient ML"],
+            published_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        )
+        make_paper(
+            session,
+            title="Fresh robots",
+            topics=["Robotics"],
+            published_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        )
+    runner = CliRunner()
+    result = runner.invoke(app, ["papers", "list", "--date", "2026-11-20", "--topic", "nlp", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert [paper["title"] for paper in listed] == ["Fresh NLP"]
+    assert listed[0]["topics"] == ["NLP", "Efficient ML"] and listed[0]["is_summarized"] is True
+
+    table = runner.invoke(app, ["papers", "list", "--date", "2026-11-20"])
+    assert "Fresh robots" in table.output and "Old NLP" not in table.output and "2 papers" in table.output

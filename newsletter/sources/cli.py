@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from newsletter.console import command_session, console, load_settings
+from newsletter.papers import list_papers
 from newsletter.sources.ingest import FetchSummary, fetch
 
 
@@ -41,7 +44,9 @@ def summary_line(summary: FetchSummary) -> str:
 def fetch_command(
     source: Annotated[SourceChoice, typer.Option(help="Which source to fetch.")] = SourceChoice.all,
     on: Annotated[str | None, typer.Option("--date", help="One day, YYYY-MM-DD.")] = None,
-    since: Annotated[str | None, typer.Option(help="First day of the window (default: from the cursor).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="First day of the window (default: from the cursor).")
+    ] = None,
     until: Annotated[str | None, typer.Option(help="Last day of the window (default: today).")] = None,
     category: Annotated[
         list[str] | None, typer.Option("--category", help="arXiv category; repeat for several.")
@@ -61,10 +66,51 @@ def fetch_command(
     for name in sources:
         with console.status(f"fetching {name}…") as status, command_session(settings) as session:
             summaries = fetch(
-                session, settings, name, start, end, category or None, progress=lambda text: status.update(text)
+                session,
+                settings,
+                name,
+                start,
+                end,
+                category or None,
+                progress=lambda text: status.update(text),
             )  # type: ignore[arg-type]
         for summary in summaries:
             console.print(summary_line(summary))
             failed = failed or summary.status == "failed"
     if failed:
         raise typer.Exit(1)
+
+
+papers_app = typer.Typer(help="Stored papers.", no_args_is_help=True)
+
+
+@papers_app.command("list")
+def list_command(
+    on: Annotated[
+        str | None, typer.Option("--date", help="Published or featured on this day, YYYY-MM-DD.")
+    ] = None,
+    topic: Annotated[
+        str | None, typer.Option("--topic", help="Only papers with this tag (name or slug).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many papers.")] = 200,
+) -> None:
+    """List stored papers, newest first, with their tags and whether they are summarized."""
+    settings = load_settings()
+    with command_session(settings) as session:
+        papers = list_papers(session, parse_day(on, "--date"), topic, limit)
+    if as_json:
+        console.print_json(json.dumps([paper.to_json() for paper in papers]))
+        return
+    table = Table("arXiv", "v", "published", "upvotes", "topics", "title")
+    for paper in papers:
+        table.add_row(
+            paper.arxiv_id,
+            str(paper.version),
+            paper.published_at.date().isoformat() if paper.published_at else "",
+            "" if paper.hf_upvotes is None else str(paper.hf_upvotes),
+            ", ".join(paper.topics) + ("" if paper.is_summarized else " (not summarized yet)"),
+            paper.title,
+        )
+    console.print(table)
+    console.print(f"{len(papers)} papers")
