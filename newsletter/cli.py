@@ -14,6 +14,7 @@ from newsletter.console import console, error_console, load_settings, resolved_d
 from newsletter.digests.cli import editions_app
 from newsletter.sources.cli import fetch_command, papers_app
 from newsletter.summaries.cli import summarize_command
+from newsletter.taskqueue import QUEUES
 
 app = typer.Typer(help="ML papers newsletter: fetch, summarize, build editions, send.", no_args_is_help=True)
 services_app = typer.Typer(help="Embedded PostgreSQL and Redis (used when no URL is configured).")
@@ -116,7 +117,7 @@ def db_check() -> None:
 @app.command("worker")
 def worker(
     concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
-    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "newsletter",
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = ",".join(QUEUES),
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
     """Run a Celery worker with the product's settings (starts embedded Redis if needed)."""

@@ -9,8 +9,7 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-# Celery's default queue, under the product's Redis prefix (see workers/celery_app.py).
-TASK_QUEUE = "newsletter"
+from newsletter.taskqueue import QUEUES
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,9 @@ def collect_stats(session: Session, fetch_runs: int = 10) -> Stats:
     stats.editions_by_kind = _counts(session, "SELECT kind, count(*) FROM editions GROUP BY kind")
     stats.distinct_contents = session.execute(text("SELECT count(*) FROM edition_contents")).scalar_one()
     stats.deliveries_by_state = _counts(session, "SELECT state, count(*) FROM deliveries GROUP BY state")
-    stats.webhook_events_by_type = _counts(session, "SELECT event, count(*) FROM webhook_events GROUP BY event")
+    stats.webhook_events_by_type = _counts(
+        session, "SELECT event, count(*) FROM webhook_events GROUP BY event"
+    )
     stats.last_fetch_runs = [
         FetchRunLine(*row)
         for row in session.execute(
@@ -82,5 +83,5 @@ def collect_stats(session: Session, fetch_runs: int = 10) -> Stats:
 
 
 def queue_depth(redis_client: redis.Redis, prefix: str) -> int:
-    """Tasks waiting in the Celery queue (Celery's Redis transport keeps a list per queue)."""
-    return int(redis_client.llen(f"{prefix}{TASK_QUEUE}"))
+    """Tasks waiting in the Celery queues (Celery's Redis transport keeps a list per queue)."""
+    return sum(int(redis_client.llen(f"{prefix}{queue}")) for queue in QUEUES)

@@ -15,6 +15,15 @@ from newsletter.config import Settings
 from newsletter.services import celery_broker_url, resolve_service_urls
 
 QUEUE = "newsletter"
+# A queue per stage, so each can get its own workers at scale (`newsletter worker --queues mail`);
+# a plain `newsletter worker` consumes them all.
+TASK_ROUTES = {
+    "workers.tasks.fetch.*": {"queue": "fetch"},
+    "workers.tasks.summaries.*": {"queue": "summaries"},
+    "workers.tasks.editions.*": {"queue": "editions"},
+    "workers.tasks.mail.*": {"queue": "mail"},
+}
+QUEUES = (QUEUE, "fetch", "summaries", "editions", "mail")
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -26,6 +35,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_transport_options": {"global_keyprefix": settings.redis_prefix, "visibility_timeout": 3600},
         "broker_connection_retry_on_startup": True,
         "task_default_queue": QUEUE,
+        "task_routes": TASK_ROUTES,
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
@@ -49,6 +59,7 @@ def _producer(broker_url: str, prefix: str) -> Celery:
         broker_url=broker_url,
         broker_transport_options={"global_keyprefix": prefix},
         task_default_queue=QUEUE,
+        task_routes=TASK_ROUTES,
         task_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,

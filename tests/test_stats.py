@@ -34,4 +34,5 @@ def test_stats_count_what_the_pipeline_did(session: Session, settings: Settings)
 def test_queue_depth_reads_the_prefixed_celery_list(redis_client: redis.Redis, redis_prefix: str) -> None:
     assert queue_depth(redis_client, redis_prefix) == 0
     redis_client.rpush(f"{redis_prefix}newsletter", "a", "b")
-    assert queue_depth(redis_client, redis_prefix) == 2
+    redis_client.rpush(f"{redis_prefix}mail", "c")
+    assert queue_depth(redis_client, redis_prefix) == 3
