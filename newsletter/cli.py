@@ -140,6 +140,72 @@ def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INF
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule_file}"])
 
 
+# --- stats ----------------------------------------------------------------------------------------
+
+
+@app.command("stats")
+def stats_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Counts, the last fetch runs and source health, deliveries by state, bounce and complaint rates."""
+    import json
+
+    from newsletter.console import command_session
+    from newsletter.redis_client import make_redis
+    from newsletter.stats import collect_stats, queue_depth
+
+    settings = load_settings()
+    with command_session(settings) as session:
+        stats = collect_stats(session)
+    redis_client = make_redis(settings)
+    try:
+        depth = queue_depth(redis_client, settings.redis_prefix)
+    finally:
+        redis_client.close()
+    if as_json:
+        data = {
+            "papers": stats.papers,
+            "papers_on_hf": stats.papers_on_hf,
+            "summarized": stats.summarized,
+            "subscribers": stats.subscribers_by_status,
+            "editions": stats.editions_by_kind,
+            "distinct_contents": stats.distinct_contents,
+            "deliveries": stats.deliveries_by_state,
+            "webhook_events": stats.webhook_events_by_type,
+            "bounce_rate": stats.bounce_rate,
+            "complaint_rate": stats.complaint_rate,
+            "queue_depth": depth,
+        }
+        console.print_json(json.dumps(data))
+        return
+    counts = Table("what", "count")
+    counts.add_row("papers (on Hugging Face)", f"{stats.papers} ({stats.papers_on_hf})")
+    counts.add_row("summarized", str(stats.summarized))
+    for status, count in sorted(stats.subscribers_by_status.items()):
+        counts.add_row(f"subscribers {status}", str(count))
+    for kind, count in sorted(stats.editions_by_kind.items()):
+        counts.add_row(f"editions {kind}", str(count))
+    counts.add_row("distinct edition contents", str(stats.distinct_contents))
+    for state, count in sorted(stats.deliveries_by_state.items()):
+        counts.add_row(f"deliveries {state}", str(count))
+    counts.add_row("bounce rate", f"{stats.bounce_rate:.2%}")
+    counts.add_row("complaint rate", f"{stats.complaint_rate:.2%}")
+    counts.add_row("tasks queued", str(depth))
+    console.print(counts)
+    runs = Table("fetch run", "started", "status", "new", "updated", "rejected", "error")
+    for run in stats.last_fetch_runs:
+        runs.add_row(
+            f"{run.source} {run.category or ''}",
+            run.started_at.strftime("%Y-%m-%d %H:%M"),
+            run.status,
+            str(run.new),
+            str(run.updated),
+            str(run.rejected),
+            run.error or "",
+        )
+    console.print(runs)
+
+
 # --- demo -----------------------------------------------------------------------------------------
 
 

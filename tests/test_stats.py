@@ -36,3 +36,18 @@ def test_queue_depth_reads_the_prefixed_celery_list(redis_client: redis.Redis, r
     redis_client.rpush(f"{redis_prefix}newsletter", "a", "b")
     redis_client.rpush(f"{redis_prefix}mail", "c")
     assert queue_depth(redis_client, redis_prefix) == 3
+
+
+def test_stats_command_prints_json(command_env, committed_session_factory) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    with committed_session_factory.begin() as session:
+        make_paper(session, topics=["NLP"])
+    result = CliRunner().invoke(app, ["stats", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["papers"] == 1 and data["summarized"] == 1 and data["queue_depth"] == 0
