@@ -190,7 +190,7 @@ def test_subscribers_before_their_send_time_wait(session: Session, settings: Set
 def test_array_literals_survive_quotes_and_backslashes(session: Session) -> None:
     from sqlalchemy import text
 
-    from newsletter.digests.build import array_literal
+    from newsletter.sqlarrays import array_literal
 
     values = ['say "hi"', "back\\slash", "comma, brace }{", "", "NLP"]
     assert session.execute(text("SELECT CAST(:v AS text[])"), {"v": array_literal(values)}).scalar_one() == values

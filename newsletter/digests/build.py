@@ -25,6 +25,7 @@ from newsletter.digests.select import (
     load_tastes,
 )
 from newsletter.models import EditionContent
+from newsletter.sqlarrays import array_literal
 
 logger = logging.getLogger(__name__)
 
@@ -98,12 +99,6 @@ class EditionPlanner:
                 )
             )
         return planned
-
-
-def array_literal(values: Sequence[str]) -> str:
-    """A Postgres text[] literal, every element quoted and escaped."""
-    quoted = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values)
-    return "{" + ",".join(quoted) + "}"
 
 
 def store_contents(session: Session, selections: Sequence[Selection]) -> tuple[dict[str, int], int]:
