@@ -1,0 +1,1 @@
+"""Rendering and sending email: templates, headers, backends, the delivery ledger, provider events."""

@@ -1,0 +1,231 @@
+"""Plain-data contexts for the templates, loaded before rendering; templates never touch the database.
+
+An edition's body is shared by every subscriber with the same content, so the links that differ per
+subscriber (view in browser, preferences, unsubscribe) are placeholders in the shared context, replaced
+per recipient by the backend (SendGrid `substitutions`, or locally for file and SMTP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter import links
+from newsletter.config import Settings
+from newsletter.errors import NotFound
+from newsletter.models import (
+    Edition,
+    EditionContent,
+    EditionItem,
+    Paper,
+    PaperTopic,
+    Subscriber,
+    SubscriberTopic,
+    Summary,
+    Topic,
+)
+
+MAX_TITLE_CHARS = 300
+MAX_POINT_CHARS = 400
+MAX_AUTHORS_SHOWN = 4
+
+# Per-recipient values, as SendGrid substitution keys; URL-safe, so escaping never changes them.
+PLACEHOLDERS = {
+    "view_in_browser": "%%edition_url%%",
+    "preferences": "%%preferences_url%%",
+    "unsubscribe": "%%unsubscribe_url%%",
+}
+
+
+@dataclass(frozen=True)
+class EditionGroupKey:
+    """Subscribers whose emails are byte-identical apart from their own links."""
+
+    edition_date: date
+    kind: str
+    content_id: int | None
+
+
+def _shorten(value: str, limit: int) -> str:
+    # "%%" would let paper text spell a per-recipient placeholder; whitespace runs are folded.
+    value = " ".join(value.replace("%%", "%").split())
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+def safe_web_url(value: str | None) -> str | None:
+    """Only http(s) links from outside data reach an email: never `javascript:` or `data:`."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.startswith(("https://", "http://")) and not any(ch.isspace() for ch in value):
+        return value
+    return None
+
+
+def sender_context(settings: Settings) -> dict[str, str]:
+    return {"name": settings.sender_name, "postal_address": settings.postal_address}
+
+
+def recipient_links(settings: Settings, subscriber_id: int, edition_id: int | None) -> dict[str, str]:
+    """The real values of PLACEHOLDERS for one recipient, keyed by placeholder."""
+    values = {
+        PLACEHOLDERS["preferences"]: links.preferences_url(settings, subscriber_id),
+        PLACEHOLDERS["unsubscribe"]: links.unsubscribe_url(settings, subscriber_id),
+    }
+    values[PLACEHOLDERS["view_in_browser"]] = (
+        links.edition_url(settings, edition_id) if edition_id is not None else links.site_url(settings)
+    )
+    return values
+
+
+def _paper_tags(session: Session, paper_ids: list[int]) -> dict[int, list[str]]:
+    rows = session.execute(
+        select(PaperTopic.paper_id, Topic.name)
+        .join(Topic, Topic.id == PaperTopic.topic_id)
+        .where(PaperTopic.paper_id.in_(paper_ids))
+        .order_by(PaperTopic.paper_id, PaperTopic.rank)
+    )
+    tags: dict[int, list[str]] = {}
+    for paper_id, name in rows:
+        tags.setdefault(paper_id, []).append(name)
+    return tags
+
+
+def _latest_key_points(session: Session, paper_ids: list[int]) -> dict[int, list[str]]:
+    rows = session.execute(
+        select(Summary.paper_id, Summary.key_points)
+        .where(Summary.paper_id.in_(paper_ids))
+        .order_by(Summary.paper_id, Summary.created_at.desc(), Summary.id.desc())
+    )
+    points: dict[int, list[str]] = {}
+    for paper_id, key_points in rows:
+        points.setdefault(paper_id, list(key_points or []))
+    return points
+
+
+def _paper_context(
+    settings: Settings, item: EditionItem, paper: Paper, tags: list[str], points: list[str]
+) -> dict[str, Any]:
+    authors = ", ".join(paper.authors[:MAX_AUTHORS_SHOWN])
+    if len(paper.authors) > MAX_AUTHORS_SHOWN:
+        authors += " et al."
+    abs_url = safe_web_url(paper.abs_url) or f"https://arxiv.org/abs/{paper.arxiv_id}"
+    reason = item.reason or " · ".join(
+        [*item.matched_topics, *(f"keyword “{k}”" for k in item.matched_keywords)]
+    )
+    return {
+        "arxiv_id": paper.arxiv_id,
+        "title": _shorten(paper.title, MAX_TITLE_CHARS) or paper.arxiv_id,
+        "url": links.paper_url(settings, paper.arxiv_id),
+        "authors": _shorten(authors, MAX_TITLE_CHARS),
+        "tags": tags,
+        "key_points": [_shorten(point, MAX_POINT_CHARS) for point in points[:5]],
+        "reason": reason or "trending today",
+        "upvotes": paper.hf_upvotes,
+        "is_update": item.is_update,
+        "version": item.paper_version,
+        "abs_url": abs_url,
+        "pdf_url": safe_web_url(paper.pdf_url) or f"https://arxiv.org/pdf/{paper.arxiv_id}",
+        "code_url": safe_web_url(paper.github_repo),
+    }
+
+
+def content_context(
+    session: Session, settings: Settings, key: EditionGroupKey, link_values: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The shared context of one edition group; links are placeholders unless `link_values` are given."""
+    papers: list[dict[str, Any]] = []
+    overflow_count = 0
+    if key.content_id is not None:
+        content = session.get(EditionContent, key.content_id)
+        if content is None:
+            raise NotFound(f"edition content {key.content_id} does not exist")
+        overflow_count = content.overflow_count
+        rows = session.execute(
+            select(EditionItem, Paper)
+            .join(Paper, Paper.id == EditionItem.paper_id)
+            .where(EditionItem.content_id == key.content_id)
+            .order_by(EditionItem.rank)
+        ).all()
+        paper_ids = [paper.id for _, paper in rows]
+        tags = _paper_tags(session, paper_ids)
+        points = _latest_key_points(session, paper_ids)
+        papers = [
+            _paper_context(settings, item, paper, tags.get(paper.id, []), points.get(paper.id, []))
+            for item, paper in rows
+        ]
+    link_map = {name: placeholder for name, placeholder in PLACEHOLDERS.items()}
+    if link_values is not None:
+        link_map = {name: link_values[placeholder] for name, placeholder in PLACEHOLDERS.items()}
+    count = len(papers)
+    return {
+        "kind": key.kind,
+        "edition_date": key.edition_date.isoformat(),
+        "date_label": key.edition_date.strftime("%A, %-d %B %Y"),
+        "date_short": key.edition_date.strftime("%a %-d %b"),
+        "headline": f"{count} {'paper' if count == 1 else 'papers'} trending in your topics",
+        "preheader": _shorten(" · ".join(paper["title"] for paper in papers[:3]), 140)
+        or "Nothing new in your topics today",
+        "papers": papers,
+        "paper_count": count,
+        "overflow_count": overflow_count,
+        "links": {**link_map, "site": links.site_url(settings)},
+        "sender": sender_context(settings),
+        "footer_note": "",
+    }
+
+
+def template_name_for(edition_kind: str) -> str:
+    return "edition" if edition_kind == "papers" else "nothing_new"
+
+
+def edition_context(session: Session, settings: Settings, edition_id: int) -> dict[str, Any]:
+    """One subscriber's edition with its real links (previews, the browser view)."""
+    edition = session.get(Edition, edition_id)
+    if edition is None:
+        raise NotFound(f"edition {edition_id} does not exist")
+    key = EditionGroupKey(edition.edition_date, edition.kind, edition.content_id)
+    return content_context(
+        session, settings, key, recipient_links(settings, edition.subscriber_id, edition.id)
+    )
+
+
+def transactional_context(
+    session: Session, settings: Settings, subscriber: Subscriber, kind: str
+) -> dict[str, Any]:
+    """Context of a confirmation, welcome or unsubscribed email (real links: each is sent once)."""
+    topics = list(
+        session.execute(
+            select(Topic.name)
+            .join(SubscriberTopic, SubscriberTopic.topic_id == Topic.id)
+            .where(SubscriberTopic.subscriber_id == subscriber.id)
+            .order_by(Topic.name)
+        ).scalars()
+    )
+    is_subscribed = kind == "welcome"
+    return {
+        "email": subscriber.email,
+        "topics": topics,
+        "preheader": {
+            "confirmation": "One click to confirm your subscription.",
+            "welcome": "Your subscription is confirmed.",
+            "unsubscribed": "You will not receive the newsletter any more.",
+        }[kind],
+        "links": {
+            "confirm": links.confirm_url(settings, subscriber.id) if kind == "confirmation" else "",
+            "preferences": links.preferences_url(settings, subscriber.id) if is_subscribed else "",
+            "unsubscribe": links.unsubscribe_url(settings, subscriber.id) if is_subscribed else "",
+            "view_in_browser": "",
+            "site": links.site_url(settings),
+        },
+        "sender": sender_context(settings),
+        "footer_note": {
+            "confirmation": "You receive this email because this address was entered on our sign-up form.",
+            "welcome": "",
+            "unsubscribed": "You receive this email to confirm your unsubscribe request.",
+        }[kind],
+    }

@@ -1,0 +1,163 @@
+"""The delivery ledger: rows written before sending, claimed with SKIP LOCKED, settled after.
+
+States: pending → sending → sent | failed | unknown. `sending` is held only while a request is in
+flight; a row a dead worker left there becomes `unknown`, never `pending` again, because its email may
+already be out. Only a result that certainly was not accepted (`retry`) returns a row to `pending`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, cast
+
+from sqlalchemy import text, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from newsletter.mail.backends import SendResult
+from newsletter.mail.context import EditionGroupKey
+from newsletter.models import Delivery
+
+# A row that keeps failing with transient errors gives up after this many claims.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    subscriber_status: str
+    edition_id: int | None
+    group: EditionGroupKey
+    attempts: int
+
+
+def create_deliveries_for_date(session: Session, edition_date: date) -> int:
+    """A pending delivery per edition with something to send whose subscriber is active."""
+    result = session.execute(
+        text(
+            """
+            INSERT INTO deliveries (subscriber_id, edition_id, kind, state)
+            SELECT e.subscriber_id, e.id, 'edition', 'pending'
+            FROM editions e JOIN subscribers s ON s.id = e.subscriber_id
+            WHERE e.edition_date = :edition_date AND e.kind IN ('papers', 'nothing_new')
+              AND s.status = 'active'
+            ON CONFLICT (edition_id) WHERE edition_id IS NOT NULL DO NOTHING
+            """
+        ),
+        {"edition_date": edition_date},
+    )
+    return cast(CursorResult[Any], result).rowcount or 0
+
+
+def claim_deliveries(
+    session: Session, limit: int, *, edition_date: date | None = None
+) -> list[ClaimedDelivery]:
+    """Move up to `limit` pending edition deliveries of ONE edition group to `sending`.
+
+    One group per claim: a claim is one provider request, so a crash leaves at most one request's
+    rows in doubt, and the requests of a run number at most ⌈deliveries / limit⌉ + distinct groups.
+    """
+    first = session.execute(
+        text(
+            """
+            SELECT e.edition_date, e.kind, e.content_id
+            FROM deliveries d JOIN editions e ON e.id = d.edition_id
+            WHERE d.state = 'pending' AND d.kind = 'edition'
+              AND (CAST(:edition_date AS date) IS NULL OR e.edition_date = :edition_date)
+            LIMIT 1
+            FOR UPDATE OF d SKIP LOCKED
+            """
+        ),
+        {"edition_date": edition_date},
+    ).first()
+    if first is None:
+        return []
+    group = EditionGroupKey(first[0], first[1], first[2])
+    rows = session.execute(
+        text(
+            """
+            WITH picked AS (
+                SELECT d.id FROM deliveries d JOIN editions e ON e.id = d.edition_id
+                WHERE d.state = 'pending' AND d.kind = 'edition' AND e.edition_date = :edition_date
+                  AND e.kind = :kind AND e.content_id IS NOT DISTINCT FROM CAST(:content_id AS bigint)
+                ORDER BY d.id
+                LIMIT :limit
+                FOR UPDATE OF d SKIP LOCKED
+            )
+            UPDATE deliveries d
+            SET state = 'sending', attempts = d.attempts + 1, claimed_at = now()
+            FROM picked, subscribers s
+            WHERE d.id = picked.id AND s.id = d.subscriber_id
+            RETURNING d.id, d.subscriber_id, s.email, s.status, d.edition_id, d.attempts
+            """
+        ),
+        {
+            "edition_date": group.edition_date,
+            "kind": group.kind,
+            "content_id": group.content_id,
+            "limit": limit,
+        },
+    ).all()
+    return sorted(
+        (ClaimedDelivery(row[0], row[1], row[2], row[3], row[4], group, row[5]) for row in rows),
+        key=lambda claimed: claimed.delivery_id,
+    )
+
+
+def claim_delivery(session: Session, delivery_id: int) -> Delivery | None:
+    """Claim one pending delivery (any kind); None if it is gone or already claimed or done."""
+    return session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == "pending")
+        .values(state="sending", attempts=Delivery.attempts + 1, claimed_at=text("now()"))
+        .returning(Delivery)
+    ).scalar_one_or_none()
+
+
+def record_results(session: Session, backend_name: str, results: Sequence[SendResult]) -> None:
+    """Settle `sending` rows from the backend's results; set-based, one statement per result."""
+    for result in results:
+        values: dict[str, object] = {"backend": backend_name, "last_error": result.error}
+        if result.outcome == "sent":
+            values.update(state="sent", provider_message_id=result.provider_message_id, sent_at=text("now()"))
+        elif result.outcome == "retry":
+            # Certainly not accepted: pending again, unless it has been tried too often.
+            values["state"] = text(f"CASE WHEN attempts >= {MAX_ATTEMPTS} THEN 'failed' ELSE 'pending' END")
+        else:
+            values.update(state=result.outcome, settled_at=text("now()"))
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(result.delivery_ids), Delivery.state == "sending")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def release_claims(session: Session, delivery_ids: Sequence[int]) -> None:
+    """Hand claimed rows that were never offered to the backend back to `pending`."""
+    if delivery_ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(list(delivery_ids)), Delivery.state == "sending")
+            .values(state="pending", attempts=Delivery.attempts - 1, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def recover_stale_sending(session: Session, older_than: timedelta) -> int:
+    """Rows left in `sending` by a dead worker become `unknown`: their email may be out already."""
+    result = session.execute(
+        text(
+            """
+            UPDATE deliveries SET state = 'unknown', settled_at = now(),
+                   last_error = 'worker stopped while sending; outcome unknown'
+            WHERE state = 'sending' AND claimed_at < now() - CAST(:older_than AS interval)
+            """
+        ),
+        {"older_than": older_than},
+    )
+    return cast(CursorResult[Any], result).rowcount or 0

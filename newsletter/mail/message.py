@@ -1,0 +1,93 @@
+"""Building a complete MIME message with every header, from a rendered email and one recipient.
+
+Header values come from settings and from subscriber data; CR, LF and other control characters are
+removed from every one of them, and addresses go through `email.headerregistry.Address`, so no field can
+add a header of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from newsletter import links
+from newsletter.config import Settings
+from newsletter.errors import PermanentError
+from newsletter.mail.render import RenderedEmail, strip_control_characters
+
+LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+
+
+def clean_header_value(value: str) -> str:
+    """One line, no control characters: a header value can never start another header."""
+    return " ".join(strip_control_characters(value.replace("\r", " ").replace("\n", " ")).split())
+
+
+def make_address(display_name: str, addr_spec: str) -> Address:
+    try:
+        return Address(display_name=clean_header_value(display_name), addr_spec=clean_header_value(addr_spec))
+    except (ValueError, IndexError) as error:  # headerregistry's parser rejects malformed addresses
+        raise PermanentError(f"not a valid email address: {addr_spec!r}") from error
+
+
+def sender_domain(settings: Settings) -> str:
+    return settings.sender_address.rpartition("@")[2] or "localhost"
+
+
+def list_id(settings: Settings) -> str:
+    return f"{clean_header_value(settings.sender_name)} <daily.{sender_domain(settings)}>"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One email of a batch: who, which delivery row, and this recipient's own link values."""
+
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    substitutions: dict[str, str] = field(default_factory=dict)
+    is_bulk: bool = True
+
+
+def unsubscribe_headers(settings: Settings, subscriber_id: int) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 headers: a signed one-click https URL first, a mailto as the fallback."""
+    one_click = links.one_click_unsubscribe_url(settings, subscriber_id)
+    mailto = f"mailto:{settings.reply_to or settings.sender_address}?subject=unsubscribe"
+    return {
+        "List-Unsubscribe": f"<{clean_header_value(one_click)}>, <{clean_header_value(mailto)}>",
+        "List-Unsubscribe-Post": LIST_UNSUBSCRIBE_POST,
+    }
+
+
+def personal_headers(settings: Settings, recipient: Recipient) -> dict[str, str]:
+    """Headers that differ per recipient (also sent as SendGrid personalization headers)."""
+    headers = {"X-Newsletter-Delivery-Id": str(recipient.delivery_id)}
+    if recipient.is_bulk:
+        headers.update(unsubscribe_headers(settings, recipient.subscriber_id))
+        headers["List-Id"] = list_id(settings)
+    return headers
+
+
+def substitute(text: str, substitutions: dict[str, str]) -> str:
+    for placeholder, value in substitutions.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def build_message(settings: Settings, rendered: RenderedEmail, recipient: Recipient) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = clean_header_value(substitute(rendered.subject, recipient.substitutions))
+    message["From"] = make_address(settings.sender_name, settings.sender_address)
+    message["To"] = make_address("", recipient.email)
+    if settings.reply_to:
+        message["Reply-To"] = make_address("", settings.reply_to)
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(idstring=f"d{recipient.delivery_id}", domain=sender_domain(settings))
+    for name, value in personal_headers(settings, recipient).items():
+        message[name] = clean_header_value(value)
+    message.set_content(substitute(rendered.text, recipient.substitutions))
+    message.add_alternative(substitute(rendered.html, recipient.substitutions), subtype="html")
+    return message

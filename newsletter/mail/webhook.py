@@ -1,0 +1,231 @@
+"""SendGrid event webhook: verify the signature, store events first (deduplicated), process after.
+
+Processing only ever moves a subscriber towards suppression (bounced, complained, unsubscribed); no
+event, in any order, makes a suppressed address active again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from newsletter.errors import InvalidInput
+from newsletter.models import ConsentEvent, Delivery, Subscriber, WebhookEvent
+from newsletter.models.subscriber import SUPPRESSED_STATUSES
+
+logger = logging.getLogger(__name__)
+KNOWN_EVENTS = {
+    "processed", "deferred", "delivered", "open", "click", "bounce", "dropped", "spamreport",
+    "unsubscribe", "group_unsubscribe", "group_resubscribe",
+}  # fmt: skip
+# event → (subscriber status, consent action)
+SUPPRESSING_EVENTS = {
+    "bounce": ("bounced", "bounce"),
+    "dropped": ("bounced", "bounce"),
+    "spamreport": ("complained", "complaint"),
+    "unsubscribe": ("unsubscribed", "unsubscribe"),
+    "group_unsubscribe": ("unsubscribed", "unsubscribe"),
+}
+# Events that prove the provider accepted the message.
+ACCEPTED_EVENTS = {
+    "processed",
+    "deferred",
+    "delivered",
+    "open",
+    "click",
+    "bounce",
+    "spamreport",
+    "unsubscribe",
+}
+
+
+def verify_signature(public_key_b64: str, signature_b64: str, timestamp: str, raw_body: bytes) -> bool:
+    """ECDSA P-256 / SHA-256 over the timestamp followed by the raw body, exactly as received."""
+    try:
+        public_key = load_der_public_key(base64.b64decode(public_key_b64, validate=True))
+        signature = base64.b64decode(signature_b64, validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not timestamp:
+        return False
+    try:
+        public_key.verify(signature, timestamp.encode() + raw_body, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def natural_key(event: dict[str, Any]) -> str:
+    # The provider's own sg_event_id changes between retries; these four fields do not.
+    parts = [str(event.get(name, "")) for name in ("sg_message_id", "event", "email", "timestamp")]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+@dataclass
+class StoreReport:
+    stored: int = 0
+    duplicates: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def _delivery_id(event: dict[str, Any]) -> int | None:
+    value = event.get("delivery_id")
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _occurred_at(event: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(event["timestamp"]), UTC)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def store_events(session: Session, raw_body: bytes) -> StoreReport:
+    """Parse and store a webhook batch; duplicates (same natural key) are stored once."""
+    try:
+        events = json.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidInput(f"webhook body is not JSON: {error}") from error
+    if not isinstance(events, list):
+        raise InvalidInput("webhook body must be a JSON array of events")
+    report = StoreReport()
+    rows: dict[str, dict[str, Any]] = {}
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            report.skipped.append(f"item {index}: not an object")
+        elif event.get("event") not in KNOWN_EVENTS:
+            report.skipped.append(f"item {index}: unknown event {str(event.get('event'))[:40]!r}")
+        elif not isinstance(event.get("email"), str) or "@" not in event["email"]:
+            report.skipped.append(f"item {index}: missing email")
+        else:
+            key = natural_key(event)
+            if key in rows:
+                report.duplicates += 1
+                continue
+            message_id = event.get("sg_message_id")
+            rows[key] = {
+                "natural_key": key,
+                "provider": "sendgrid",
+                "event": event["event"],
+                "email": event["email"][:320],
+                "provider_message_id": str(message_id)[:255] if message_id else None,
+                "delivery_id": _delivery_id(event),
+                "occurred_at": _occurred_at(event),
+                "payload": event,
+            }
+    if rows:
+        inserted = session.execute(
+            insert(WebhookEvent)
+            .values(list(rows.values()))
+            .on_conflict_do_nothing()
+            .returning(WebhookEvent.id)
+        ).all()
+        report.stored = len(inserted)
+        report.duplicates += len(rows) - len(inserted)
+    for reason in report.skipped:
+        logger.warning("webhook event skipped: %s", reason)
+    return report
+
+
+def _suppress(session: Session, event: WebhookEvent, status: str, action: str) -> bool:
+    subscriber = session.execute(
+        select(Subscriber)
+        .where(func.lower(Subscriber.email) == (event.email or "").lower())
+        .with_for_update()
+    ).scalar_one_or_none()
+    if subscriber is None or subscriber.status in SUPPRESSED_STATUSES:
+        return False
+    subscriber.status = status
+    subscriber.status_changed_at = datetime.now(UTC)
+    session.add(
+        ConsentEvent(
+            subscriber_id=subscriber.id,
+            email=subscriber.email,
+            action=action,
+            source="sendgrid-webhook",
+            details={"event": event.event, "webhook_event_id": event.id},
+        )
+    )
+    return True
+
+
+def _settle_delivery(session: Session, event: WebhookEvent) -> bool:
+    """A `sending` or `unknown` delivery this event is about becomes sent (or failed if dropped)."""
+    condition = None
+    if event.delivery_id is not None:
+        condition = Delivery.id == event.delivery_id
+    elif event.provider_message_id:
+        # sg_message_id is the X-Message-Id we recorded, followed by ".filter…".
+        condition = Delivery.provider_message_id == event.provider_message_id.split(".")[0]
+    if condition is None:
+        return False
+    subscriber_ids = select(Subscriber.id).where(func.lower(Subscriber.email) == (event.email or "").lower())
+    values: dict[str, Any] = {"settled_at": text("now()")}
+    if event.event == "dropped":
+        values.update(
+            state="failed", last_error=f"dropped by provider: {event.payload.get('reason', '')}"[:500]
+        )
+    elif event.event in ACCEPTED_EVENTS:
+        values.update(state="sent", sent_at=func.coalesce(Delivery.sent_at, event.occurred_at))
+    else:
+        return False
+    result = session.execute(
+        update(Delivery)
+        .where(
+            condition, Delivery.subscriber_id.in_(subscriber_ids), Delivery.state.in_(("sending", "unknown"))
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def process_pending_events(session: Session, limit: int = 1000) -> dict[str, int]:
+    """Apply stored events in arrival order; each is marked processed (with its error, if any)."""
+    events = (
+        session.execute(
+            select(WebhookEvent)
+            .where(WebhookEvent.processed_at.is_(None))
+            .order_by(WebhookEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
+    counts = {"processed": 0, "suppressed": 0, "settled": 0, "errors": 0}
+    for event in events:
+        try:
+            with session.begin_nested():
+                if event.event in SUPPRESSING_EVENTS and _suppress(
+                    session, event, *SUPPRESSING_EVENTS[event.event]
+                ):
+                    counts["suppressed"] += 1
+                if _settle_delivery(session, event):
+                    counts["settled"] += 1
+        except Exception as error:  # one bad event must not block the rest of the batch
+            logger.exception("webhook event %s could not be processed", event.id)
+            event.process_error = str(error)[:1000]
+            counts["errors"] += 1
+        event.processed_at = datetime.now(UTC)
+        counts["processed"] += 1
+    session.flush()
+    return counts

@@ -1,0 +1,214 @@
+"""Every email template rendered from a fixed context; hostile paper text stays inert; headers are safe."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newsletter.config import Settings
+from newsletter.mail.context import PLACEHOLDERS, recipient_links
+from newsletter.mail.message import Recipient, build_message, clean_header_value
+from newsletter.mail.render import EMAIL_NAMES, RenderedEmail, render_email
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+HOSTILE_TITLE = "<script>alert('x')</script> {{ 7*7 }} </table> \u202eevil\u200b\x00 end"
+
+
+def paper(number: int, **overrides: Any) -> dict[str, Any]:
+    values = {
+        "arxiv_id": f"2611.0000{number}",
+        "title": f"Sparse Retrieval Paper {number}",
+        "url": f"https://papers.example.org/papers/2611.0000{number}",
+        "authors": "Ada Lovelace, Alan Turing",
+        "tags": ["NLP", "Retrieval"],
+        "key_points": ["The method halves memory.", "It beats the baseline on 5 of 6 tasks."],
+        "reason": "NLP · keyword “retrieval” · 42 upvotes",
+        "upvotes": 42,
+        "is_update": number == 2,
+        "version": number,
+        "abs_url": f"https://arxiv.org/abs/2611.0000{number}",
+        "pdf_url": f"https://arxiv.org/pdf/2611.0000{number}",
+        "code_url": "https://github.com/example/sparse" if number == 1 else None,
+    }
+    return values | overrides
+
+
+def edition_context(papers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "kind": "papers",
+        "edition_date": "2026-11-21",
+        "date_label": "Saturday, 21 November 2026",
+        "date_short": "Sat 21 Nov",
+        "headline": f"{len(papers)} papers trending in your topics",
+        "preheader": "Sparse Retrieval Paper 1 · Sparse Retrieval Paper 2",
+        "papers": papers,
+        "paper_count": len(papers),
+        "overflow_count": 3,
+        "links": {
+            **{name: value for name, value in PLACEHOLDERS.items()},
+            "site": "https://papers.example.org/",
+        },
+        "sender": {"name": "ML Papers Daily", "postal_address": "Newsletter, 1 Example Street, 10115 Berlin"},
+        "footer_note": "",
+    }
+
+
+def transactional_context(kind: str) -> dict[str, Any]:
+    subscribed = kind == "welcome"
+    return {
+        "email": "alice@example.org",
+        "topics": ["NLP", "Computer Vision"],
+        "preheader": "Hello",
+        "links": {
+            "confirm": "https://papers.example.org/confirm/TOKEN" if kind == "confirmation" else "",
+            "preferences": "https://papers.example.org/preferences/TOKEN" if subscribed else "",
+            "unsubscribe": "https://papers.example.org/unsubscribe/TOKEN" if subscribed else "",
+            "view_in_browser": "",
+            "site": "https://papers.example.org/",
+        },
+        "sender": {"name": "ML Papers Daily", "postal_address": "Newsletter, 1 Example Street, 10115 Berlin"},
+        "footer_note": "You receive this email because this address was entered on our sign-up form.",
+    }
+
+
+def fixed_context(name: str) -> dict[str, Any]:
+    if name == "edition":
+        return edition_context([paper(1), paper(2)])
+    if name == "nothing_new":
+        return edition_context([]) | {"kind": "nothing_new", "overflow_count": 0}
+    return transactional_context(name)
+
+
+EXPECTED_FRAGMENTS = {
+    "edition": ["Sparse Retrieval Paper 1", "NLP · keyword “retrieval” · 42 upvotes", "The method halves memory.",
+                "https://arxiv.org/pdf/2611.00001", "https://github.com/example/sparse", "3 more matching papers",
+                "%%unsubscribe_url%%", "%%preferences_url%%", "%%edition_url%%"],
+    "nothing_new": ["Nothing new in your topics today", "%%unsubscribe_url%%", "%%preferences_url%%"],
+    "confirmation": ["Confirm", "https://papers.example.org/confirm/TOKEN", "alice@example.org"],
+    "welcome": ["Welcome to ML Papers Daily", "NLP, Computer Vision", "https://papers.example.org/unsubscribe/TOKEN"],
+    "unsubscribed": ["You are unsubscribed", "alice@example.org", "https://papers.example.org/"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", EMAIL_NAMES)
+def test_every_template_renders_its_fragments_in_text_and_html(name: str) -> None:
+    rendered = render_email(name, fixed_context(name))
+    assert rendered.subject and "\n" not in rendered.subject
+    for fragment in EXPECTED_FRAGMENTS[name]:
+        assert fragment in rendered.text, (name, fragment)
+        assert fragment.replace("“", "“") in rendered.html, (name, fragment)
+    # Every email carries the postal address; no Jinja tag survives into the output.
+    for part in (rendered.text, rendered.html):
+        assert "Newsletter, 1 Example Street, 10115 Berlin" in part
+        assert "{{" not in part and "{%" not in part and "[%" not in part
+    assert '<meta name="color-scheme" content="light dark"' in rendered.html
+    assert "prefers-color-scheme: dark" in rendered.html
+
+
+def test_edition_subject_names_the_count_and_first_title() -> None:
+    rendered = render_email("edition", fixed_context("edition"))
+    assert rendered.subject == "2 trending papers for Sat 21 Nov: Sparse Retrieval Paper 1"
+
+
+def test_hostile_paper_text_is_escaped_in_html_and_literal_in_text() -> None:
+    hostile = paper(
+        1, title=HOSTILE_TITLE, key_points=["</table></td></tr> {% raw %}", "<img src=x onerror=1>"]
+    )
+    rendered = render_email("edition", edition_context([hostile, paper(2)]))
+    assert "<script>" not in rendered.html and "<img src=x" not in rendered.html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in rendered.html
+    assert "&lt;/table&gt;&lt;/td&gt;&lt;/tr&gt;" in rendered.html
+    assert "{{ 7*7 }}" in rendered.html and "49" not in rendered.subject
+    # The layout still closes: one body, the footer after the papers.
+    assert rendered.html.count("</body>") == 1
+    assert rendered.html.index("Sparse Retrieval Paper 2") < rendered.html.index("Unsubscribe")
+    # Text is not HTML-escaped, but control characters and bidi overrides are gone everywhere.
+    assert "<script>alert('x')</script> {{ 7*7 }} </table>" in rendered.text
+    for part in (rendered.subject, rendered.text, rendered.html):
+        assert "\x00" not in part and "\u202e" not in part
+    assert "\u200b" in rendered.text  # a zero-width space is harmless text, kept literally
+
+
+def test_a_twenty_thousand_character_title_renders_without_breaking_the_layout() -> None:
+    long_title = "x" * 20_000
+    rendered = render_email("edition", edition_context([paper(1, title=long_title)]))
+    assert long_title in rendered.html and rendered.html.count("</html>") == 1
+    assert "word-break: break-word" in rendered.html or "word-break:break-word" in rendered.html
+    assert len(rendered.subject) < 200
+
+
+def _message(
+    settings: Settings, rendered: RenderedEmail, address: str = "alice@example.org"
+) -> email.message.EmailMessage:
+    recipient = Recipient(
+        delivery_id=7, subscriber_id=3, email=address, substitutions=recipient_links(settings, 3, 11)
+    )
+    message = build_message(settings, rendered, recipient)
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, email.message.EmailMessage)
+    return parsed
+
+
+def test_edition_message_has_unsubscribe_headers_and_both_parts(settings: Settings) -> None:
+    parsed = _message(settings, render_email("edition", fixed_context("edition")))
+    unsubscribe = parsed["List-Unsubscribe"]
+    assert unsubscribe.startswith("<https://papers.example.org/unsubscribe/") and "/one-click>" in unsubscribe
+    assert "<mailto:papers@newsletter.example?subject=unsubscribe>" in unsubscribe
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["List-Id"] == "ML Papers Daily <daily.newsletter.example>"
+    assert parsed["From"] == "ML Papers Daily <papers@newsletter.example>"
+    assert parsed["Message-ID"].endswith("@newsletter.example>")
+    text = parsed.get_body(("plain",)).get_content()
+    html = parsed.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert "%%" not in part  # every placeholder replaced with this recipient's signed link
+        assert "https://papers.example.org/preferences/" in part
+        assert "https://papers.example.org/editions/" in part
+
+
+def test_header_injection_through_name_subject_or_address_is_impossible(settings: Settings) -> None:
+    hostile = settings.model_copy(update={"sender_name": "Evil\r\nBcc: victim@example.org", "reply_to": ""})
+    rendered = RenderedEmail(subject="Hi\r\nBcc: victim@example.org\nX-Evil: 1", text="t", html="<p>h</p>")
+    parsed = _message(hostile, rendered)
+    assert parsed["Bcc"] is None and parsed["X-Evil"] is None
+    assert "\n" not in parsed["Subject"] and "\r" not in str(parsed["From"])
+    assert clean_header_value("a\r\nb\x00c") == "a bc"
+    with pytest.raises(Exception):  # noqa: B017 - any refusal will do, as long as nothing is sent
+        _message(settings, rendered, address="alice@example.org\r\nBcc: victim@example.org")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="system chromium is not installed (/usr/bin/chromium)")
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_edition_screenshots_at_375_and_800_pixels(color_scheme: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    hostile = paper(3, title="A very long title " * 8 + "y" * 300)
+    html = render_email("edition", edition_context([paper(1), paper(2), hostile])).html
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        try:
+            for width in (375, 800):
+                page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=color_scheme)
+                page.set_content(html, wait_until="load")
+                # Readable: nothing wider than the viewport, the footer links present.
+                scroll_width = page.evaluate("document.documentElement.scrollWidth")
+                assert scroll_width <= width, f"horizontal scroll at {width}px: {scroll_width}"
+                assert page.get_by_text("Unsubscribe").count() >= 1
+                background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+                assert (background == "rgb(13, 17, 23)") == (color_scheme == "dark"), background
+                page.screenshot(path=str(ARTIFACTS / f"edition-{color_scheme}-{width}.png"), full_page=True)
+                page.close()
+        finally:
+            browser.close()
