@@ -1,0 +1,214 @@
+"""The questions the public site asks: today's papers, one paper, how much history there is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, ScalarSelect, cast, func, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import Session
+
+from newsletter.errors import NotFound
+from newsletter.mail.context import safe_web_url
+from newsletter.models import Paper, PaperTopic, Summary, Topic
+
+MAX_QUERY_CHARS = 200
+CARDS_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class PaperCard:
+    arxiv_id: str
+    title: str
+    authors: list[str]
+    tags: list[str]
+    key_points: list[str]
+    upvotes: int | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PaperDetail:
+    arxiv_id: str
+    version: int
+    title: str
+    authors: list[str]
+    abstract: str
+    tags: list[str]
+    published_at: datetime | None
+    upvotes: int | None
+    abs_url: str
+    pdf_url: str
+    code_url: str | None
+    project_url: str | None
+    hf_url: str | None
+    key_points: list[str]
+    summary: str | None
+    methodology: str | None
+    results: str | None
+    implications: str | None
+
+
+@dataclass(frozen=True)
+class SiteStats:
+    latest_day: date | None
+    papers_on_latest_day: int
+    days_of_history: int
+    total_papers: int
+
+
+def _paper_day() -> ColumnElement[date]:
+    # The day a paper belongs to on the site: the day Hugging Face featured it, else its arXiv date.
+    return func.coalesce(Paper.hf_featured_date, cast(func.timezone("UTC", Paper.published_at), Date))
+
+
+def _tags_column() -> ScalarSelect[Any]:
+    return (
+        select(func.array_agg(aggregate_order_by(Topic.name, PaperTopic.rank)))
+        .select_from(PaperTopic)
+        .join(Topic, Topic.id == PaperTopic.topic_id)
+        .where(PaperTopic.paper_id == Paper.id)
+        .correlate(Paper)
+        .scalar_subquery()
+    )
+
+
+def _key_points_column() -> ScalarSelect[Any]:
+    return (
+        select(Summary.key_points)
+        .where(Summary.paper_id == Paper.id)
+        .order_by(Summary.created_at.desc(), Summary.id.desc())
+        .limit(1)
+        .correlate(Paper)
+        .scalar_subquery()
+    )
+
+
+def site_stats(session: Session) -> SiteStats:
+    day = _paper_day()
+    latest, days, total = session.execute(
+        select(func.max(day), func.count(func.distinct(day)), func.count()).select_from(Paper)
+    ).one()
+    on_latest = 0
+    if latest is not None:
+        on_latest = session.execute(select(func.count()).select_from(Paper).where(day == latest)).scalar_one()
+    return SiteStats(latest, int(on_latest), int(days or 0), int(total or 0))
+
+
+def recent_days(session: Session, limit: int = 14) -> list[date]:
+    day = _paper_day()
+    return list(
+        session.execute(
+            select(day).where(day.is_not(None)).group_by(day).order_by(day.desc()).limit(limit)
+        ).scalars()
+    )
+
+
+def papers_for_day(
+    session: Session,
+    day: date | None,
+    topic: str | None = None,
+    query: str | None = None,
+    limit: int = CARDS_PER_PAGE,
+) -> list[PaperCard]:
+    """Cards for the home page: one day's papers (all days when None), optionally of one topic (name or
+    slug) and matching a full-text query, most upvoted first."""
+    statement = select(
+        Paper.arxiv_id,
+        Paper.title,
+        Paper.authors,
+        _tags_column(),
+        _key_points_column(),
+        Paper.hf_upvotes,
+        Paper.published_at,
+    )
+    if day is not None:
+        start = datetime.combine(day, time(0, 0), tzinfo=UTC)
+        statement = statement.where(
+            or_(
+                Paper.hf_featured_date == day,
+                (Paper.hf_featured_date.is_(None))
+                & (Paper.published_at >= start)
+                & (Paper.published_at < start + timedelta(days=1)),
+            )
+        )
+    if topic:
+        statement = statement.where(
+            select(PaperTopic.paper_id)
+            .join(Topic, Topic.id == PaperTopic.topic_id)
+            .where(PaperTopic.paper_id == Paper.id, or_(Topic.slug == topic, Topic.name == topic))
+            .exists()
+        )
+    if query:
+        statement = statement.where(
+            Paper.search_vector.op("@@")(func.websearch_to_tsquery("english", query[:MAX_QUERY_CHARS]))
+        )
+    statement = statement.order_by(
+        Paper.hf_upvotes.desc().nulls_last(), Paper.published_at.desc().nulls_last(), Paper.arxiv_id
+    ).limit(limit)
+    return [
+        PaperCard(
+            arxiv_id, title, list(authors or []), list(tags or []), list(points or [])[:3], upvotes, published
+        )
+        for arxiv_id, title, authors, tags, points, upvotes, published in session.execute(statement)
+    ]
+
+
+def papers_by_ids(session: Session, paper_ids: list[int]) -> list[PaperCard]:
+    """Cards for given papers, in the given order (the preference center's preview)."""
+    if not paper_ids:
+        return []
+    rows = session.execute(
+        select(
+            Paper.id,
+            Paper.arxiv_id,
+            Paper.title,
+            Paper.authors,
+            _tags_column(),
+            _key_points_column(),
+            Paper.hf_upvotes,
+            Paper.published_at,
+        ).where(Paper.id.in_(paper_ids))
+    ).all()
+    by_id = {
+        row[0]: PaperCard(
+            row[1], row[2], list(row[3] or []), list(row[4] or []), list(row[5] or [])[:3], row[6], row[7]
+        )
+        for row in rows
+    }
+    return [by_id[paper_id] for paper_id in paper_ids if paper_id in by_id]
+
+
+def paper_detail(session: Session, arxiv_id: str) -> PaperDetail:
+    row = session.execute(select(Paper, _tags_column()).where(Paper.arxiv_id == arxiv_id)).one_or_none()
+    if row is None:
+        raise NotFound(f"no paper {arxiv_id[:64]}")
+    paper, tags = row
+    summary = session.execute(
+        select(Summary)
+        .where(Summary.paper_id == paper.id)
+        .order_by(Summary.created_at.desc(), Summary.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return PaperDetail(
+        arxiv_id=paper.arxiv_id,
+        version=paper.version,
+        title=paper.title,
+        authors=list(paper.authors or []),
+        abstract=paper.abstract,
+        tags=list(tags or []),
+        published_at=paper.published_at,
+        upvotes=paper.hf_upvotes,
+        abs_url=safe_web_url(paper.abs_url) or f"https://arxiv.org/abs/{paper.arxiv_id}",
+        pdf_url=safe_web_url(paper.pdf_url) or f"https://arxiv.org/pdf/{paper.arxiv_id}",
+        code_url=safe_web_url(paper.github_repo),
+        project_url=safe_web_url(paper.project_page),
+        hf_url=f"https://huggingface.co/papers/{paper.arxiv_id}" if paper.is_on_hf else None,
+        key_points=list(summary.key_points) if summary else [],
+        summary=summary.summary if summary else None,
+        methodology=summary.methodology if summary else None,
+        results=summary.results if summary else None,
+        implications=summary.implications if summary else None,
+    )

@@ -1,0 +1,159 @@
+"""Strict parsing of what a signup form, the preference center, a CSV row or an operator gives us."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter.errors import InvalidInput
+from newsletter.models import Topic
+from newsletter.models.subscriber import FREQUENCIES
+
+MAX_EMAIL_CHARS = 254
+MAX_KEYWORDS = 20
+MAX_KEYWORD_CHARS = 60
+MAX_TOPICS = 15
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+SEND_TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+# Control characters (CR/LF included) never belong in an address, a keyword or a zone name.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass
+class PreferencesForm:
+    """Raw values as they come from a form or a CSV row; `validate_preferences` checks them."""
+
+    topics: list[str] = field(default_factory=list)
+    keywords: str | list[str] = ""
+    frequency: str = "daily"
+    weekly_day: str | int = 0
+    send_time: str = "07:00"
+    timezone: str = "UTC"
+
+
+@dataclass
+class SignupForm(PreferencesForm):
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class Preferences:
+    topic_ids: list[int]
+    topic_names: list[str]
+    keywords: list[str]
+    frequency: str
+    weekly_day: int
+    send_time: time
+    timezone: str
+
+
+def normalize_email(value: str) -> str:
+    """The address as stored: validated syntax, lower-cased domain, no deliverability check (no DNS)."""
+    value = value.strip()
+    if not value or len(value) > MAX_EMAIL_CHARS or CONTROL_CHARACTERS.search(value):
+        raise InvalidInput("Please enter a valid email address.")
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise InvalidInput("Please enter a valid email address.") from error
+
+
+def topic_choices(session: Session) -> list[Topic]:
+    """The taxonomy, in display order."""
+    return list(session.execute(select(Topic).order_by(Topic.name)).scalars())
+
+
+def resolve_topics(session: Session, values: list[str]) -> list[Topic]:
+    """Topics by name or slug; unknown ones are an error, never silently dropped."""
+    wanted = [value.strip() for value in values if value.strip()]
+    if len(wanted) > MAX_TOPICS:
+        raise InvalidInput("Too many topics.")
+    known = topic_choices(session)
+    by_key = {topic.slug: topic for topic in known} | {topic.name.lower(): topic for topic in known}
+    unknown = [value for value in wanted if value.lower() not in by_key and value not in by_key]
+    if unknown:
+        raise InvalidInput(f"Unknown topic: {unknown[0][:64]}")
+    resolved: dict[int, Topic] = {}
+    for value in wanted:
+        topic = by_key.get(value) or by_key[value.lower()]
+        resolved[topic.id] = topic
+    return list(resolved.values())
+
+
+def parse_keywords(value: str | list[str]) -> list[str]:
+    """Comma- or line-separated keywords, de-duplicated case-insensitively, order kept."""
+    parts = value if isinstance(value, list) else re.split(r"[,\n]", value.replace("\r\n", "\n"))
+    keywords: dict[str, str] = {}
+    for part in parts:
+        keyword = " ".join(part.split())
+        if not keyword:
+            continue
+        if CONTROL_CHARACTERS.search(part.strip("\r\n")) or len(keyword) > MAX_KEYWORD_CHARS:
+            raise InvalidInput(f"Keywords are plain words of at most {MAX_KEYWORD_CHARS} characters.")
+        keywords.setdefault(keyword.lower(), keyword)
+    if len(keywords) > MAX_KEYWORDS:
+        raise InvalidInput(f"At most {MAX_KEYWORDS} keywords.")
+    return list(keywords.values())
+
+
+def parse_timezone(value: str) -> str:
+    value = value.strip()
+    if not value or len(value) > 64 or CONTROL_CHARACTERS.search(value) or value not in timezone_names():
+        raise InvalidInput("Please choose a time zone from the list.")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidInput("Please choose a time zone from the list.") from error
+    return value
+
+
+def timezone_names() -> frozenset[str]:
+    return _TIMEZONES
+
+
+def parse_send_time(value: str) -> time:
+    match = SEND_TIME_PATTERN.match(value.strip())
+    if match is None:
+        raise InvalidInput("Send time must look like 07:30.")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_frequency(value: str) -> str:
+    if value not in FREQUENCIES:
+        raise InvalidInput("Frequency must be daily or weekly.")
+    return value
+
+
+def parse_weekly_day(value: str | int) -> int:
+    try:
+        day = int(value)
+    except (TypeError, ValueError) as error:
+        raise InvalidInput("Choose a day of the week.") from error
+    if not 0 <= day <= 6:
+        raise InvalidInput("Choose a day of the week.")
+    return day
+
+
+def validate_preferences(session: Session, form: PreferencesForm) -> Preferences:
+    topics = resolve_topics(session, form.topics)
+    keywords = parse_keywords(form.keywords)
+    if not topics and not keywords:
+        raise InvalidInput("Choose at least one topic or keyword.")
+    return Preferences(
+        topic_ids=[topic.id for topic in topics],
+        topic_names=[topic.name for topic in topics],
+        keywords=keywords,
+        frequency=parse_frequency(form.frequency),
+        weekly_day=parse_weekly_day(form.weekly_day),
+        send_time=parse_send_time(form.send_time),
+        timezone=parse_timezone(form.timezone),
+    )
+
+
+_TIMEZONES = frozenset(available_timezones()) | {"UTC"}

@@ -1,0 +1,1 @@
+"""The web adapter: public site, signup, confirmation, preference center, unsubscribe, archive."""

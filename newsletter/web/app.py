@@ -1,0 +1,119 @@
+"""The FastAPI application: routers, static files, security middleware, one error handler."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from newsletter.config import Settings, get_settings
+from newsletter.db import get_engine, make_session_factory
+from newsletter.errors import InvalidInput, InvalidToken, NewsletterError, NotFound
+from newsletter.redis_client import make_redis
+from newsletter.web.deps import parse_networks
+from newsletter.web.pages import render
+from newsletter.web.ratelimit import RateLimiter
+from newsletter.web.routes import archive, confirm, preferences, public, signup, unsubscribe
+from newsletter.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+
+logger = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+# Forms are a few kilobytes; anything near this is an attack or a mistake.
+MAX_FORM_BYTES = 64 * 1024
+ERROR_TITLES = {
+    400: "This link does not work",
+    403: "Please try again",
+    404: "Not found",
+    405: "Not allowed",
+    409: "Not possible any more",
+    413: "Too large",
+    422: "Please check the form",
+    429: "Too many attempts",
+}
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    return render(
+        request,
+        "error.html",
+        {"title": ERROR_TITLES.get(status_code, "Something went wrong"), "message": message},
+        status_code=status_code,
+    )
+
+
+async def domain_error_handler(request: Request, error: Exception) -> HTMLResponse | PlainTextResponse:
+    statuses: dict[type[Exception], int] = {InvalidToken: 400, NotFound: 404, InvalidInput: 422}
+    status_code = statuses.get(type(error), 400)
+    if isinstance(error, InvalidToken):
+        message = f"{str(error).capitalize()}. Links in our emails work for a limited time; you can sign up again or use the link in a more recent email."
+    else:
+        message = str(error)
+    return error_page(request, status_code, message)
+
+
+async def http_error_handler(request: Request, error: Exception) -> HTMLResponse:
+    assert isinstance(error, StarletteHTTPException)
+    message = error.detail if isinstance(error.detail, str) else "Something went wrong."
+    if error.status_code == 404:
+        message = "There is no page at this address."
+    elif error.status_code == 405:
+        message = "This page cannot be used that way."
+    response = error_page(request, error.status_code, message)
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def validation_error_handler(request: Request, error: Exception) -> HTMLResponse:
+    return error_page(request, 422, "Some of the values sent were missing or not valid.")
+
+
+def _include_webhooks(app: FastAPI) -> None:
+    # The mail helper owns the webhook router; the site works whether or not it is installed.
+    if importlib.util.find_spec("newsletter.web.routes.webhooks") is None:
+        return
+    from newsletter.web.routes.webhooks import router as webhooks_router
+
+    app.include_router(webhooks_router)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title=settings.sender_name, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.session_factory = make_session_factory(get_engine(settings))
+    app.state.rate_limiter = RateLimiter(make_redis(settings), settings.redis_prefix)
+    app.state.trusted_networks = parse_networks(settings.trusted_proxies)
+
+    for module in (public, signup, confirm, preferences, unsubscribe, archive):
+        app.include_router(module.router)
+    _include_webhooks(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    app.add_exception_handler(NewsletterError, domain_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    # Added last = outermost: the headers are on every answer, the body cap's 413 included.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_FORM_BYTES, exempt_prefixes=("/webhooks/",))
+    app.add_middleware(SecurityHeadersMiddleware, is_https=settings.public_base_url.startswith("https://"))
+    return app
+
+
+def run_web(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """`newsletter web`: serve the site with uvicorn (one process; put several behind a proxy to scale)."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        log_level="info",
+    )

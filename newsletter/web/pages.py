@@ -1,0 +1,99 @@
+"""Rendering pages: one Jinja environment (autoescape on), the CSRF cookie, no caching of personal pages."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from newsletter import links
+from newsletter.config import Settings
+from newsletter.models.subscriber import FREQUENCIES
+from newsletter.subscribers.consent import CURRENT_WORDING_VERSION, WORDINGS
+from newsletter.subscribers.validation import WEEKDAYS, timezone_names
+from newsletter.web import csrf
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
+# Bidi overrides and isolates in outside text could reorder what a reader sees; control characters
+# have no place in a page. Stripped from every value printed by a template.
+UNSAFE_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def _strip_unsafe(value: Any) -> Any:
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return UNSAFE_CHARACTERS.sub("", value)
+    return value
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(["html"], default=True),
+        finalize=_strip_unsafe,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        weekdays=WEEKDAYS,
+        frequencies=FREQUENCIES,
+        timezones=sorted(timezone_names()),
+        wording=WORDINGS[CURRENT_WORDING_VERSION],
+        wording_version=CURRENT_WORDING_VERSION,
+    )
+    return env
+
+
+def path_of(url: str) -> str:
+    """The path of one of `newsletter.links`' URLs: pages link within whatever host served them."""
+    return urlsplit(url).path
+
+
+def page_links(settings: Settings, subscriber_id: int) -> dict[str, str]:
+    return {
+        "preferences": path_of(links.preferences_url(settings, subscriber_id)),
+        "unsubscribe": path_of(links.unsubscribe_url(settings, subscriber_id)),
+    }
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    cookie, is_new = csrf.cookie_for(request)
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            request_path=request.url.path,
+            site_name=settings.sender_name,
+            postal_address=settings.postal_address,
+            csrf_field=csrf.FIELD_NAME,
+            csrf_token=csrf.form_token(settings, cookie),
+            **(context or {}),
+        )
+    )
+    response = HTMLResponse(html, status_code=status_code)
+    # Every page carries a personal CSRF token and many a signed link: never cache them.
+    response.headers["cache-control"] = "no-store"
+    if is_new:
+        response.set_cookie(
+            csrf.COOKIE_NAME,
+            cookie,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+    return response

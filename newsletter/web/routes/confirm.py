@@ -1,0 +1,59 @@
+"""Confirmation: the emailed link opens a page with a button; only the POST activates."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from newsletter.db import session_scope
+from newsletter.subscribers.service import confirm, subscriber_view
+from newsletter.subscribers.tokens import read_token
+from newsletter.web.csrf import require_csrf
+from newsletter.web.deps import (
+    ClientIpDep,
+    RateLimiterDep,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+    UserAgentDep,
+)
+from newsletter.web.outbox import enqueue_delivery
+from newsletter.web.pages import page_links, render
+from newsletter.web.ratelimit import LINK_ACTIONS_PER_IP
+from newsletter.web.routes.limits import too_many
+
+router = APIRouter()
+
+
+@router.api_route("/confirm/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def confirm_page(request: Request, token: str, settings: SettingsDep, session: SessionDep) -> HTMLResponse:
+    subscriber_id = read_token(settings, "confirm", token).subject_id
+    view = subscriber_view(session, subscriber_id)
+    return render(
+        request,
+        "confirm.html",
+        {"subscriber": view, "action": request.url.path, "links": page_links(settings, subscriber_id)},
+    )
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+def confirm_submit(
+    request: Request,
+    token: str,
+    settings: SettingsDep,
+    factory: SessionFactoryDep,
+    limiter: RateLimiterDep,
+    ip: ClientIpDep,
+    agent: UserAgentDep,
+) -> HTMLResponse:
+    if not limiter.allow(LINK_ACTIONS_PER_IP, ip):
+        return too_many(request)
+    subscriber_id = read_token(settings, "confirm", token).subject_id
+    with session_scope(factory) as session:
+        change = confirm(session, subscriber_id, ip, agent)
+    enqueue_delivery(settings, change.delivery_id)
+    return render(
+        request,
+        "confirmed.html",
+        {"was_already_active": not change.is_changed, "links": page_links(settings, subscriber_id)},
+    )

@@ -1,0 +1,192 @@
+"""The preference center, opened from the signed link in every email."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from newsletter.db import session_scope
+from newsletter.errors import InvalidInput
+from newsletter.models.subscriber import SUPPRESSED_STATUSES
+from newsletter.subscribers.preview import next_edition_preview
+from newsletter.subscribers.service import (
+    delete_subscriber,
+    export_data,
+    pause,
+    resume,
+    subscriber_view,
+    update_preferences,
+)
+from newsletter.subscribers.tokens import read_token
+from newsletter.subscribers.validation import topic_choices
+from newsletter.web.csrf import require_csrf
+from newsletter.web.deps import (
+    ClientIpDep,
+    RateLimiterDep,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+    UserAgentDep,
+)
+from newsletter.web.forms import PreferencesFormDep
+from newsletter.web.pages import page_links, render
+from newsletter.web.ratelimit import LINK_ACTIONS_PER_IP
+from newsletter.web.routes.limits import too_many
+
+router = APIRouter()
+NOTICES = {
+    "saved": "Your preferences are saved.",
+    "paused": "Your emails are paused. Resume whenever you like.",
+    "resumed": "Your emails are back on.",
+}
+CSRF = [Depends(require_csrf)]
+
+
+def _preferences_page(
+    request: Request,
+    token: str,
+    settings: SettingsDep,
+    session: SessionDep,
+    *,
+    form: dict[str, Any] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    subscriber_id = read_token(settings, "preferences", token).subject_id
+    view = subscriber_view(session, subscriber_id)
+    is_suppressed = view.status in SUPPRESSED_STATUSES
+    preview = (
+        [] if is_suppressed else next_edition_preview(session, settings, subscriber_id, datetime.now(UTC))
+    )
+    values = form or {
+        "topics": view.topic_slugs,
+        "keywords": "\n".join(view.keywords),
+        "frequency": view.frequency,
+        "weekly_day": view.weekly_day,
+        "send_time": view.send_time.strftime("%H:%M"),
+        "timezone": view.timezone,
+    }
+    return render(
+        request,
+        "preferences.html",
+        {
+            "subscriber": view,
+            "is_suppressed": is_suppressed,
+            "topics": topic_choices(session),
+            "form": values,
+            "preview": preview,
+            "base": f"/preferences/{token}",
+            "links": page_links(settings, subscriber_id),
+            "notice": NOTICES.get(request.query_params.get("notice", "")),
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.api_route("/preferences/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def preferences_page(
+    request: Request, token: str, settings: SettingsDep, session: SessionDep
+) -> HTMLResponse:
+    return _preferences_page(request, token, settings, session)
+
+
+def _back(token: str, notice: str) -> RedirectResponse:
+    # Post/redirect/get: a reload does not resubmit the form.
+    return RedirectResponse(f"/preferences/{token}?notice={notice}", status_code=303)
+
+
+@router.post("/preferences/{token}", dependencies=CSRF)
+def preferences_submit(
+    request: Request,
+    token: str,
+    form: PreferencesFormDep,
+    settings: SettingsDep,
+    factory: SessionFactoryDep,
+    limiter: RateLimiterDep,
+    ip: ClientIpDep,
+    agent: UserAgentDep,
+) -> Response:
+    if not limiter.allow(LINK_ACTIONS_PER_IP, ip):
+        return too_many(request)
+    subscriber_id = read_token(settings, "preferences", token).subject_id
+    try:
+        with session_scope(factory) as session:
+            update_preferences(session, subscriber_id, form, ip, agent)
+    except InvalidInput as error:
+        with session_scope(factory) as session:
+            values = {**form.__dict__, "topics": form.topics}
+            return _preferences_page(
+                request, token, settings, session, form=values, error=str(error), status_code=422
+            )
+    return _back(token, "saved")
+
+
+@router.post("/preferences/{token}/pause", dependencies=CSRF)
+def pause_submit(
+    request: Request,
+    token: str,
+    settings: SettingsDep,
+    factory: SessionFactoryDep,
+    ip: ClientIpDep,
+    agent: UserAgentDep,
+) -> Response:
+    subscriber_id = read_token(settings, "preferences", token).subject_id
+    with session_scope(factory) as session:
+        pause(session, subscriber_id, ip, agent)
+    return _back(token, "paused")
+
+
+@router.post("/preferences/{token}/resume", dependencies=CSRF)
+def resume_submit(
+    request: Request,
+    token: str,
+    settings: SettingsDep,
+    factory: SessionFactoryDep,
+    ip: ClientIpDep,
+    agent: UserAgentDep,
+) -> Response:
+    subscriber_id = read_token(settings, "preferences", token).subject_id
+    with session_scope(factory) as session:
+        resume(session, subscriber_id, ip, agent)
+    return _back(token, "resumed")
+
+
+@router.post("/preferences/{token}/export", dependencies=CSRF)
+def export_submit(token: str, settings: SettingsDep, session: SessionDep) -> Response:
+    # A POST, not a link: scanners and prefetchers that open every URL never download personal data.
+    data = export_data(session, read_token(settings, "preferences", token).subject_id)
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        media_type="application/json",
+        headers={
+            "content-disposition": 'attachment; filename="my-newsletter-data.json"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+async def is_delete_confirmed(request: Request) -> bool:
+    return (await request.form()).get("confirm_delete") == "yes"
+
+
+@router.post("/preferences/{token}/delete", response_class=HTMLResponse, dependencies=CSRF)
+def delete_submit(
+    request: Request,
+    token: str,
+    is_confirmed: Annotated[bool, Depends(is_delete_confirmed)],
+    settings: SettingsDep,
+    factory: SessionFactoryDep,
+    ip: ClientIpDep,
+    agent: UserAgentDep,
+) -> HTMLResponse:
+    subscriber_id = read_token(settings, "preferences", token).subject_id
+    if not is_confirmed:
+        raise InvalidInput("Tick the box to confirm that everything should be deleted.")
+    with session_scope(factory) as session:
+        delete_subscriber(session, subscriber_id, "web", ip, agent)
+    return render(request, "deleted.html")

@@ -1,0 +1,82 @@
+"""Signup: the same "check your inbox" answer whatever the address's state; the email is sent by a task."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from newsletter.db import session_scope
+from newsletter.errors import InvalidInput
+from newsletter.subscribers.consent import CURRENT_WORDING_VERSION
+from newsletter.subscribers.service import signup
+from newsletter.subscribers.validation import normalize_email, topic_choices
+from newsletter.web.csrf import require_csrf
+from newsletter.web.deps import (
+    ClientIpDep,
+    RateLimiterDep,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+    UserAgentDep,
+)
+from newsletter.web.forms import SignupFormDep
+from newsletter.web.outbox import enqueue_delivery
+from newsletter.web.pages import render
+from newsletter.web.ratelimit import SIGNUP_PER_ADDRESS, SIGNUP_PER_IP
+from newsletter.web.routes.public import signup_defaults
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+
+
+@router.api_route("/subscribe", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def signup_page(request: Request, session: SessionDep) -> HTMLResponse:
+    return render(request, "signup.html", {"topics": topic_choices(session), "form": signup_defaults()})
+
+
+@router.post("/subscribe", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+def signup_submit(
+    request: Request,
+    submitted: SignupFormDep,
+    settings: SettingsDep,
+    factory: SessionFactoryDep,
+    limiter: RateLimiterDep,
+    ip: ClientIpDep,
+    agent: UserAgentDep,
+) -> HTMLResponse:
+    if not limiter.allow(SIGNUP_PER_IP, ip):
+        return render(
+            request,
+            "error.html",
+            {
+                "title": "Too many attempts",
+                "message": "Too many sign-ups from your network. Please try again in an hour.",
+            },
+            status_code=429,
+        )
+    form, is_bot = submitted
+    if is_bot:
+        logger.info("signup honeypot filled from %s: ignored", ip)
+        return render(request, "check_inbox.html")
+    try:
+        address = normalize_email(form.email)
+        # Past the per-address budget the answer is the same page, with nothing sent: no enumeration,
+        # and nobody can fill a stranger's inbox with confirmation emails.
+        if not limiter.allow(SIGNUP_PER_ADDRESS, address):
+            return render(request, "check_inbox.html")
+        with session_scope(factory) as session:
+            result = signup(session, form, ip, agent, CURRENT_WORDING_VERSION)
+    except InvalidInput as error:
+        with session_scope(factory) as session:
+            topics = topic_choices(session)
+        return render(
+            request,
+            "signup.html",
+            {"topics": topics, "form": asdict(form), "error": str(error)},
+            status_code=422,
+        )
+    enqueue_delivery(settings, result.delivery_id)
+    return render(request, "check_inbox.html")

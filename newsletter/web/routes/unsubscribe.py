@@ -1,0 +1,104 @@
+"""Unsubscribe: a page with a confirm button for the body link, and RFC 8058 one-click for mail providers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from newsletter.db import session_scope
+from newsletter.errors import InvalidToken, NotFound
+from newsletter.subscribers.service import subscriber_view, unsubscribe
+from newsletter.subscribers.tokens import read_token
+from newsletter.web.csrf import require_csrf
+from newsletter.web.deps import (
+    ClientIpDep,
+    RateLimiterDep,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+    UserAgentDep,
+)
+from newsletter.web.outbox import enqueue_delivery
+from newsletter.web.pages import page_links, render
+from newsletter.web.ratelimit import LINK_ACTIONS_PER_IP
+from newsletter.web.routes.limits import too_many
+
+router = APIRouter()
+ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
+
+
+def _page(request: Request, token: str, settings: SettingsDep, session: SessionDep) -> HTMLResponse:
+    subscriber_id = read_token(settings, "unsubscribe", token).subject_id
+    return render(
+        request,
+        "unsubscribe.html",
+        {
+            "subscriber": subscriber_view(session, subscriber_id),
+            "action": f"/unsubscribe/{token}",
+            "links": page_links(settings, subscriber_id),
+        },
+    )
+
+
+@router.api_route("/unsubscribe/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def unsubscribe_page(
+    request: Request, token: str, settings: SettingsDep, session: SessionDep
+) -> HTMLResponse:
+    return _page(request, token, settings, session)
+
+
+@router.api_route("/unsubscribe/{token}/one-click", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def one_click_page(request: Request, token: str, settings: SettingsDep, session: SessionDep) -> HTMLResponse:
+    # A person (or a scanner) opening the List-Unsubscribe URL gets the confirm page; only POST acts.
+    return _page(request, token, settings, session)
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+def unsubscribe_submit(
+    request: Request,
+    token: str,
+    settings: SettingsDep,
+    factory: SessionFactoryDep,
+    limiter: RateLimiterDep,
+    ip: ClientIpDep,
+    agent: UserAgentDep,
+) -> HTMLResponse:
+    if not limiter.allow(LINK_ACTIONS_PER_IP, ip):
+        return too_many(request)
+    subscriber_id = read_token(settings, "unsubscribe", token).subject_id
+    with session_scope(factory) as session:
+        change = unsubscribe(session, subscriber_id, "web", ip=ip, user_agent=agent, send_goodbye=True)
+    enqueue_delivery(settings, change.delivery_id)
+    return render(request, "unsubscribed.html", {"links": page_links(settings, subscriber_id)})
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.post("/unsubscribe/{token}/one-click")
+def one_click_unsubscribe(
+    request: Request,
+    token: str,
+    raw: Annotated[bytes, Depends(raw_body)],
+    settings: SettingsDep,
+    factory: SessionFactoryDep,
+    ip: ClientIpDep,
+    agent: UserAgentDep,
+) -> PlainTextResponse:
+    """RFC 8058: the provider POSTs `List-Unsubscribe=One-Click` without cookies; 200, never a redirect."""
+    body = raw.decode("utf-8", errors="replace")
+    if ONE_CLICK_BODY not in body.replace("\r", "").split("&"):
+        return PlainTextResponse("Expected a List-Unsubscribe=One-Click body.", status_code=400)
+    try:
+        subscriber_id = read_token(settings, "unsubscribe", token).subject_id
+    except InvalidToken:
+        return PlainTextResponse("This unsubscribe link is not valid.", status_code=400)
+    try:
+        with session_scope(factory) as session:
+            unsubscribe(session, subscriber_id, "one-click", ip=ip, user_agent=agent)
+    except NotFound:
+        pass  # Deleted already: nothing will be sent to them, which is what was asked.
+    return PlainTextResponse("You are unsubscribed.", status_code=200)

@@ -1,0 +1,189 @@
+"""The subscriber service on a rolled-back session: signup, confirm, preferences, unsubscribe, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from newsletter.errors import InvalidInput, NotFound
+from newsletter.models import ConsentEvent, Delivery, Subscriber
+from newsletter.subscribers.operators import (
+    add_subscriber_by_operator,
+    import_subscribers_csv,
+    list_subscribers,
+)
+from newsletter.subscribers.service import (
+    confirm,
+    delete_subscriber,
+    export_data,
+    find_subscriber_by_email,
+    pause,
+    resume,
+    signup,
+    subscriber_view,
+    unsubscribe,
+    update_preferences,
+)
+from newsletter.subscribers.validation import PreferencesForm, SignupForm, parse_keywords
+from tests.factories import make_subscriber
+
+WORDING = "2026-11-22"
+
+
+def form(email: str = "alice@example.org", **overrides) -> SignupForm:
+    values = {"topics": ["nlp"], "keywords": "retrieval", "timezone": "Europe/Paris", "send_time": "06:45"}
+    values.update(overrides)
+    return SignupForm(email=email, **values)
+
+
+def delivery_kinds(session, subscriber_id: int) -> list[str]:
+    return list(
+        session.execute(
+            select(Delivery.kind).where(Delivery.subscriber_id == subscriber_id).order_by(Delivery.id)
+        ).scalars()
+    )
+
+
+def test_signup_is_idempotent_by_lower_case_email(session):
+    first = signup(session, form("Alice@Example.org"), "192.0.2.1", "UA", WORDING)
+    second = signup(session, form("alice@example.org"), "192.0.2.1", "UA", WORDING)
+    assert first.subscriber_id == second.subscriber_id
+    assert (
+        session.execute(select(Subscriber).where(Subscriber.id == first.subscriber_id)).scalar_one().status
+        == "pending"
+    )
+    assert delivery_kinds(session, first.subscriber_id) == ["confirmation", "confirmation"]
+
+
+def test_signup_of_an_active_address_sends_nothing_and_changes_nothing(session):
+    alice = make_subscriber(session, "alice@example.org", topics=["Robotics"])
+    result = signup(session, form("ALICE@example.org", topics=["nlp"]), None, None, WORDING)
+    assert result.delivery_id is None
+    assert subscriber_view(session, alice.id).topic_names == ["Robotics"]
+
+
+def test_confirm_activates_records_consent_and_queues_a_welcome(session):
+    result = signup(session, form(), "192.0.2.1", "UA", WORDING)
+    change = confirm(session, result.subscriber_id, "192.0.2.2", "UA2")
+    assert change.is_changed and change.status == "active"
+    assert delivery_kinds(session, result.subscriber_id) == ["confirmation", "welcome"]
+    again = confirm(session, result.subscriber_id, None, None)
+    assert not again.is_changed and again.delivery_id is None
+    events = session.execute(
+        select(ConsentEvent.action, ConsentEvent.wording_version).order_by(ConsentEvent.id)
+    ).all()
+    assert events == [("signup", WORDING), ("confirm", WORDING)]
+
+
+def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(session):
+    result = signup(session, form(), None, None, WORDING)
+    unsubscribe(session, result.subscriber_id, "web")
+    with pytest.raises(InvalidInput):
+        confirm(session, result.subscriber_id, None, None)
+
+
+def test_update_preferences_replaces_topics_and_keywords(session):
+    alice = make_subscriber(session, topics=["NLP"], keywords=["old"])
+    view = update_preferences(
+        session,
+        alice.id,
+        PreferencesForm(
+            topics=["Robotics", "time-series"],
+            keywords="new one, Another",
+            frequency="weekly",
+            weekly_day="2",
+            send_time="20:00",
+            timezone="Asia/Tokyo",
+        ),
+        None,
+        None,
+    )
+    assert view.topic_names == ["Robotics", "Time Series"]
+    assert view.keywords == ["new one", "Another"]
+    assert (view.frequency, view.weekly_day, view.timezone) == ("weekly", 2, "Asia/Tokyo")
+
+
+def test_pause_resume_and_their_guards(session):
+    alice = make_subscriber(session)
+    assert pause(session, alice.id).status == "paused"
+    assert not pause(session, alice.id).is_changed
+    assert resume(session, alice.id).status == "active"
+    pending = make_subscriber(session, status="pending")
+    with pytest.raises(InvalidInput):
+        pause(session, pending.id)
+
+
+def test_unsubscribe_records_the_withdrawal_and_optionally_a_goodbye(session):
+    alice = make_subscriber(session)
+    change = unsubscribe(session, alice.id, "web", send_goodbye=True)
+    assert change.status == "unsubscribed" and change.delivery_id is not None
+    assert not unsubscribe(session, alice.id, "one-click").is_changed
+    actions = session.execute(select(ConsentEvent.action, ConsentEvent.source)).all()
+    assert actions == [("unsubscribe", "web")]
+
+
+def test_export_and_delete_keep_the_consent_proof(session):
+    result = signup(session, form(), "192.0.2.1", "UA", WORDING)
+    confirm(session, result.subscriber_id, "192.0.2.1", "UA")
+    data = export_data(session, result.subscriber_id)
+    assert data["email"] == "alice@example.org"
+    assert [event["action"] for event in data["consent_events"]] == ["signup", "confirm"]
+    assert [delivery["kind"] for delivery in data["deliveries"]] == ["confirmation", "welcome"]
+    delete_subscriber(session, result.subscriber_id)
+    session.expire_all()
+    assert find_subscriber_by_email(session, "alice@example.org") is None
+    events = session.execute(
+        select(ConsentEvent.action, ConsentEvent.subscriber_id).order_by(ConsentEvent.id)
+    ).all()
+    assert events == [("signup", None), ("confirm", None), ("delete", None)]
+    with pytest.raises(NotFound):
+        export_data(session, result.subscriber_id)
+
+
+def test_keywords_refuse_control_characters_and_excess():
+    assert parse_keywords("a, b\nA") == ["a", "b"]
+    with pytest.raises(InvalidInput):
+        parse_keywords("ok\x00bad")
+    with pytest.raises(InvalidInput):
+        parse_keywords(",".join(f"k{n}" for n in range(21)))
+
+
+def test_operator_add_confirmed_is_active_and_unconfirmed_gets_a_confirmation(session):
+    active = add_subscriber_by_operator(
+        session, "op@example.org", PreferencesForm(topics=["NLP"]), is_confirmed=True, source="operator"
+    )
+    assert active.delivery_id is None
+    pending = add_subscriber_by_operator(
+        session, "op2@example.org", PreferencesForm(topics=["NLP"]), is_confirmed=False, source="operator"
+    )
+    assert delivery_kinds(session, pending.subscriber_id) == ["confirmation"]
+    with pytest.raises(InvalidInput):
+        add_subscriber_by_operator(
+            session, "OP@example.org", PreferencesForm(topics=["NLP"]), is_confirmed=True, source="operator"
+        )
+    assert [line.status for line in list_subscribers(session)] == ["active", "pending"]
+
+
+def test_csv_import_reports_bad_rows_and_keeps_going(session, tmp_path: Path):
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text(
+        "email,topics,keywords,timezone,send_time\n"
+        "ann@example.org,nlp;robotics,agents,Europe/Berlin,08:00\n"
+        "not-an-email,nlp,,UTC,07:00\n"
+        "ben@example.org,astrology,,UTC,07:00\n"
+        "ANN@example.org,nlp,,UTC,07:00\n"
+        "cat@example.org,Computer Vision,,UTC,\n"
+    )
+    report = import_subscribers_csv(session, csv_path, "conference form 2026-10")
+    assert report.imported == 2 and report.skipped == 3
+    assert [line for line, _ in report.errors] == [3, 4, 5]
+    sources = session.execute(
+        select(ConsentEvent.action, ConsentEvent.source).order_by(ConsentEvent.id)
+    ).all()
+    assert sources == [("import", "conference form 2026-10")] * 2
+    assert {line.email: line.status for line in list_subscribers(session)} == {
+        "ann@example.org": "active",
+        "cat@example.org": "active",
+    }

@@ -1,0 +1,234 @@
+"""The emailed links: unsubscribe (page and RFC 8058 one-click), preference center, archive, scanners."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from newsletter import links
+from newsletter.db import session_scope
+from newsletter.models import ConsentEvent, Subscriber
+from tests.factories import make_paper, make_subscriber
+from tests.mail_factories import make_content, make_edition
+from tests.web_fixtures import (
+    BASE_URL,
+    client_fixture,  # noqa: F401
+    consent_actions,
+    csrf_token,
+    database_snapshot,
+    deliveries,
+    post_form,
+    subscriber_row,
+)
+
+
+def path(url: str) -> str:
+    return url.removeprefix(BASE_URL)
+
+
+@pytest.fixture
+def alice_id(committed_session_factory) -> int:
+    with session_scope(committed_session_factory) as session:
+        return make_subscriber(session, "alice@example.org", topics=["NLP"], keywords=["retrieval"]).id
+
+
+def test_one_click_unsubscribe_needs_no_cookie_nor_csrf_and_answers_200_without_redirect(
+    settings, committed_session_factory, alice_id
+):
+    from fastapi.testclient import TestClient
+
+    from newsletter.web.app import create_app
+
+    with TestClient(create_app(settings), base_url=BASE_URL, follow_redirects=False) as bare:
+        response = bare.post(
+            path(links.one_click_unsubscribe_url(settings, alice_id)),
+            content=b"List-Unsubscribe=One-Click",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    assert response.status_code == 200
+    assert "location" not in response.headers
+    assert subscriber_row(committed_session_factory, "alice@example.org").status == "unsubscribed"
+    assert consent_actions(committed_session_factory, "alice@example.org") == ["unsubscribe"]
+    # No goodbye email for a provider-initiated unsubscribe.
+    assert deliveries(committed_session_factory, alice_id) == []
+
+
+def test_one_click_without_the_rfc_8058_body_changes_nothing(
+    client, settings, committed_session_factory, alice_id
+):
+    response = client.post(path(links.one_click_unsubscribe_url(settings, alice_id)), content=b"")
+    assert response.status_code == 400
+    assert subscriber_row(committed_session_factory, "alice@example.org").status == "active"
+
+
+def test_one_click_twice_is_a_quiet_success(client, settings, committed_session_factory, alice_id):
+    url = path(links.one_click_unsubscribe_url(settings, alice_id))
+    for _ in range(2):
+        assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert consent_actions(committed_session_factory, "alice@example.org") == ["unsubscribe"]
+
+
+def test_unsubscribe_page_has_a_button_and_a_way_back_and_only_post_unsubscribes(
+    client, settings, committed_session_factory, alice_id
+):
+    url = path(links.unsubscribe_url(settings, alice_id))
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Unsubscribe</button>" in page.text
+    assert "keep my subscription" in page.text
+    assert client.head(url).status_code == 200
+    assert subscriber_row(committed_session_factory, "alice@example.org").status == "active"
+    response = client.post(url, data={"csrf_token": csrf_token(page.text)})
+    assert response.status_code == 200 and "You are unsubscribed" in response.text
+    assert subscriber_row(committed_session_factory, "alice@example.org").status == "unsubscribed"
+    assert deliveries(committed_session_factory, alice_id) == [("unsubscribed", "pending")]
+
+
+def test_unsubscribe_form_without_csrf_is_refused(client, settings, committed_session_factory, alice_id):
+    response = client.post(path(links.unsubscribe_url(settings, alice_id)), data={})
+    assert response.status_code == 403
+    assert subscriber_row(committed_session_factory, "alice@example.org").status == "active"
+
+
+def test_preferences_change_topics_keywords_time_and_zone(
+    client, settings, committed_session_factory, alice_id
+):
+    url = path(links.preferences_url(settings, alice_id))
+    page = client.get(url)
+    assert page.status_code == 200 and "alice@example.org" in page.text
+    response = post_form(
+        client,
+        url,
+        {
+            "topics": ["robotics", "Graph Learning"],
+            "keywords": "agents\nmessage passing",
+            "frequency": "weekly",
+            "weekly_day": "4",
+            "send_time": "18:15",
+            "timezone": "America/New_York",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert client.get(response.headers["location"]).text.count("Your preferences are saved") == 1
+    with session_scope(committed_session_factory) as session:
+        from newsletter.subscribers.service import subscriber_view
+
+        view = subscriber_view(session, alice_id)
+    assert view.topic_names == ["Graph Learning", "Robotics"]
+    assert view.keywords == ["agents", "message passing"]
+    assert (view.frequency, view.weekly_day, view.send_time.strftime("%H:%M"), view.timezone) == (
+        "weekly",
+        4,
+        "18:15",
+        "America/New_York",
+    )
+    assert consent_actions(committed_session_factory, "alice@example.org") == ["preferences"]
+
+
+def test_preferences_with_unknown_topic_are_refused(client, settings, committed_session_factory, alice_id):
+    url = path(links.preferences_url(settings, alice_id))
+    response = post_form(client, url, {"topics": ["astrology"], "send_time": "07:00", "timezone": "UTC"})
+    assert response.status_code == 422 and "Unknown topic" in response.text
+
+
+def test_pause_and_resume(client, settings, committed_session_factory, alice_id):
+    url = path(links.preferences_url(settings, alice_id))
+    assert post_form(client, url + "/pause").status_code == 200
+    assert subscriber_row(committed_session_factory, "alice@example.org").status == "paused"
+    assert post_form(client, url + "/resume").status_code == 200
+    assert subscriber_row(committed_session_factory, "alice@example.org").status == "active"
+    assert consent_actions(committed_session_factory, "alice@example.org") == ["pause", "resume"]
+
+
+def test_export_gives_json_with_preferences_and_consent(
+    client, settings, committed_session_factory, alice_id
+):
+    response = post_form(client, path(links.preferences_url(settings, alice_id)) + "/export")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert "attachment" in response.headers["content-disposition"]
+    data = json.loads(response.text)
+    assert data["email"] == "alice@example.org"
+    assert data["preferences"]["topics"] == ["NLP"] and data["preferences"]["keywords"] == ["retrieval"]
+
+
+def test_delete_erases_the_subscriber_and_keeps_the_consent_proof(
+    client, settings, committed_session_factory, alice_id
+):
+    url = path(links.preferences_url(settings, alice_id))
+    refused = post_form(client, url + "/delete")
+    assert refused.status_code == 422
+    response = post_form(client, url + "/delete", {"confirm_delete": "yes"})
+    assert response.status_code == 200 and "deleted" in response.text
+    assert subscriber_row(committed_session_factory, "alice@example.org") is None
+    with session_scope(committed_session_factory) as session:
+        events = session.execute(select(ConsentEvent)).scalars().all()
+        assert [(e.action, e.subscriber_id, e.email) for e in events] == [
+            ("delete", None, "alice@example.org")
+        ]
+    assert client.get(url).status_code == 404
+
+
+def test_archive_shows_the_edition_with_its_papers(client, settings, committed_session_factory):
+    with session_scope(committed_session_factory) as session:
+        reader = make_subscriber(session, "reader@example.org")
+        paper = make_paper(session, title="Sparse retrieval at scale", upvotes=12)
+        edition_id = make_edition(session, reader, make_content(session, [paper])).id
+    response = client.get(path(links.edition_url(settings, edition_id)))
+    assert response.status_code == 200
+    assert "Sparse retrieval at scale" in response.text
+    assert client.get(path(links.edition_url(settings, edition_id + 1000))).status_code == 404
+    assert client.get("/editions/not-a-token").status_code == 400
+
+
+def emailed_links(settings, subscriber_id: int, edition_id: int) -> list[str]:
+    return [
+        links.confirm_url(settings, subscriber_id),
+        links.preferences_url(settings, subscriber_id),
+        links.unsubscribe_url(settings, subscriber_id),
+        links.one_click_unsubscribe_url(settings, subscriber_id),
+        links.edition_url(settings, edition_id),
+    ]
+
+
+def test_link_scanners_get_and_head_on_every_emailed_link_change_nothing(
+    client, settings, committed_session_factory
+):
+    with session_scope(committed_session_factory) as session:
+        pending = make_subscriber(session, "pending@example.org", status="pending")
+        active = make_subscriber(session, "active@example.org")
+        paper = make_paper(session)
+        edition_id = make_edition(session, active, make_content(session, [paper])).id
+        pending_id, active_id = pending.id, active.id
+    before = database_snapshot(committed_session_factory)
+    for subscriber_id in (pending_id, active_id):
+        for url in emailed_links(settings, subscriber_id, edition_id):
+            for method in ("GET", "HEAD"):
+                response = client.request(method, path(url))
+                assert response.status_code in (200, 404), (method, url, response.status_code)
+                assert response.status_code < 300
+    assert database_snapshot(committed_session_factory) == before
+    with session_scope(committed_session_factory) as session:
+        statuses = dict(session.execute(select(Subscriber.email, Subscriber.status)).all())
+    assert statuses == {"pending@example.org": "pending", "active@example.org": "active"}
+
+
+def test_no_get_route_writes():
+    # Every route that changes state is POST-only: GET and HEAD routes never share a handler with POST.
+    from newsletter.web.routes import archive, confirm, preferences, public, signup, unsubscribe
+
+    checked = 0
+    routes = [
+        route
+        for module in (archive, confirm, preferences, public, signup, unsubscribe)
+        for route in module.router.routes
+    ]
+    for route in routes:
+        methods = getattr(route, "methods", None) or set()
+        if "GET" in methods:
+            assert "POST" not in methods, route.path
+            checked += 1
+    assert checked >= 8

@@ -1,0 +1,202 @@
+"""Signup and confirmation over HTTP, on the real app with real Postgres and Redis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+
+from newsletter import links
+from newsletter.db import session_scope
+from tests.factories import make_subscriber
+from tests.web_fixtures import (
+    client_fixture,  # noqa: F401
+    consent_actions,
+    csrf_token,
+    deliveries,
+    post_form,
+    post_signup,
+    subscriber_row,
+)
+
+pytestmark = pytest.mark.usefixtures("client")
+
+
+def path(url: str) -> str:
+    return url.removeprefix("https://papers.example.org")
+
+
+def test_signup_creates_a_pending_subscriber_and_a_confirmation_delivery(client, committed_session_factory):
+    response = post_signup(client, "Alice@Example.org")
+    assert response.status_code == 200
+    assert "Check your inbox" in response.text
+    alice = subscriber_row(committed_session_factory, "alice@example.org")
+    assert alice is not None and alice.status == "pending"
+    assert alice.timezone == "Europe/Berlin" and alice.send_time.strftime("%H:%M") == "07:30"
+    assert deliveries(committed_session_factory, alice.id) == [("confirmation", "pending")]
+    assert consent_actions(committed_session_factory, "Alice@example.org") == ["signup"]
+
+
+def test_signup_answer_is_identical_for_new_active_and_unsubscribed_addresses(
+    client, committed_session_factory
+):
+    with session_scope(committed_session_factory) as session:
+        make_subscriber(session, "active@example.org", status="active")
+        make_subscriber(session, "gone@example.org", status="unsubscribed")
+    bodies = {
+        email: post_signup(client, email)
+        for email in ("new@example.org", "active@example.org", "gone@example.org")
+    }
+    assert {response.status_code for response in bodies.values()} == {200}
+    texts = {email: response.text.split("<main")[1] for email, response in bodies.items()}
+    assert len(set(texts.values())) == 1
+    active = subscriber_row(committed_session_factory, "active@example.org")
+    assert active.status == "active"
+    assert deliveries(committed_session_factory, active.id) == []
+
+
+@pytest.mark.parametrize("status", ["unsubscribed", "bounced", "complained"])
+def test_signup_again_after_suppression_needs_a_fresh_confirmation(client, committed_session_factory, status):
+    with session_scope(committed_session_factory) as session:
+        subscriber_id = make_subscriber(session, "back@example.org", status=status).id
+    post_signup(client, "back@example.org")
+    row = subscriber_row(committed_session_factory, "back@example.org")
+    assert row.status == "pending"
+    assert deliveries(committed_session_factory, subscriber_id) == [("confirmation", "pending")]
+
+
+def test_confirmation_page_get_and_head_change_nothing_and_post_activates(
+    client, settings, committed_session_factory
+):
+    post_signup(client, "bob@example.org")
+    bob = subscriber_row(committed_session_factory, "bob@example.org")
+    confirm_path = path(links.confirm_url(settings, bob.id))
+    page = client.get(confirm_path)
+    assert page.status_code == 200 and "Confirm my subscription" in page.text
+    assert client.head(confirm_path).status_code == 200
+    assert subscriber_row(committed_session_factory, "bob@example.org").status == "pending"
+
+    response = client.post(confirm_path, data={"csrf_token": csrf_token(page.text)})
+    assert response.status_code == 200 and "You are subscribed" in response.text
+    bob = subscriber_row(committed_session_factory, "bob@example.org")
+    assert bob.status == "active" and bob.confirmed_at is not None
+    assert deliveries(committed_session_factory, bob.id) == [
+        ("confirmation", "pending"),
+        ("welcome", "pending"),
+    ]
+    assert consent_actions(committed_session_factory, "bob@example.org") == ["signup", "confirm"]
+    # The link may be used again until it expires: a second POST is a no-op success.
+    again = client.post(confirm_path, data={"csrf_token": csrf_token(page.text)})
+    assert again.status_code == 200 and "already subscribed" in again.text
+    assert len(deliveries(committed_session_factory, bob.id)) == 2
+
+
+def test_confirmation_records_ip_user_agent_and_wording(client, settings, committed_session_factory):
+    post_signup(client, "carol@example.org")
+    carol = subscriber_row(committed_session_factory, "carol@example.org")
+    post_form(client, path(links.confirm_url(settings, carol.id)), headers={"user-agent": "CarolBrowser/1.0"})
+    from sqlalchemy import select
+
+    from newsletter.models import ConsentEvent
+
+    with session_scope(committed_session_factory) as session:
+        events = session.execute(select(ConsentEvent).order_by(ConsentEvent.id)).scalars().all()
+        assert [(e.action, str(e.ip), e.wording_version) for e in events] == [
+            ("signup", "198.51.100.7", "2026-11-22"),
+            ("confirm", "198.51.100.7", "2026-11-22"),
+        ]
+        assert events[1].user_agent == "CarolBrowser/1.0"
+
+
+def test_expired_tampered_and_wrong_purpose_tokens_are_refused_with_a_clear_page(
+    client, settings, committed_session_factory
+):
+    with session_scope(committed_session_factory) as session:
+        dave_id = make_subscriber(session, "dave@example.org", status="pending").id
+    good = path(links.confirm_url(settings, dave_id))
+    tampered = good[:-3] + ("aaa" if not good.endswith("aaa") else "bbb")
+    wrong_purpose = "/confirm/" + path(links.unsubscribe_url(settings, dave_id)).rsplit("/", 1)[1]
+    for bad in (tampered, wrong_purpose):
+        response = client.get(bad)
+        assert response.status_code == 400
+        assert "link is not valid" in response.text
+    real_time = __import__("time").time
+    with mock.patch("time.time", return_value=real_time() + timedelta(days=8).total_seconds()):
+        expired = client.get(good)
+    assert expired.status_code == 400 and "has expired" in expired.text
+    assert subscriber_row(committed_session_factory, "dave@example.org").status == "pending"
+
+
+def test_honeypot_filled_gives_the_same_page_and_stores_nothing(client, committed_session_factory):
+    response = post_signup(client, "bot@example.org", website="http://spam.example")
+    assert response.status_code == 200 and "Check your inbox" in response.text
+    assert subscriber_row(committed_session_factory, "bot@example.org") is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"email": "not-an-address"}, "valid email"),
+        ({"email": "eve@example.org\r\nBcc: victim@example.org"}, "valid email"),
+        ({"topics": ["nlp", "astrology"]}, "Unknown topic"),
+        ({"timezone": "Mars/Olympus"}, "time zone"),
+        ({"send_time": "25:00"}, "Send time"),
+        ({"frequency": "hourly"}, "daily or weekly"),
+        ({"topics": [], "keywords": ""}, "at least one"),
+        ({"keywords": "x" * 61}, "Keywords"),
+    ],
+)
+def test_invalid_signups_are_rejected_and_store_nothing(
+    client, committed_session_factory, overrides, message
+):
+    email = overrides.pop("email", "eve@example.org")
+    response = post_signup(client, email, **overrides)
+    assert response.status_code == 422
+    assert message in response.text
+    assert subscriber_row(committed_session_factory, "eve@example.org") is None
+
+
+def test_signup_without_csrf_token_is_refused(client, committed_session_factory):
+    from tests.web_fixtures import signup_fields
+
+    client.get("/")
+    response = client.post("/subscribe", data=signup_fields("frank@example.org"))
+    assert response.status_code == 403
+    forged = client.post("/subscribe", data={**signup_fields("frank@example.org"), "csrf_token": "0" * 64})
+    assert forged.status_code == 403
+    assert subscriber_row(committed_session_factory, "frank@example.org") is None
+
+
+def test_signup_with_csrf_token_but_no_cookie_is_refused(client, settings, committed_session_factory):
+    page = client.get("/")
+    token = csrf_token(page.text)
+    client.cookies.clear()
+    from tests.web_fixtures import signup_fields
+
+    response = client.post("/subscribe", data={**signup_fields("gina@example.org"), "csrf_token": token})
+    assert response.status_code == 403
+
+
+def test_signup_enqueues_the_confirmation_for_the_mail_worker_after_commit(
+    client, redis_client, redis_prefix
+):
+    from newsletter.stats import queue_depth
+
+    post_signup(client, "queued@example.org")
+    assert queue_depth(redis_client, redis_prefix) == 1
+    # Still pending: signing up again queues a second confirmation (the per-address limit caps these).
+    post_signup(client, "queued@example.org")
+    assert queue_depth(redis_client, redis_prefix) == 2
+    import json
+
+    message = json.loads(redis_client.lindex(f"{redis_prefix}mail", 0))
+    assert message["headers"]["task"] == "workers.tasks.mail.deliver_transactional"
+
+
+def test_confirm_post_without_csrf_token_is_refused(client, settings, committed_session_factory):
+    post_signup(client, "henry@example.org")
+    henry = subscriber_row(committed_session_factory, "henry@example.org")
+    response = client.post(path(links.confirm_url(settings, henry.id)), data={})
+    assert response.status_code == 403
+    assert subscriber_row(committed_session_factory, "henry@example.org").status == "pending"
