@@ -28,7 +28,9 @@ class StatsCollector(Collector):
         with session_scope(self.session_factory) as session:
             stats = collect_stats(session, fetch_runs=0)
         yield GaugeMetricFamily("newsletter_papers", "Papers stored", value=stats.papers)
-        yield GaugeMetricFamily("newsletter_papers_summarized", "Papers with a summary", value=stats.summarized)
+        yield GaugeMetricFamily(
+            "newsletter_papers_summarized", "Papers with a summary", value=stats.summarized
+        )
         editions = GaugeMetricFamily("newsletter_editions", "Editions built, by kind", labels=["kind"])
         for kind, count in stats.editions_by_kind.items():
             editions.add_metric([kind], count)
@@ -37,7 +39,9 @@ class StatsCollector(Collector):
         for state, count in stats.deliveries_by_state.items():
             deliveries.add_metric([state], count)
         yield deliveries
-        events = GaugeMetricFamily("newsletter_webhook_events", "Mail provider events, by type", labels=["event"])
+        events = GaugeMetricFamily(
+            "newsletter_webhook_events", "Mail provider events, by type", labels=["event"]
+        )
         for event, count in stats.webhook_events_by_type.items():
             events.add_metric([event], count)
         yield events

@@ -193,11 +193,18 @@ def test_array_literals_survive_quotes_and_backslashes(session: Session) -> None
     from newsletter.sqlarrays import array_literal
 
     values = ['say "hi"', "back\\slash", "comma, brace }{", "", "NLP"]
-    assert session.execute(text("SELECT CAST(:v AS text[])"), {"v": array_literal(values)}).scalar_one() == values
+    assert (
+        session.execute(text("SELECT CAST(:v AS text[])"), {"v": array_literal(values)}).scalar_one()
+        == values
+    )
 
 
-def test_keyword_alerts_with_odd_characters_are_stored_literally(session: Session, settings: Settings) -> None:
-    paper = make_paper(session, title='Say "hello" to retrieval', abstract="Retrieval, retrieval.", topics=["Theory"])
+def test_keyword_alerts_with_odd_characters_are_stored_literally(
+    session: Session, settings: Settings
+) -> None:
+    paper = make_paper(
+        session, title='Say "hello" to retrieval', abstract="Retrieval, retrieval.", topics=["Theory"]
+    )
     dana = make_subscriber(session, topics=["Robotics"], keywords=['"hello" retrieval'])
     build(session, settings)
     items = edition_items(session, dana.id)

@@ -16,7 +16,12 @@ def test_stats_count_what_the_pipeline_did(session: Session, settings: Settings)
     alice = make_subscriber(session, topics=["NLP"])
     make_subscriber(session, topics=["NLP"], status="unsubscribed")
     build_editions_chunk(session, settings, datetime(2026, 11, 21, 8, 0, tzinfo=UTC))
-    session.add_all([Delivery(subscriber_id=alice.id, kind="confirmation", state=state) for state in ("sent", "sent", "failed")])
+    session.add_all(
+        [
+            Delivery(subscriber_id=alice.id, kind="confirmation", state=state)
+            for state in ("sent", "sent", "failed")
+        ]
+    )
     session.add(WebhookEvent(natural_key="k1", event="bounce", email="x@example.org", payload={}))
     session.add(FetchRun(source="arxiv", category="cs.LG", status="suspect", new_count=0))
     session.flush()

@@ -154,7 +154,7 @@ def store_contents(session: Session, selections: Sequence[Selection]) -> tuple[d
                 "reasons": [item.reason for _, _, item in items],
             },
         )
-    ids = dict(
+    ids: dict[str, int] = dict(
         session.execute(
             text("SELECT content_key, id FROM edition_contents WHERE content_key = ANY(:keys)"),
             {"keys": list(by_key)},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -61,7 +61,9 @@ def fetch_command(
     end = day or parse_day(until, "--until")
     if start and end and start > end:
         raise typer.BadParameter("--since is after --until")
-    sources = ["arxiv", "hf"] if source is SourceChoice.all else [source.value]
+    sources: list[Literal["arxiv", "hf"]] = (
+        ["arxiv", "hf"] if source is SourceChoice.all else [source.value]  # type: ignore[list-item]
+    )
     failed = False
     for name in sources:
         with console.status(f"fetching {name}…") as status, command_session(settings) as session:
