@@ -12,7 +12,10 @@ from newsletter import migrations, services
 from newsletter.config import Settings
 from newsletter.console import console, error_console, load_settings, resolved_database_url
 from newsletter.digests.cli import editions_app
+from newsletter.mail.cli import preview_command, send_command
+from newsletter.pipeline import StageResult
 from newsletter.sources.cli import fetch_command, papers_app
+from newsletter.subscribers.cli import subscribers_app
 from newsletter.summaries.cli import summarize_command
 from newsletter.taskqueue import QUEUES
 
@@ -25,6 +28,9 @@ app.add_typer(editions_app, name="editions")
 app.command("fetch")(fetch_command)
 app.add_typer(papers_app, name="papers")
 app.command("summarize")(summarize_command)
+app.command("send")(send_command)
+app.command("preview")(preview_command)
+app.add_typer(subscribers_app, name="subscribers")
 
 
 @app.callback()
@@ -163,19 +169,7 @@ def stats_command(
     finally:
         redis_client.close()
     if as_json:
-        data = {
-            "papers": stats.papers,
-            "papers_on_hf": stats.papers_on_hf,
-            "summarized": stats.summarized,
-            "subscribers": stats.subscribers_by_status,
-            "editions": stats.editions_by_kind,
-            "distinct_contents": stats.distinct_contents,
-            "deliveries": stats.deliveries_by_state,
-            "webhook_events": stats.webhook_events_by_type,
-            "bounce_rate": stats.bounce_rate,
-            "complaint_rate": stats.complaint_rate,
-            "queue_depth": depth,
-        }
+        data = stats.as_dict() | {"queue_depth": depth}
         console.print_json(json.dumps(data))
         return
     counts = Table("what", "count")
@@ -206,17 +200,87 @@ def stats_command(
     console.print(runs)
 
 
-# --- demo -----------------------------------------------------------------------------------------
+# --- web, run, demo ------------------------------------------------------------------------------
+
+
+@app.command("web")
+def web(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the site: papers, signup, preferences, unsubscribe, archive, webhooks, /healthz, /metrics."""
+    from newsletter.web.app import run_web
+
+    settings = load_settings()
+    migrations.upgrade(resolved_database_url(settings))
+    run_web(settings, host, port)
+
+
+def print_stages(stages: list[StageResult]) -> None:
+    table = Table("stage", "count", "what", "seconds", "note")
+    for result in stages:
+        note = f"[yellow]{result.problem}[/yellow]" if result.problem else ""
+        table.add_row(result.name, str(result.count), result.unit, f"{result.seconds:.1f}", note)
+    console.print(table)
+
+
+@app.command("run")
+def run(
+    now: Annotated[
+        str | None, typer.Option("--now", help="Build editions as if it were this ISO time.")
+    ] = None,
+) -> None:
+    """The production pipeline once (fetch → summarize → editions → send), for cron without beat."""
+    from newsletter.console import command_session_factory
+    from newsletter.digests.cli import parse_moment
+    from newsletter.pipeline import run_pipeline
+
+    settings = load_settings()
+    with console.status("starting…") as status:
+        stages = run_pipeline(
+            command_session_factory(settings), settings, parse_moment(now), progress=status.update
+        )
+    print_stages(stages)
+    if any(result.problem for result in stages):
+        raise typer.Exit(1)
 
 
 @app.command("demo")
 def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the site afterwards.")] = True,
+    port: Annotated[int, typer.Option(help="Port of the site.")] = 8000,
 ) -> None:
     """Run the whole pipeline on the bundled sample of real papers, on embedded services."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from newsletter.demo import DEMO_STAGES, run_demo
+
     settings = load_settings()
-    migrations.upgrade(resolved_database_url(settings))
-    print_statuses(settings)
+    with Progress(
+        TextColumn("{task.description:<12}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        task = progress.add_task("starting", total=len(DEMO_STAGES))
+
+        def advance(stage: str) -> None:
+            progress.update(task, description=stage, completed=DEMO_STAGES.index(stage))
+
+        try:
+            report = run_demo(settings, progress=advance)
+        except (RuntimeError, TimeoutError, services.ServiceError) as error:
+            error_console.print(f"[red]demo failed:[/red] {error}")
+            error_console.print(f"worker log: {settings.data_dir / 'demo-worker.log'}")
+            raise typer.Exit(1) from error
+        progress.update(task, description="done", completed=len(DEMO_STAGES))
+    print_stages(report.stages)
+    console.print(
+        f"{report.emails_in_outbox} emails in {report.outbox}/ (open the .eml files in any mail client)\n"
+        f"worker log: {settings.data_dir / 'demo-worker.log'}"
+    )
+    if serve:
+        from newsletter.web.app import run_web
+
+        console.print(f"serving the site at http://127.0.0.1:{port} (Ctrl-C stops)")
+        run_web(settings, "127.0.0.1", port)
 
 
 if __name__ == "__main__":

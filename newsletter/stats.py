@@ -48,6 +48,33 @@ class Stats:
     def complaint_rate(self) -> float:
         return self.webhook_events_by_type.get("spamreport", 0) / self.sent if self.sent else 0.0
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "papers": self.papers,
+            "papers_on_hf": self.papers_on_hf,
+            "summarized": self.summarized,
+            "subscribers": self.subscribers_by_status,
+            "editions": self.editions_by_kind,
+            "distinct_contents": self.distinct_contents,
+            "deliveries": self.deliveries_by_state,
+            "webhook_events": self.webhook_events_by_type,
+            "bounce_rate": self.bounce_rate,
+            "complaint_rate": self.complaint_rate,
+            "last_fetch_runs": [
+                {
+                    "source": run.source,
+                    "category": run.category,
+                    "status": run.status,
+                    "started_at": run.started_at.isoformat(),
+                    "new": run.new,
+                    "updated": run.updated,
+                    "rejected": run.rejected,
+                    "error": run.error,
+                }
+                for run in self.last_fetch_runs
+            ],
+        }
+
 
 def _counts(session: Session, sql: str) -> dict[str, int]:
     return {str(key): int(count) for key, count in session.execute(text(sql))}

@@ -19,15 +19,18 @@ TASK_MODULES = [
     "workers.tasks.fetch",
     "workers.tasks.summaries",
     "workers.tasks.editions",
+    "workers.tasks.mail",
 ]
 HEARTBEAT_INTERVAL_S = 60.0
 EDITIONS_TICK_S = 300.0
+WEBHOOK_TICK_S = 60.0
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     # Each entry expires before its next run: a backlog never turns into a burst of duplicate runs.
     heartbeat = timedelta(seconds=HEARTBEAT_INTERVAL_S)
     editions_tick = timedelta(seconds=EDITIONS_TICK_S)
+    webhook_tick = timedelta(seconds=WEBHOOK_TICK_S)
     fetch_every = timedelta(hours=settings.fetch_interval_hours)
     return {
         "fetch-all": {
@@ -45,6 +48,23 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "workers.tasks.editions.build_due_editions",
             "schedule": editions_tick,
             "options": {"expires": editions_tick.total_seconds()},
+        },
+        # Sends what the editions tick built; a run with nothing pending costs a few queries.
+        "send-due-deliveries": {
+            "task": "workers.tasks.mail.send_due_deliveries",
+            "schedule": editions_tick,
+            "options": {"expires": editions_tick.total_seconds()},
+        },
+        # Transactional emails whose task message was lost (broker down during a signup).
+        "send-stranded-transactional": {
+            "task": "workers.tasks.mail.send_stranded_transactional",
+            "schedule": editions_tick,
+            "options": {"expires": editions_tick.total_seconds()},
+        },
+        "process-webhook-events": {
+            "task": "workers.tasks.mail.process_webhook_events",
+            "schedule": webhook_tick,
+            "options": {"expires": webhook_tick.total_seconds()},
         },
         "heartbeat": {
             "task": "workers.tasks.health.heartbeat",

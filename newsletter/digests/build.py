@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
+from newsletter.db import session_scope
 from newsletter.digests.schedule import DueSubscriber, due_subscribers
 from newsletter.digests.select import (
     DAILY_WINDOW,
@@ -236,3 +237,30 @@ def build_editions_chunk(
         report.distinct_contents,
     )
     return report, planned, due[-1].id
+
+
+def build_due_editions(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    now: datetime,
+    *,
+    chunk: int = 10_000,
+    dry_run: bool = False,
+    on_plan: Callable[[list[PlannedEdition]], None] | None = None,
+) -> BuildReport:
+    """Build every due subscriber's edition, one transaction per chunk of subscribers: a crash keeps
+    what was built, and a rerun skips it."""
+    total = BuildReport()
+    after_id: int | None = None
+    planner: EditionPlanner | None = None
+    while True:
+        with session_scope(session_factory) as session:
+            planner = planner or EditionPlanner(session, settings, now)
+            report, planned, after_id = build_editions_chunk(
+                session, settings, now, after_id=after_id, limit=chunk, dry_run=dry_run, planner=planner
+            )
+        total.add(report)
+        if on_plan is not None:
+            on_plan(planned)
+        if after_id is None:
+            return total

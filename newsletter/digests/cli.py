@@ -8,8 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from newsletter.console import command_session, console, error_console, load_settings
-from newsletter.digests.build import BuildReport, EditionPlanner, build_editions_chunk
+from newsletter.console import (
+    command_session,
+    command_session_factory,
+    console,
+    error_console,
+    load_settings,
+)
+from newsletter.digests.build import PlannedEdition, build_due_editions
 from newsletter.digests.queries import edition_view
 from newsletter.errors import NotFound
 
@@ -41,23 +47,15 @@ def build(
     """Build the editions of every subscriber whose local send time has passed."""
     settings = load_settings()
     moment = parse_moment(now)
-    total = BuildReport()
-    after_id = None
-    planner = None
-    while True:
-        # One transaction per chunk: a crash keeps what was built, and a rerun skips it.
-        with command_session(settings) as session:
-            planner = planner or EditionPlanner(session, settings, moment)
-            report, planned, after_id = build_editions_chunk(
-                session, settings, moment, after_id=after_id, limit=chunk, dry_run=dry_run, planner=planner
-            )
-        total.add(report)
-        if dry_run:
-            for edition in planned:
-                papers = len(edition.selection.items) if edition.selection else 0
-                console.print(f"subscriber {edition.subscriber_id}: {edition.kind}, {papers} papers")
-        if after_id is None:
-            break
+
+    def show_plan(planned: list[PlannedEdition]) -> None:
+        for edition in planned if dry_run else []:
+            papers = len(edition.selection.items) if edition.selection else 0
+            console.print(f"subscriber {edition.subscriber_id}: {edition.kind}, {papers} papers")
+
+    total = build_due_editions(
+        command_session_factory(settings), settings, moment, chunk=chunk, dry_run=dry_run, on_plan=show_plan
+    )
     verb = "would build" if dry_run else "built"
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(total.by_kind.items())) or "none"
     console.print(

@@ -161,3 +161,23 @@ def recover_stale_sending(session: Session, older_than: timedelta) -> int:
         {"older_than": older_than},
     )
     return cast(CursorResult[Any], result).rowcount or 0
+
+
+def stranded_transactional_deliveries(
+    session: Session, older_than: timedelta, limit: int = 1000
+) -> list[int]:
+    """Pending confirmation / welcome / unsubscribed rows nobody picked up: their task message was lost
+    (the broker was down when the request wrote the row). Oldest first."""
+    return list(
+        session.execute(
+            text(
+                """
+                SELECT id FROM deliveries
+                WHERE state = 'pending' AND kind <> 'edition'
+                  AND created_at < now() - CAST(:older_than AS interval)
+                ORDER BY id LIMIT :limit
+                """
+            ),
+            {"older_than": older_than, "limit": limit},
+        ).scalars()
+    )

@@ -10,16 +10,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client.registry import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newsletter.config import Settings, get_settings
 from newsletter.db import get_engine, make_session_factory
 from newsletter.errors import InvalidInput, InvalidToken, NewsletterError, NotFound
+from newsletter.metrics import StatsCollector
 from newsletter.redis_client import make_redis
 from newsletter.web.deps import parse_networks
 from newsletter.web.pages import render
 from newsletter.web.ratelimit import RateLimiter
-from newsletter.web.routes import archive, confirm, preferences, public, signup, unsubscribe
+from newsletter.web.routes import archive, confirm, operations, preferences, public, signup, unsubscribe
 from newsletter.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
 logger = logging.getLogger(__name__)
@@ -88,15 +90,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.sender_name, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.session_factory = make_session_factory(get_engine(settings))
-    app.state.rate_limiter = RateLimiter(make_redis(settings), settings.redis_prefix)
+    app.state.redis = make_redis(settings)
+    app.state.rate_limiter = RateLimiter(app.state.redis, settings.redis_prefix)
+    app.state.metrics_registry = CollectorRegistry(auto_describe=True)
+    app.state.metrics_registry.register(StatsCollector(app.state.session_factory, settings))
     app.state.trusted_networks = parse_networks(settings.trusted_proxies)
 
-    for module in (public, signup, confirm, preferences, unsubscribe, archive):
+    for module in (public, signup, confirm, preferences, unsubscribe, archive, operations):
         app.include_router(module.router)
     _include_webhooks(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_exception_handler(NewsletterError, domain_error_handler)
+    app.add_exception_handler(operations.AdminLoginRequired, operations.admin_login_required)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     # Added last = outermost: the headers are on every answer, the body cap's 413 included.

@@ -1,0 +1,94 @@
+"""The production pipeline once, in this process: fetch → summarize → editions → send.
+
+For cron-style use without beat (`newsletter run`). Each stage commits its own work, so a failure
+in one stage is reported and the later stages still run on what is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter.config import Settings
+from newsletter.db import session_scope
+from newsletter.digests.build import build_due_editions
+from newsletter.mail.deliver import send_pending
+from newsletter.sources.ingest import fetch
+from newsletter.summaries.factory import make_summarizer
+from newsletter.summaries.store import summarize_all_pending
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+@dataclass
+class StageResult:
+    name: str
+    count: int
+    unit: str
+    seconds: float
+    problem: str | None = None
+
+
+def timed_stage(
+    results: list[StageResult], name: str, unit: str, action: Callable[[], tuple[int, str | None]]
+) -> None:
+    started = time.perf_counter()
+    count, problem = action()
+    results.append(StageResult(name, count, unit, time.perf_counter() - started, problem))
+
+
+def fetch_stage(
+    factory: sessionmaker[Session], settings: Settings, progress: Progress
+) -> tuple[int, str | None]:
+    stored = 0
+    problems = []
+    for source in ("arxiv", "hf"):
+        progress(f"fetching {source}")
+        with session_scope(factory) as session:
+            summaries = fetch(session, settings, source, progress=progress)  # type: ignore[arg-type]
+        for summary in summaries:
+            stored += summary.counts.new + summary.counts.updated
+            if summary.status != "ok":
+                problems.append(f"{summary.source} {summary.category or ''}: {summary.status}".strip())
+    return stored, "; ".join(problems) or None
+
+
+def run_pipeline(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    now: datetime | None = None,
+    progress: Progress = lambda text: None,
+) -> list[StageResult]:
+    now = now or datetime.now(UTC)
+    results: list[StageResult] = []
+    timed_stage(results, "fetch", "papers new or updated", lambda: fetch_stage(factory, settings, progress))
+
+    def summarize() -> tuple[int, str | None]:
+        progress("summarizing")
+        counts = summarize_all_pending(factory, make_summarizer(settings))
+        return counts.stored, f"{counts.failed} failed" if counts.failed else None
+
+    def editions() -> tuple[int, str | None]:
+        progress("building editions")
+        return build_due_editions(factory, settings, now).built, None
+
+    def send() -> tuple[int, str | None]:
+        progress("sending")
+        report = send_pending(factory, settings)
+        problem = report.stopped_reason or (f"{report.failed} failed" if report.failed else None)
+        return report.sent, problem
+
+    timed_stage(results, "summaries", "papers", summarize)
+    timed_stage(results, "editions", "editions", editions)
+    timed_stage(results, "send", "emails", send)
+    for result in results:
+        logger.info(
+            "pipeline stage %s: %d %s in %.1fs", result.name, result.count, result.unit, result.seconds
+        )
+    return results

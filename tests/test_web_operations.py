@@ -1,0 +1,97 @@
+"""/healthz, /metrics and the token-guarded /admin page, on the real app."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import redis
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter.config import Settings
+from newsletter.models import Delivery, WebhookEvent
+from newsletter.web.app import create_app
+from tests.factories import make_paper, make_subscriber
+from tests.web_fixtures import BASE_URL, client_fixture  # noqa: F401
+
+
+def record_heartbeat(redis_client: redis.Redis, prefix: str, age_s: float = 0.0) -> None:
+    beat = {"hostname": "worker-1", "at": time.time() - age_s, "database_time": "2026-11-21T12:00:00+00:00"}
+    redis_client.set(f"{prefix}worker:heartbeat", json.dumps(beat))
+
+
+def test_healthz_is_unhealthy_until_a_worker_has_a_heartbeat(
+    client: TestClient, settings: Settings, redis_client: redis.Redis
+) -> None:
+    before = client.get("/healthz")
+    assert before.status_code == 503
+    assert before.json() == {
+        "status": "unhealthy",
+        "database": "ok",
+        "redis": "ok",
+        "worker": "no heartbeat in the last 5 minutes",
+    }
+
+    record_heartbeat(redis_client, settings.redis_prefix)
+    after = client.get("/healthz")
+    assert after.status_code == 200 and after.json()["status"] == "ok"
+
+
+def test_healthz_says_redis_is_down_when_it_is(settings: Settings, committed_session_factory) -> None:
+    # A port nothing listens on: the app starts (Redis is only asked per request) and reports it.
+    unreachable = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    with TestClient(create_app(unreachable), base_url=BASE_URL) as client:
+        answer = client.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json()["redis"].startswith("error:") and answer.json()["database"] == "ok"
+
+
+def test_metrics_reports_the_pipeline_from_the_database(
+    client: TestClient, committed_session_factory: sessionmaker[Session]
+) -> None:
+    with committed_session_factory.begin() as session:
+        make_paper(session)
+        make_paper(session, summarized=False)
+        alice = make_subscriber(session, "alice@example.org")
+        session.add_all(
+            [Delivery(subscriber_id=alice.id, kind="confirmation", state=s) for s in ("sent", "failed")]
+        )
+        session.add(WebhookEvent(natural_key="k1", event="bounce", email="alice@example.org", payload={}))
+
+    answer = client.get("/metrics")
+
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    lines = set(answer.text.splitlines())
+    assert "newsletter_papers 2.0" in lines
+    assert "newsletter_papers_summarized 1.0" in lines
+    assert 'newsletter_deliveries{state="sent"} 1.0' in lines
+    assert 'newsletter_deliveries{state="failed"} 1.0' in lines
+    assert 'newsletter_webhook_events{event="bounce"} 1.0' in lines
+    assert "newsletter_queue_depth 0.0" in lines
+
+
+def test_admin_page_is_absent_without_a_token(client: TestClient) -> None:
+    assert client.get("/admin").status_code == 404
+
+
+def test_admin_page_asks_for_the_token_and_shows_the_numbers(
+    settings: Settings, committed_session_factory: sessionmaker[Session], redis_client: redis.Redis
+) -> None:
+    guarded = settings.model_copy(update={"admin_token": SecretStr("s3cret-admin-token")})
+    with committed_session_factory.begin() as session:
+        make_paper(session)
+        make_subscriber(session, "alice@example.org")
+    with TestClient(create_app(guarded), base_url=BASE_URL) as client:
+        anonymous = client.get("/admin")
+        wrong = client.get("/admin", auth=("admin", "guess"))
+        right = client.get("/admin", auth=("admin", "s3cret-admin-token"))
+        posted = client.post("/admin", auth=("admin", "s3cret-admin-token"))
+
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Basic")
+    assert wrong.status_code == 401
+    assert right.status_code == 200
+    assert "subscribers active" in right.text and "papers (on Hugging Face)" in right.text
+    assert "no heartbeat" in right.text
+    assert posted.status_code == 405  # read-only
