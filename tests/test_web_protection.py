@@ -171,10 +171,6 @@ def socket_closed_port():  # type: ignore[no-untyped-def]
     return reserve()
 
 
-def test_the_mail_webhook_router_is_mounted_when_present(client):
-    import importlib.util
-
-    if importlib.util.find_spec("newsletter.web.routes.webhooks") is None:
-        pytest.skip("the mail helper's webhook router is not there yet")
+def test_the_webhook_is_mounted_without_a_csrf_check(client):
     # Whatever the webhook answers an empty batch, the route exists and no CSRF check stands in its way.
     assert client.post("/webhooks/sendgrid", content=b"[]").status_code not in (403, 404)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 
@@ -21,7 +20,16 @@ from newsletter.redis_client import make_redis
 from newsletter.web.deps import parse_networks
 from newsletter.web.pages import render
 from newsletter.web.ratelimit import RateLimiter
-from newsletter.web.routes import archive, confirm, operations, preferences, public, signup, unsubscribe
+from newsletter.web.routes import (
+    archive,
+    confirm,
+    operations,
+    preferences,
+    public,
+    signup,
+    unsubscribe,
+    webhooks,
+)
 from newsletter.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
 logger = logging.getLogger(__name__)
@@ -76,15 +84,6 @@ async def validation_error_handler(request: Request, error: Exception) -> HTMLRe
     return error_page(request, 422, "Some of the values sent were missing or not valid.")
 
 
-def _include_webhooks(app: FastAPI) -> None:
-    # The mail helper owns the webhook router; the site works whether or not it is installed.
-    if importlib.util.find_spec("newsletter.web.routes.webhooks") is None:
-        return
-    from newsletter.web.routes.webhooks import router as webhooks_router
-
-    app.include_router(webhooks_router)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title=settings.sender_name, docs_url=None, redoc_url=None, openapi_url=None)
@@ -96,9 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics_registry.register(StatsCollector(app.state.session_factory, settings))
     app.state.trusted_networks = parse_networks(settings.trusted_proxies)
 
-    for module in (public, signup, confirm, preferences, unsubscribe, archive, operations):
+    for module in (public, signup, confirm, preferences, unsubscribe, archive, operations, webhooks):
         app.include_router(module.router)
-    _include_webhooks(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_exception_handler(NewsletterError, domain_error_handler)
