@@ -227,7 +227,10 @@ def print_stages(stages: list[StageResult]) -> None:
 @app.command("run")
 def run(
     now: Annotated[
-        str | None, typer.Option("--now", help="Build editions as if it were this ISO time.")
+        str | None,
+        typer.Option(
+            "--now", help="Run as if it were this ISO time (fetch up to its day, editions due then)."
+        ),
     ] = None,
 ) -> None:
     """The production pipeline once (fetch → summarize → editions → send), for cron without beat."""
@@ -238,7 +241,10 @@ def run(
     settings = load_settings()
     with console.status("starting…") as status:
         stages = run_pipeline(
-            command_session_factory(settings), settings, parse_moment(now), progress=status.update
+            command_session_factory(settings),
+            settings,
+            parse_moment(now) if now else None,
+            progress=status.update,
         )
     print_stages(stages)
     if any(result.problem for result in stages):

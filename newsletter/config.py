@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
+MIN_SECRET_LENGTH = 32
 DEFAULT_CATEGORIES = ["cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML"]
 
 
@@ -55,6 +56,9 @@ class Settings(BaseSettings):
     # The arXiv terms of use allow one request every 3 s for the whole deployment.
     arxiv_min_interval_s: float = 3.0
     http_timeout_s: float = 30.0
+    # arXiv and Hugging Face calls: attempts per request, and the first backoff (it doubles, with jitter).
+    http_max_attempts: int = Field(default=5, ge=1)
+    http_backoff_base_s: float = Field(default=3.0, ge=0)
     fetch_interval_hours: float = 8.0
 
     summarizer: Literal["extractive", "llm"] = "extractive"
@@ -81,12 +85,20 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def refuse_placeholder_secret(self) -> Settings:
-        if self.environment == "production" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+        # Development alone may run on the shipped key: test and production sign real links with it.
+        if self.environment == "development":
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError(
-                "NEWSLETTER_SECRET_KEY is a placeholder; set a long random value outside development"
+                f"NEWSLETTER_SECRET_KEY is a placeholder; set a long random value "
+                f"(environment {self.environment!r} is not development)"
             )
-        if self.environment == "production" and len(self.secret_key.get_secret_value()) < 32:
-            raise ValueError("NEWSLETTER_SECRET_KEY must be at least 32 characters in production")
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"NEWSLETTER_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters "
+                f"outside development (environment {self.environment!r})"
+            )
         return self
 
     @property

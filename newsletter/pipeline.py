@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,14 +44,15 @@ def timed_stage(
 
 
 def fetch_stage(
-    factory: sessionmaker[Session], settings: Settings, progress: Progress
+    factory: sessionmaker[Session], settings: Settings, until: date | None, progress: Progress
 ) -> tuple[int, str | None]:
+    """Each source and category continues from its own cursor up to `until` (default today)."""
     stored = 0
     problems = []
     for source in ("arxiv", "hf"):
         progress(f"fetching {source}")
         with session_scope(factory) as session:
-            summaries = fetch(session, settings, source, progress=progress)  # type: ignore[arg-type]
+            summaries = fetch(session, settings, source, until=until, progress=progress)  # type: ignore[arg-type]
         for summary in summaries:
             stored += summary.counts.new + summary.counts.updated
             if summary.status != "ok":
@@ -65,9 +66,16 @@ def run_pipeline(
     now: datetime | None = None,
     progress: Progress = lambda text: None,
 ) -> list[StageResult]:
+    """`now` (default: the clock) is the moment editions are built for and the last day fetched."""
+    fetch_until = now.date() if now is not None else None
     now = now or datetime.now(UTC)
     results: list[StageResult] = []
-    timed_stage(results, "fetch", "papers new or updated", lambda: fetch_stage(factory, settings, progress))
+    timed_stage(
+        results,
+        "fetch",
+        "papers new or updated",
+        lambda: fetch_stage(factory, settings, fetch_until, progress),
+    )
 
     def summarize() -> tuple[int, str | None]:
         progress("summarizing")
@@ -80,7 +88,7 @@ def run_pipeline(
 
     def send() -> tuple[int, str | None]:
         progress("sending")
-        report = send_pending(factory, settings)
+        report = send_pending(factory, settings, now=now)
         problem = report.stopped_reason or (f"{report.failed} failed" if report.failed else None)
         return report.sent, problem
 

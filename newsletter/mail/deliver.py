@@ -165,6 +165,7 @@ def send_pending(
     dry_run: bool = False,
     backend: MailBackend | None = None,
     max_emails: int | None = None,
+    now: datetime | None = None,
 ) -> SendReport:
     """Create the day's deliveries, then claim and send pending ones until none are left (or the error
     limit is passed). Each distinct edition is rendered once per run."""
@@ -173,7 +174,7 @@ def send_pending(
     report = SendReport()
     with session_scope(session_factory) as session:
         report.recovered = recover_stale_sending(session, STALE_SENDING_AFTER)
-        today = datetime.now(UTC).date()
+        today = (now or datetime.now(UTC)).date()
         # Subscribers east of UTC already have tomorrow's edition, those west still today's.
         days = (
             [edition_date] if edition_date else [today - timedelta(days=1), today, today + timedelta(days=1)]

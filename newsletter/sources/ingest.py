@@ -260,6 +260,9 @@ def fetch(
     the caller retries when a summary `is_transient`. Flushes, never commits.
     """
     until = until or datetime.now(UTC).date()
+    retry_policy = retry_policy or RetryPolicy(
+        max_attempts=settings.http_max_attempts, backoff_base_s=settings.http_backoff_base_s
+    )
     owned_http = http is None
     http = http or httpx.Client(
         timeout=settings.http_timeout_s, headers={"User-Agent": USER_AGENT}, follow_redirects=True
