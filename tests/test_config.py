@@ -23,23 +23,38 @@ def test_defaults_match_the_documented_product_defaults() -> None:
     assert settings.resolved_outbox_dir == Path("var") / "outbox"
 
 
-def test_production_refuses_the_placeholder_secret() -> None:
+@pytest.mark.parametrize("environment", ["production", "test"])
+def test_every_environment_but_development_refuses_the_placeholder_secret(environment: str) -> None:
     with pytest.raises(ValidationError, match="placeholder"):
-        make(environment="production")
+        make(environment=environment)
 
 
-def test_production_refuses_a_short_secret() -> None:
+@pytest.mark.parametrize("placeholder", ["change-me", "CHANGEME", " secret ", ""])
+def test_placeholders_are_refused_whatever_their_case_or_padding(placeholder: str) -> None:
+    with pytest.raises(ValidationError, match="placeholder"):
+        make(environment="production", secret_key=placeholder)
+
+
+@pytest.mark.parametrize("environment", ["production", "test"])
+def test_every_environment_but_development_refuses_a_short_secret(environment: str) -> None:
     with pytest.raises(ValidationError, match="at least 32"):
-        make(environment="production", secret_key="short-but-not-placeholder")
+        make(environment=environment, secret_key="short-but-not-placeholder")
 
 
-def test_production_accepts_a_real_secret() -> None:
-    settings = make(environment="production", secret_key="x" * 40)
+@pytest.mark.parametrize("environment", ["production", "test"])
+def test_a_long_random_secret_is_accepted_outside_development(environment: str) -> None:
+    settings = make(environment=environment, secret_key="x" * 40)
     assert settings.secret_key.get_secret_value() == "x" * 40
 
 
 def test_development_allows_the_placeholder_secret() -> None:
-    assert make(environment="development").environment == "development"
+    settings = make(environment="development")
+    assert settings.secret_key.get_secret_value() == "dev-secret-change-me"
+
+
+def test_the_test_suites_own_settings_pass_the_secret_rule(settings: Settings) -> None:
+    assert settings.environment == "test"
+    assert len(settings.secret_key.get_secret_value()) >= 32
 
 
 def test_categories_read_from_a_comma_separated_variable(monkeypatch: pytest.MonkeyPatch) -> None:
