@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from starlette.exceptions import HTTPException
 
 from newsletter.db import session_scope
 from newsletter.errors import InvalidToken, NotFound
@@ -26,7 +27,8 @@ from newsletter.web.ratelimit import LINK_ACTIONS_PER_IP
 from newsletter.web.routes.limits import too_many
 
 router = APIRouter()
-ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
+ONE_CLICK_FIELD = "List-Unsubscribe"
+ONE_CLICK_VALUE = "One-Click"
 
 
 def _page(request: Request, token: str, settings: SettingsDep, session: SessionDep) -> HTMLResponse:
@@ -74,23 +76,32 @@ def unsubscribe_submit(
     return render(request, "unsubscribed.html", {"links": page_links(settings, subscriber_id)})
 
 
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
+async def is_one_click_request(request: Request) -> bool:
+    """RFC 8058 §3.1: the body SHOULD be multipart/form-data and MAY be urlencoded; either way it holds
+    the single field `List-Unsubscribe=One-Click`."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        try:
+            form = await request.form()
+        except HTTPException:  # a malformed body: Starlette refuses to parse it
+            return False
+        return form.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE
+    # Some senders leave the content type out: accept the exact urlencoded body.
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return f"{ONE_CLICK_FIELD}={ONE_CLICK_VALUE}" in body.replace("\r", "").replace("\n", "&").split("&")
 
 
 @router.post("/unsubscribe/{token}/one-click")
 def one_click_unsubscribe(
-    request: Request,
     token: str,
-    raw: Annotated[bytes, Depends(raw_body)],
+    is_one_click: Annotated[bool, Depends(is_one_click_request)],
     settings: SettingsDep,
     factory: SessionFactoryDep,
     ip: ClientIpDep,
     agent: UserAgentDep,
 ) -> PlainTextResponse:
     """RFC 8058: the provider POSTs `List-Unsubscribe=One-Click` without cookies; 200, never a redirect."""
-    body = raw.decode("utf-8", errors="replace")
-    if ONE_CLICK_BODY not in body.replace("\r", "").split("&"):
+    if not is_one_click:
         return PlainTextResponse("Expected a List-Unsubscribe=One-Click body.", status_code=400)
     try:
         subscriber_id = read_token(settings, "unsubscribe", token).subject_id
