@@ -25,8 +25,11 @@ TOKEN_PATTERN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 def client_fixture(
     settings: Settings, committed_session_factory: sessionmaker[Session], redis_client: redis.Redis
 ) -> Iterator[TestClient]:
-    """Requests commit for real: the tables are emptied after the test, the Redis keys removed."""
-    with TestClient(create_app(settings), base_url=BASE_URL, client=(ALICE_IP, 50000)) as test_client:
+    """Requests commit for real: the tables are emptied after the test, the Redis keys removed.
+
+    Signup answers are not held back to a fixed time here (the tests of that build their own app)."""
+    app = create_app(settings, signup_answer_seconds=0)
+    with TestClient(app, base_url=BASE_URL, client=(ALICE_IP, 50000)) as test_client:
         yield test_client
 
 

@@ -84,7 +84,9 @@ async def validation_error_handler(request: Request, error: Exception) -> HTMLRe
     return error_page(request, 422, "Some of the values sent were missing or not valid.")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, signup_answer_seconds: float = signup.SIGNUP_ANSWER_SECONDS
+) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title=settings.sender_name, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics_registry = CollectorRegistry(auto_describe=True)
     app.state.metrics_registry.register(StatsCollector(app.state.session_factory, settings))
     app.state.trusted_networks = parse_networks(settings.trusted_proxies)
+    app.state.signup_answer_seconds = signup_answer_seconds
 
     for module in (public, signup, confirm, preferences, unsubscribe, archive, operations, webhooks):
         app.include_router(module.router)
