@@ -9,9 +9,10 @@ import typer
 from rich.table import Table
 
 from newsletter import migrations, services
-from newsletter.config import Settings
+from newsletter.config import Settings, get_settings
 from newsletter.console import console, error_console, load_settings, resolved_database_url
 from newsletter.digests.cli import editions_app
+from newsletter.logs import configure_logging
 from newsletter.mail.cli import preview_command, send_command
 from newsletter.pipeline import StageResult
 from newsletter.sources.cli import fetch_command, papers_app
@@ -37,10 +38,11 @@ app.add_typer(subscribers_app, name="subscribers")
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        log_format = get_settings().log_format
+    except ValueError:
+        log_format = "text"  # the command itself reports bad settings, in words
+    configure_logging(logging.INFO if verbose else logging.WARNING, log_format)
 
 
 # --- services -------------------------------------------------------------------------------------
@@ -289,5 +291,28 @@ def demo(
         run_web(settings, "127.0.0.1", port)
 
 
+def main_entry() -> None:
+    """The console script: the app, with unreachable services reported in a sentence, not a traceback."""
+    from psycopg.errors import UndefinedTable
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        app(prog_name="newsletter")
+    except ProgrammingError as error:
+        if not isinstance(error.orig, UndefinedTable):
+            raise
+        error_console.print("[red]The database has no schema yet:[/red] run `newsletter db upgrade` first.")
+        raise SystemExit(1) from error
+    except OperationalError as error:
+        error_console.print(f"[red]PostgreSQL is not reachable or refused us:[/red] {error.orig}")
+        error_console.print("Check NEWSLETTER_DATABASE_URL (empty: the embedded server under the data dir).")
+        raise SystemExit(1) from error
+    except RedisConnectionError as error:
+        error_console.print(f"[red]Redis is not reachable:[/red] {error}")
+        error_console.print("Check NEWSLETTER_REDIS_URL (empty: the embedded server under the data dir).")
+        raise SystemExit(1) from error
+
+
 if __name__ == "__main__":
-    app(prog_name="newsletter")
+    main_entry()

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
+    # `json` writes one object per log line, for log collectors; `text` is for people.
+    log_format: Literal["text", "json"] = "text"
 
     # Empty means: start (or reuse) the embedded server under the data dir.
     database_url: str | None = None

@@ -42,8 +42,16 @@ class HealthReport:
     worker: str
 
     @property
-    def is_healthy(self) -> bool:
-        return self.database == "ok" and self.redis == "ok" and self.worker == "ok"
+    def is_serving(self) -> bool:
+        """The web process can do its job (the database and Redis answer)."""
+        return self.database == "ok" and self.redis == "ok"
+
+    @property
+    def status(self) -> str:
+        if not self.is_serving:
+            return "unhealthy"
+        # No worker: pages still work, but nothing is fetched or sent until one is back.
+        return "ok" if self.worker == "ok" else "degraded"
 
 
 def check_health(

@@ -22,17 +22,21 @@ def record_heartbeat(redis_client: redis.Redis, prefix: str, age_s: float = 0.0)
     redis_client.set(f"{prefix}worker:heartbeat", json.dumps(beat))
 
 
-def test_healthz_is_unhealthy_until_a_worker_has_a_heartbeat(
+def test_healthz_is_degraded_until_a_worker_has_a_heartbeat(
     client: TestClient, settings: Settings, redis_client: redis.Redis
 ) -> None:
     before = client.get("/healthz")
-    assert before.status_code == 503
+    assert before.status_code == 200
     assert before.json() == {
-        "status": "unhealthy",
+        "status": "degraded",
         "database": "ok",
         "redis": "ok",
         "worker": "no heartbeat in the last 5 minutes",
     }
+
+    record_heartbeat(redis_client, settings.redis_prefix, age_s=400)
+    stale = client.get("/healthz")
+    assert stale.json()["status"] == "degraded" and stale.json()["worker"] == "last heartbeat 400s ago"
 
     record_heartbeat(redis_client, settings.redis_prefix)
     after = client.get("/healthz")
@@ -45,6 +49,7 @@ def test_healthz_says_redis_is_down_when_it_is(settings: Settings, committed_ses
     with TestClient(create_app(unreachable), base_url=BASE_URL) as client:
         answer = client.get("/healthz")
     assert answer.status_code == 503
+    assert answer.json()["status"] == "unhealthy"
     assert answer.json()["redis"].startswith("error:") and answer.json()["database"] == "ok"
 
 
