@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,23 @@ def test_an_old_confirmation_link_does_not_undo_an_unsubscribe(session):
     unsubscribe(session, result.subscriber_id, "web")
     with pytest.raises(InvalidInput):
         confirm(session, result.subscriber_id, None, None)
+
+
+def test_signing_up_again_after_unsubscribing_needs_a_link_sent_after_that_signup(session):
+    first = signup(session, form(), None, None, WORDING)
+    # The first signup was an hour ago; its confirmation link was signed just after.
+    row = session.get(Subscriber, first.subscriber_id)
+    row.status_changed_at = datetime.now(UTC) - timedelta(hours=1)
+    link_of_first_signup = row.status_changed_at + timedelta(seconds=1)
+    confirm(session, first.subscriber_id, None, None, link_issued_at=link_of_first_signup)
+    unsubscribe(session, first.subscriber_id, "web")
+    again = signup(session, form(), None, None, WORDING)
+    assert again.subscriber_id == first.subscriber_id
+    with pytest.raises(InvalidInput, match="before your latest sign-up"):
+        confirm(session, again.subscriber_id, None, None, link_issued_at=link_of_first_signup)
+    # The link the second signup sent (signed a second later, by a worker) confirms.
+    change = confirm(session, again.subscriber_id, None, None, link_issued_at=datetime.now(UTC))
+    assert change.is_changed and change.status == "active"
 
 
 def test_update_preferences_replaces_topics_and_keywords(session):

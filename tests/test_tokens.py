@@ -40,3 +40,11 @@ def test_a_confirmation_token_expires_after_seven_days(settings: Settings, monke
         read_token(settings, "confirm", token)
     monkeypatch.setattr(time, "time", lambda: now + 6 * 86400)
     assert read_token(settings, "confirm", token).subject_id == 42
+
+
+def test_a_token_tells_when_it_was_signed(settings: Settings, monkeypatch) -> None:
+    signed_at = time.time() - 3600
+    monkeypatch.setattr(time, "time", lambda: signed_at)
+    token = make_token(settings, "confirm", 42)
+    monkeypatch.undo()
+    assert abs(read_token(settings, "confirm", token).issued_at.timestamp() - signed_at) < 1

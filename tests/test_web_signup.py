@@ -132,6 +132,34 @@ def test_confirmation_page_get_and_head_change_nothing_and_post_activates(
     assert len(deliveries(committed_session_factory, bob.id)) == 2
 
 
+def test_a_confirmation_link_from_before_a_re_signup_does_not_confirm_it(
+    client, settings, committed_session_factory
+):
+    with session_scope(committed_session_factory) as session:
+        ivy_id = make_subscriber(session, "ivy@example.org", status="active").id
+    real_time = time.time
+    # Ivy's first confirmation email, a day before she unsubscribed and signed up again.
+    with mock.patch("time.time", return_value=real_time() - 86400):
+        old_link = path(links.confirm_url(settings, ivy_id))
+    post_form(client, path(links.unsubscribe_url(settings, ivy_id)))
+    old_page = client.get(old_link)
+    assert "This link no longer works" in old_page.text and "Confirm my subscription" not in old_page.text
+    post_signup(client, "ivy@example.org")
+    assert subscriber_row(committed_session_factory, "ivy@example.org").status == "pending"
+
+    old_page = client.get(old_link)
+    assert old_page.status_code == 200 and "This link was replaced" in old_page.text
+    assert "Confirm my subscription" not in old_page.text
+    # Someone who kept the old page's address posts to it anyway.
+    refused = client.post(old_link, data={"csrf_token": csrf_token(client.get("/subscribe").text)})
+    assert refused.status_code == 422 and "before your latest sign-up" in refused.text
+    assert subscriber_row(committed_session_factory, "ivy@example.org").status == "pending"
+
+    fresh = post_form(client, path(links.confirm_url(settings, ivy_id)))
+    assert fresh.status_code == 200 and "You are subscribed" in fresh.text
+    assert subscriber_row(committed_session_factory, "ivy@example.org").status == "active"
+
+
 def test_confirmation_records_ip_user_agent_and_wording(client, settings, committed_session_factory):
     post_signup(client, "carol@example.org")
     carol = subscriber_row(committed_session_factory, "carol@example.org")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -29,6 +29,9 @@ from newsletter.subscribers.validation import (
 )
 
 logger = logging.getLogger(__name__)
+# Link timestamps are whole seconds, signed by the worker that renders the email (maybe another
+# machine): a confirmation link counts as older than a signup only by more than this.
+LINK_CLOCK_SLACK = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class SubscriberView:
     keywords: list[str]
     created_at: datetime
     confirmed_at: datetime | None
+    status_changed_at: datetime
 
 
 def _now() -> datetime:
@@ -108,6 +112,7 @@ def subscriber_view(session: Session, subscriber_id: int) -> SubscriberView:
         keywords=list(keywords),
         created_at=subscriber.created_at,
         confirmed_at=subscriber.confirmed_at,
+        status_changed_at=subscriber.status_changed_at,
     )
 
 
@@ -180,7 +185,28 @@ def signup(
     return SignupResult(subscriber.id, delivery_id)
 
 
-def confirm(session: Session, subscriber_id: int, ip: str | None, user_agent: str | None) -> StatusChange:
+STALE_CONFIRMATION_LINK = (
+    "This confirmation link is from before your latest sign-up. Please use the link in the newest email."
+)
+
+
+def is_confirmation_link_current(
+    status: str, status_changed_at: datetime, link_issued_at: datetime | None
+) -> bool:
+    """False for a link signed before the address last became pending: re-signing up an unsubscribed,
+    bounced or complained address needs the confirmation sent for that signup, not an older one."""
+    if link_issued_at is None or status != "pending":
+        return True
+    return link_issued_at >= status_changed_at - LINK_CLOCK_SLACK
+
+
+def confirm(
+    session: Session,
+    subscriber_id: int,
+    ip: str | None,
+    user_agent: str | None,
+    link_issued_at: datetime | None = None,
+) -> StatusChange:
     """pending → active (with a welcome email). Already active or paused: a no-op success."""
     subscriber = get_subscriber(session, subscriber_id, for_update=True)
     if subscriber.status in ("active", "paused"):
@@ -188,6 +214,8 @@ def confirm(session: Session, subscriber_id: int, ip: str | None, user_agent: st
     if subscriber.status != "pending":
         # An old confirmation link must not undo an unsubscribe, a bounce or a complaint.
         raise InvalidInput("This address was unsubscribed after this link was sent. Please sign up again.")
+    if not is_confirmation_link_current(subscriber.status, subscriber.status_changed_at, link_issued_at):
+        raise InvalidInput(STALE_CONFIRMATION_LINK)
     _set_status(subscriber, "active")
     subscriber.confirmed_at = _now()
     record_consent(

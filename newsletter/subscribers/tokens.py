@@ -8,7 +8,7 @@ keep working for a year, well past the 30 days the law asks of an opt-out link.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -30,6 +30,8 @@ MAX_AGE: dict[Purpose, timedelta] = {
 class TokenPayload:
     purpose: Purpose
     subject_id: int
+    # When the link was signed (whole seconds): a confirmation link older than the latest signup is stale.
+    issued_at: datetime
 
 
 def _serializer(settings: Settings, purpose: Purpose) -> URLSafeTimedSerializer:
@@ -44,11 +46,13 @@ def make_token(settings: Settings, purpose: Purpose, subject_id: int) -> str:
 def read_token(settings: Settings, purpose: Purpose, token: str) -> TokenPayload:
     """The id the token names; InvalidToken if tampered with, expired, or made for another purpose."""
     try:
-        data = _serializer(settings, purpose).loads(token, max_age=int(MAX_AGE[purpose].total_seconds()))
+        data, issued_at = _serializer(settings, purpose).loads(
+            token, max_age=int(MAX_AGE[purpose].total_seconds()), return_timestamp=True
+        )
     except SignatureExpired as error:
         raise InvalidToken(f"this {purpose} link has expired") from error
     except BadSignature as error:
         raise InvalidToken(f"this {purpose} link is not valid") from error
     if not isinstance(data, dict) or not isinstance(data.get("id"), int):
         raise InvalidToken(f"this {purpose} link is not valid")
-    return TokenPayload(purpose=purpose, subject_id=data["id"])
+    return TokenPayload(purpose=purpose, subject_id=data["id"], issued_at=issued_at)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from newsletter.db import session_scope
-from newsletter.subscribers.service import confirm, subscriber_view
+from newsletter.subscribers.service import confirm, is_confirmation_link_current, subscriber_view
 from newsletter.subscribers.tokens import read_token
 from newsletter.web.csrf import require_csrf
 from newsletter.web.deps import (
@@ -27,12 +27,19 @@ router = APIRouter()
 
 @router.api_route("/confirm/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def confirm_page(request: Request, token: str, settings: SettingsDep, session: SessionDep) -> HTMLResponse:
-    subscriber_id = read_token(settings, "confirm", token).subject_id
-    view = subscriber_view(session, subscriber_id)
+    link = read_token(settings, "confirm", token)
+    view = subscriber_view(session, link.subject_id)
     return render(
         request,
         "confirm.html",
-        {"subscriber": view, "action": request.url.path, "links": page_links(settings, subscriber_id)},
+        {
+            "subscriber": view,
+            "is_link_current": is_confirmation_link_current(
+                view.status, view.status_changed_at, link.issued_at
+            ),
+            "action": request.url.path,
+            "links": page_links(settings, link.subject_id),
+        },
     )
 
 
@@ -48,9 +55,10 @@ def confirm_submit(
 ) -> HTMLResponse:
     if not limiter.allow(LINK_ACTIONS_PER_IP, ip):
         return too_many(request)
-    subscriber_id = read_token(settings, "confirm", token).subject_id
+    link = read_token(settings, "confirm", token)
+    subscriber_id = link.subject_id
     with session_scope(factory) as session:
-        change = confirm(session, subscriber_id, ip, agent)
+        change = confirm(session, subscriber_id, ip, agent, link_issued_at=link.issued_at)
     enqueue_delivery(settings, change.delivery_id)
     return render(
         request,
