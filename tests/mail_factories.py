@@ -1,18 +1,25 @@
-"""Rows and servers the mail tests share: editions with contents, and a local SendGrid stand-in."""
+"""Rows and servers the mail tests share: editions with contents, a local SendGrid stand-in, and a Prism
+mock of SendGrid's official OpenAPI spec."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import shutil
 import socket
+import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -153,3 +160,93 @@ def running_stand_in(stand_in: SendGridStandIn | None = None) -> Iterator[SendGr
     finally:
         server.shutdown()
         server.server_close()
+
+
+# Prism is an npm package: installed once into the gitignored var/node, reused by every later run.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NODE_PREFIX = PROJECT_ROOT / "var" / "node"
+PRISM_VERSION = "5.14.2"
+PRISM = NODE_PREFIX / "node_modules" / ".bin" / "prism"
+SENDGRID_MAIL_SPEC = (
+    Path(__file__).resolve().parent / "fixtures" / "sendgrid" / "openapi" / "tsg_mail_v3.json"
+)
+
+
+class PrismUnavailable(Exception):
+    """Prism could not be installed (no npm, no registry)."""
+
+
+def _installed_prism_version() -> str | None:
+    package = NODE_PREFIX / "node_modules" / "@stoplight" / "prism-cli" / "package.json"
+    if not PRISM.exists() or not package.exists():
+        return None
+    return str(json.loads(package.read_text()).get("version"))
+
+
+def prism_executable() -> Path:
+    """The pinned Prism, installed with npm on first use."""
+    if _installed_prism_version() == PRISM_VERSION:
+        return PRISM
+    npm = shutil.which("npm")
+    if npm is None:
+        raise PrismUnavailable("npm is not on PATH (Node.js 18+ with npm is needed)")
+    NODE_PREFIX.mkdir(parents=True, exist_ok=True)
+    with (NODE_PREFIX / ".install.lock").open("w") as lock:
+        # Two test runs starting at once: the second waits and finds Prism installed.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _installed_prism_version() != PRISM_VERSION:
+            command = [npm, "install", "--prefix", str(NODE_PREFIX), "--no-audit", "--no-fund",
+                       "--no-progress", "--loglevel=error", f"@stoplight/prism-cli@{PRISM_VERSION}"]  # fmt: skip
+            try:
+                install = subprocess.run(
+                    command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900
+                )
+            except subprocess.TimeoutExpired as error:
+                raise PrismUnavailable(f"npm install did not finish in {error.timeout} s") from error
+            if install.returncode != 0 or _installed_prism_version() != PRISM_VERSION:
+                raise PrismUnavailable(
+                    f"npm install exited with {install.returncode}: {(install.stderr or install.stdout)[-1500:]}"
+                )
+    return PRISM
+
+
+@contextmanager
+def running_prism(spec: Path, log_path: Path) -> Iterator[str]:
+    """`prism mock --errors` on a free port; yields its base URL. Prism validates every request against
+    the spec and answers an invalid one with 4xx and an `sl-violations` header."""
+    prism = prism_executable()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(prism), "mock", "--errors", "-h", "127.0.0.1", "-p", str(port), str(spec)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"prism exited with {process.returncode}: {log_path.read_text()[-1500:]}"
+                    )
+                try:
+                    urllib.request.urlopen(f"{url}/v3/mail/send", timeout=2)
+                    break
+                except urllib.error.HTTPError:
+                    break  # any HTTP answer (a GET here is 404/405): it is up
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"prism did not listen within 90 s: {log_path.read_text()[-1500:]}"
+                        )
+                    time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
