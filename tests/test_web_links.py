@@ -251,3 +251,65 @@ def test_no_get_route_writes():
             assert "POST" not in methods, route.path
             checked += 1
     assert checked >= 8
+
+
+BROWSER_FORMS = ["", "/pause", "/resume", "/export", "/delete"]
+
+
+@pytest.mark.parametrize("action", BROWSER_FORMS)
+def test_every_preference_center_form_refuses_a_post_without_its_csrf_token(
+    client, settings, committed_session_factory, alice_id, action
+):
+    url = path(links.preferences_url(settings, alice_id)) + action
+    client.get(path(links.preferences_url(settings, alice_id)))  # the cookie alone is not enough
+    fields = {"confirm_delete": "yes", "topics": ["robotics"], "send_time": "09:00", "timezone": "UTC"}
+    for data in (fields, {**fields, "csrf_token": "0" * 64}):
+        assert client.post(url, data=data).status_code == 403
+    alice = subscriber_row(committed_session_factory, "alice@example.org")
+    assert alice is not None and alice.status == "active"
+    assert consent_actions(committed_session_factory, "alice@example.org") == []
+
+
+def test_every_form_post_checks_csrf_except_the_one_click_endpoint():
+    from fastapi.routing import APIRoute
+
+    from newsletter.web.csrf import require_csrf
+    from newsletter.web.routes import archive, confirm, preferences, public, signup, unsubscribe
+
+    unchecked = []
+    posts = [
+        route
+        for module in (archive, confirm, preferences, public, signup, unsubscribe)
+        for route in module.router.routes
+        if isinstance(route, APIRoute) and "POST" in route.methods
+    ]
+    for route in posts:
+        if require_csrf not in [dependency.call for dependency in route.dependant.dependencies]:
+            unchecked.append(route.path)
+    assert len(posts) >= 8
+    assert unchecked == ["/unsubscribe/{token}/one-click"]
+
+
+def test_link_actions_are_limited_per_ip(settings, committed_session_factory, redis_client, alice_id):
+    from fastapi.testclient import TestClient
+
+    from newsletter.web.app import create_app
+    from newsletter.web.ratelimit import LINK_ACTIONS_PER_IP
+
+    app = create_app(settings)
+    url = path(links.preferences_url(settings, alice_id))
+    with TestClient(app, base_url=BASE_URL, client=("198.51.100.50", 5000)) as busy:
+        token = csrf_token(busy.get(url).text)
+        for _ in range(LINK_ACTIONS_PER_IP.max_hits):
+            assert busy.post(url + "/pause", data={"csrf_token": token}).status_code == 200
+        for action in ("/resume", "/export", ""):
+            blocked = busy.post(url + action, data={"csrf_token": token})
+            assert blocked.status_code == 429 and "Too many" in blocked.text
+        unsubscribe = path(links.unsubscribe_url(settings, alice_id))
+        assert busy.post(unsubscribe, data={"csrf_token": token}).status_code == 429
+        # Reading pages is not limited.
+        assert busy.get(url).status_code == 200
+    assert subscriber_row(committed_session_factory, "alice@example.org").status == "paused"
+    with TestClient(app, base_url=BASE_URL, client=("198.51.100.51", 5000)) as other:
+        assert post_form(other, url + "/resume").status_code == 200
+    assert subscriber_row(committed_session_factory, "alice@example.org").status == "active"

@@ -11,7 +11,6 @@ from newsletter.subscribers.tokens import read_token
 from newsletter.web.csrf import require_csrf
 from newsletter.web.deps import (
     ClientIpDep,
-    RateLimiterDep,
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
@@ -19,8 +18,7 @@ from newsletter.web.deps import (
 )
 from newsletter.web.outbox import enqueue_delivery
 from newsletter.web.pages import page_links, render
-from newsletter.web.ratelimit import LINK_ACTIONS_PER_IP
-from newsletter.web.routes.limits import too_many
+from newsletter.web.routes.limits import require_link_action_budget
 
 router = APIRouter()
 
@@ -43,18 +41,19 @@ def confirm_page(request: Request, token: str, settings: SettingsDep, session: S
     )
 
 
-@router.post("/confirm/{token}", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+@router.post(
+    "/confirm/{token}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(require_csrf), Depends(require_link_action_budget)],
+)
 def confirm_submit(
     request: Request,
     token: str,
     settings: SettingsDep,
     factory: SessionFactoryDep,
-    limiter: RateLimiterDep,
     ip: ClientIpDep,
     agent: UserAgentDep,
 ) -> HTMLResponse:
-    if not limiter.allow(LINK_ACTIONS_PER_IP, ip):
-        return too_many(request)
     link = read_token(settings, "confirm", token)
     subscriber_id = link.subject_id
     with session_scope(factory) as session:

@@ -1,20 +1,17 @@
-"""The page shown when a rate limit is reached."""
+"""The per-IP budget of the actions behind emailed links (confirm, preferences, unsubscribe)."""
 
 from __future__ import annotations
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi import HTTPException
 
-from newsletter.web.pages import render
+from newsletter.web.deps import ClientIpDep, RateLimiterDep
+from newsletter.web.ratelimit import LINK_ACTIONS_PER_IP
 
 
-def too_many(request: Request) -> HTMLResponse:
-    return render(
-        request,
-        "error.html",
-        {
-            "title": "Too many attempts",
-            "message": "Too many requests from your network. Please try again later.",
-        },
-        status_code=429,
-    )
+def require_link_action_budget(limiter: RateLimiterDep, ip: ClientIpDep) -> None:
+    """Dependency of every form behind an emailed link: 429 once the IP's window is spent (tokens are
+    unguessable, but a script replaying one link should not run unchecked)."""
+    if not limiter.allow(LINK_ACTIONS_PER_IP, ip):
+        raise HTTPException(
+            status_code=429, detail="Too many requests from your network. Please try again later."
+        )

@@ -26,7 +26,6 @@ from newsletter.subscribers.validation import topic_choices
 from newsletter.web.csrf import require_csrf
 from newsletter.web.deps import (
     ClientIpDep,
-    RateLimiterDep,
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
@@ -34,8 +33,7 @@ from newsletter.web.deps import (
 )
 from newsletter.web.forms import PreferencesFormDep
 from newsletter.web.pages import page_links, render
-from newsletter.web.ratelimit import LINK_ACTIONS_PER_IP
-from newsletter.web.routes.limits import too_many
+from newsletter.web.routes.limits import require_link_action_budget
 
 router = APIRouter()
 NOTICES = {
@@ -43,7 +41,8 @@ NOTICES = {
     "paused": "Your emails are paused. Resume whenever you like.",
     "resumed": "Your emails are back on.",
 }
-CSRF = [Depends(require_csrf)]
+# Every form here: a CSRF token, and the per-IP budget of link actions.
+FORM_CHECKS = [Depends(require_csrf), Depends(require_link_action_budget)]
 
 
 def _preferences_page(
@@ -100,19 +99,16 @@ def _back(token: str, notice: str) -> RedirectResponse:
     return RedirectResponse(f"/preferences/{token}?notice={notice}", status_code=303)
 
 
-@router.post("/preferences/{token}", dependencies=CSRF)
+@router.post("/preferences/{token}", dependencies=FORM_CHECKS)
 def preferences_submit(
     request: Request,
     token: str,
     form: PreferencesFormDep,
     settings: SettingsDep,
     factory: SessionFactoryDep,
-    limiter: RateLimiterDep,
     ip: ClientIpDep,
     agent: UserAgentDep,
 ) -> Response:
-    if not limiter.allow(LINK_ACTIONS_PER_IP, ip):
-        return too_many(request)
     subscriber_id = read_token(settings, "preferences", token).subject_id
     try:
         with session_scope(factory) as session:
@@ -126,7 +122,7 @@ def preferences_submit(
     return _back(token, "saved")
 
 
-@router.post("/preferences/{token}/pause", dependencies=CSRF)
+@router.post("/preferences/{token}/pause", dependencies=FORM_CHECKS)
 def pause_submit(
     request: Request,
     token: str,
@@ -141,7 +137,7 @@ def pause_submit(
     return _back(token, "paused")
 
 
-@router.post("/preferences/{token}/resume", dependencies=CSRF)
+@router.post("/preferences/{token}/resume", dependencies=FORM_CHECKS)
 def resume_submit(
     request: Request,
     token: str,
@@ -156,7 +152,7 @@ def resume_submit(
     return _back(token, "resumed")
 
 
-@router.post("/preferences/{token}/export", dependencies=CSRF)
+@router.post("/preferences/{token}/export", dependencies=FORM_CHECKS)
 def export_submit(token: str, settings: SettingsDep, session: SessionDep) -> Response:
     # A POST, not a link: scanners and prefetchers that open every URL never download personal data.
     data = export_data(session, read_token(settings, "preferences", token).subject_id)
@@ -174,7 +170,7 @@ async def is_delete_confirmed(request: Request) -> bool:
     return (await request.form()).get("confirm_delete") == "yes"
 
 
-@router.post("/preferences/{token}/delete", response_class=HTMLResponse, dependencies=CSRF)
+@router.post("/preferences/{token}/delete", response_class=HTMLResponse, dependencies=FORM_CHECKS)
 def delete_submit(
     request: Request,
     token: str,

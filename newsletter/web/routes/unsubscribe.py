@@ -15,7 +15,6 @@ from newsletter.subscribers.tokens import read_token
 from newsletter.web.csrf import require_csrf
 from newsletter.web.deps import (
     ClientIpDep,
-    RateLimiterDep,
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
@@ -23,8 +22,7 @@ from newsletter.web.deps import (
 )
 from newsletter.web.outbox import enqueue_delivery
 from newsletter.web.pages import page_links, render
-from newsletter.web.ratelimit import LINK_ACTIONS_PER_IP
-from newsletter.web.routes.limits import too_many
+from newsletter.web.routes.limits import require_link_action_budget
 
 router = APIRouter()
 ONE_CLICK_FIELD = "List-Unsubscribe"
@@ -57,18 +55,19 @@ def one_click_page(request: Request, token: str, settings: SettingsDep, session:
     return _page(request, token, settings, session)
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+@router.post(
+    "/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(require_csrf), Depends(require_link_action_budget)],
+)
 def unsubscribe_submit(
     request: Request,
     token: str,
     settings: SettingsDep,
     factory: SessionFactoryDep,
-    limiter: RateLimiterDep,
     ip: ClientIpDep,
     agent: UserAgentDep,
 ) -> HTMLResponse:
-    if not limiter.allow(LINK_ACTIONS_PER_IP, ip):
-        return too_many(request)
     subscriber_id = read_token(settings, "unsubscribe", token).subject_id
     with session_scope(factory) as session:
         change = unsubscribe(session, subscriber_id, "web", ip=ip, user_agent=agent, send_goodbye=True)
