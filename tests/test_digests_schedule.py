@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.digests.build import build_editions_chunk
+from newsletter.digests.schedule import due_subscriber_chunks
 from newsletter.models import Edition, EditionContent
 from tests.factories import make_paper, make_subscriber
 
@@ -122,3 +123,14 @@ def test_two_builders_at_once_build_one_edition_per_subscriber(
         ).all()
         assert len(per_subscriber) == 300 and {count for _, count in per_subscriber} == {1}
         assert session.execute(select(func.count()).select_from(EditionContent)).scalar_one() == 2
+
+
+def test_due_subscribers_come_in_chunks_of_ids_for_fanning_out(session: Session) -> None:
+    due = [make_subscriber(session, topics=["NLP"]) for _ in range(5)]
+    make_subscriber(session, topics=["NLP"], send_time=time(9, 0))  # not yet
+    make_subscriber(session, topics=["NLP"], status="paused")
+
+    chunks = list(due_subscriber_chunks(session, datetime(2026, 11, 21, 8, 0, tzinfo=UTC), 2))
+
+    ids = [subscriber.id for subscriber in due]
+    assert chunks == [ids[0:2], ids[2:4], ids[4:5]]

@@ -21,6 +21,7 @@ from newsletter.mail.deliver import (
     send_pending,
     send_transactional,
 )
+from newsletter.mail.ledger import stranded_transactional_deliveries
 from newsletter.models import Delivery
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import EDITION_DAY, make_content, make_edition
@@ -206,3 +207,20 @@ def test_welcome_to_a_bounced_address_is_not_sent(session: Session, settings: Se
     result = send_transactional(session, settings, subscriber.id, "welcome")
     assert result.outcome == "failed" and "bounced" in (result.error or "")
     assert not settings.resolved_outbox_dir.exists()
+
+
+def test_stranded_transactional_deliveries_are_old_pending_non_edition_rows(session: Session) -> None:
+    newcomer = make_subscriber(session, status="pending")
+    stranded = create_transactional_delivery(session, newcomer.id, "confirmation")
+    fresh = create_transactional_delivery(session, newcomer.id, "confirmation")
+    in_flight = create_transactional_delivery(session, make_subscriber(session).id, "welcome")
+    seed_day(session, readers=1)
+    create_deliveries_for_date(session, EDITION_DAY)  # pending edition rows belong to the send run
+    session.execute(text("UPDATE deliveries SET state = 'sending' WHERE id = :id"), {"id": in_flight})
+    session.execute(
+        text("UPDATE deliveries SET created_at = now() - interval '11 minutes' WHERE id <> :fresh"),
+        {"fresh": fresh},
+    )
+
+    assert stranded_transactional_deliveries(session, timedelta(minutes=10)) == [stranded]
+    assert stranded_transactional_deliveries(session, timedelta(minutes=12)) == []

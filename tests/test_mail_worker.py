@@ -1,13 +1,17 @@
-"""A real worker process killed with SIGKILL mid-send: no email twice, nothing silently lost."""
+"""Real worker processes: the beat's editions and mail tasks end to end, and a worker killed with SIGKILL
+mid-send (no email twice, nothing silently lost)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -16,18 +20,122 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.mail.deliver import recover_stale_sending, send_pending
+from newsletter.mail.deliver import create_transactional_delivery, recover_stale_sending, send_pending
+from newsletter.mail.webhook import store_events
 from newsletter.taskqueue import enqueue
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import EDITION_DAY, SendGridStandIn, make_content, make_edition, running_stand_in
+from workers.celery_app import beat_schedule
 
-pytestmark = pytest.mark.slow
 CONTENTS = 6
 READERS_PER_CONTENT = 5
-# Imports the mail tasks before the worker starts, whether or not celery_app lists the module yet.
-WORKER_COMMAND = "import workers.tasks.mail; from newsletter.cli import app; app(prog_name='newsletter')"
+WORKER_COMMAND = [
+    sys.executable,
+    "-m",
+    "newsletter.cli",
+    "worker",
+    "--concurrency",
+    "1",
+    "--loglevel",
+    "WARNING",
+]
+MAIL_AND_EDITION_TASKS = {
+    "workers.tasks.editions.build_due_editions",
+    "workers.tasks.mail.send_due_deliveries",
+    "workers.tasks.mail.send_stranded_transactional",
+    "workers.tasks.mail.process_webhook_events",
+}
 
 
+def test_beat_runs_every_editions_and_mail_task_and_each_entry_expires_before_its_next_run(
+    settings: Settings,
+) -> None:
+    schedule = beat_schedule(settings)
+    assert {entry["task"] for entry in schedule.values()} >= MAIL_AND_EDITION_TASKS
+    for name, entry in schedule.items():
+        # A backlog of ticks never turns into a burst: each expires before the next one is due.
+        assert 0 < entry["options"]["expires"] <= entry["schedule"].total_seconds(), name
+
+
+@contextmanager
+def running_worker(environment: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    worker = subprocess.Popen(
+        WORKER_COMMAND,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: a kill reaches the pool child too
+    )
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+        assert b"Traceback" not in output, output.decode(errors="replace")
+
+
+def wait_for(condition: Callable[[], bool], worker: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert worker.poll() is None, f"the worker exited while waiting for {what}"
+        assert time.monotonic() < deadline, f"the worker never got to {what}"
+        time.sleep(0.2)
+
+
+def count(factory: sessionmaker[Session], sql: str) -> int:
+    with session_scope(factory) as session:
+        return int(session.execute(text(sql)).scalar_one())
+
+
+@pytest.mark.slow
+def test_the_beat_tasks_in_a_real_worker_fan_out_build_send_and_settle(
+    settings: Settings,
+    child_environment: dict[str, str],
+    committed_session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(committed_session_factory) as session:
+        make_paper(session, topics=["NLP"], upvotes=7)
+        readers = [make_subscriber(session, topics=["NLP"]) for _ in range(5)]
+        newcomer = make_subscriber(session, "new@example.org", status="pending")
+        # A confirmation row whose task message was lost (the broker was down during the signup).
+        stranded = create_transactional_delivery(session, newcomer.id, "confirmation")
+        session.execute(
+            text("UPDATE deliveries SET created_at = now() - interval '20 minutes' WHERE id = :id"),
+            {"id": stranded},
+        )
+    factory = committed_session_factory
+    now = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+    with running_worker(child_environment) as worker:
+        # Five due subscribers, two per chunk: three chunk tasks build the five editions.
+        enqueue(settings, "workers.tasks.editions.build_due_editions", now.isoformat(), 2)
+        wait_for(lambda: count(factory, "SELECT count(*) FROM editions") == 5, worker, "building editions")
+
+        enqueue(settings, "workers.tasks.mail.send_due_deliveries", EDITION_DAY.isoformat())
+        sent_editions = "SELECT count(*) FROM deliveries WHERE kind = 'edition' AND state = 'sent'"
+        wait_for(lambda: count(factory, sent_editions) == 5, worker, "sending the editions")
+
+        enqueue(settings, "workers.tasks.mail.send_stranded_transactional")
+        stranded_sent = f"SELECT count(*) FROM deliveries WHERE id = {stranded} AND state = 'sent'"
+        wait_for(lambda: count(factory, stranded_sent) == 1, worker, "re-sending the stranded confirmation")
+
+        with session_scope(factory) as session:
+            bounce = {"email": readers[0].email, "event": "bounce", "timestamp": 1_800_000_000,
+                      "sg_message_id": "abc.filter-1", "sg_event_id": "e-1"}  # fmt: skip
+            store_events(session, json.dumps([bounce]).encode())
+        enqueue(settings, "workers.tasks.mail.process_webhook_events")
+        bounced = f"SELECT count(*) FROM subscribers WHERE id = {readers[0].id} AND status = 'bounced'"
+        wait_for(lambda: count(factory, bounced) == 1, worker, "applying the bounce")
+
+    # Three chunk tasks, three transactions, one moment (the tick's).
+    assert count(factory, "SELECT count(DISTINCT xmin::text) FROM editions") == 3
+    assert count(factory, "SELECT count(DISTINCT created_at) FROM editions") == 1
+    assert count(factory, "SELECT count(*) FROM deliveries") == 6  # one per edition, one confirmation
+    assert len(list(settings.resolved_outbox_dir.glob("*.eml"))) == 6
+
+
+@pytest.mark.slow
 def test_a_worker_killed_mid_send_never_sends_an_address_twice(
     settings: Settings,
     child_environment: dict[str, str],
@@ -46,7 +154,7 @@ def test_a_worker_killed_mid_send_never_sends_an_address_twice(
             "NEWSLETTER_SEND_RATE_PER_S": "10000",
         }
         worker = subprocess.Popen(
-            [sys.executable, "-c", WORKER_COMMAND, "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+            WORKER_COMMAND,
             env=environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

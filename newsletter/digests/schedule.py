@@ -9,6 +9,7 @@ The unique (subscriber, edition date) constraint makes "once" a fact of the data
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -72,3 +73,14 @@ def due_subscribers(
         {"now": now, "limit": limit, "after_id": after_id, "only_ids": only_ids},
     )
     return [DueSubscriber(*row) for row in rows]
+
+
+def due_subscriber_chunks(session: Session, now: datetime, chunk_size: int) -> Iterator[list[int]]:
+    """The ids of everyone due at `now`, `chunk_size` at a time (keyset order), for fanning out work."""
+    after_id: int | None = None
+    while True:
+        due = due_subscribers(session, now, limit=chunk_size, after_id=after_id)
+        if not due:
+            return
+        yield [subscriber.id for subscriber in due]
+        after_id = due[-1].id

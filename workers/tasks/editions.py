@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.digests.build import build_editions_chunk
-from newsletter.digests.schedule import due_subscribers
+from newsletter.digests.schedule import due_subscriber_chunks
 from workers.celery_app import app, session_factory
 
 logger = logging.getLogger(__name__)
@@ -16,19 +16,14 @@ CHUNK_SIZE = 1000
 
 
 @app.task(name="workers.tasks.editions.build_due_editions")
-def build_due_editions(now_iso: str | None = None) -> dict[str, int]:
-    """Find the due subscribers and enqueue a chunk task per CHUNK_SIZE of them (ids only)."""
+def build_due_editions(now_iso: str | None = None, chunk_size: int = CHUNK_SIZE) -> dict[str, int]:
+    """Find the due subscribers and enqueue a chunk task per `chunk_size` of them (ids only)."""
     now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
     chunks = 0
-    after_id = None
-    while True:
-        with session_scope(session_factory()) as session:
-            due = due_subscribers(session, now, limit=CHUNK_SIZE, after_id=after_id)
-        if not due:
-            break
-        build_editions_for.delay([subscriber.id for subscriber in due], now.isoformat())
-        after_id = due[-1].id
-        chunks += 1
+    with session_scope(session_factory()) as session:
+        for subscriber_ids in due_subscriber_chunks(session, now, chunk_size):
+            build_editions_for.delay(subscriber_ids, now.isoformat())
+            chunks += 1
     logger.info("build_due_editions at %s: %d chunks enqueued", now.isoformat(), chunks)
     return {"chunks": chunks}
 
