@@ -15,6 +15,7 @@ from tests.factories import make_paper
 from tests.web_fixtures import (
     BASE_URL,
     client_fixture,  # noqa: F401
+    closed_port,
     csrf_token,
     post_signup,
     signup_fields,
@@ -153,22 +154,9 @@ def test_rate_limiter_fails_open_when_redis_is_unreachable():
 
     from newsletter.web.ratelimit import RateLimiter
 
-    with socket_closed_port() as port:
+    with closed_port() as port:
         limiter = RateLimiter(redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5), "x:")
         assert limiter.allow(SIGNUP_PER_IP, "192.0.2.1")
-
-
-def socket_closed_port():  # type: ignore[no-untyped-def]
-    import contextlib
-    import socket
-
-    @contextlib.contextmanager
-    def reserve():  # type: ignore[no-untyped-def]
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            yield probe.getsockname()[1]  # bound, never listening: connections are refused
-
-    return reserve()
 
 
 def test_the_webhook_is_mounted_without_a_csrf_check(client):

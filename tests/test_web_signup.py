@@ -12,7 +12,9 @@ from newsletter import links
 from newsletter.db import session_scope
 from tests.factories import make_subscriber
 from tests.web_fixtures import (
+    BASE_URL,
     client_fixture,  # noqa: F401
+    closed_port,
     consent_actions,
     csrf_token,
     deliveries,
@@ -268,3 +270,36 @@ def test_confirm_post_without_csrf_token_is_refused(client, settings, committed_
     response = client.post(path(links.confirm_url(settings, henry.id)), data={})
     assert response.status_code == 403
     assert subscriber_row(committed_session_factory, "henry@example.org").status == "pending"
+
+
+def test_with_the_broker_down_signup_still_answers_and_the_row_waits_for_the_stranded_sweep(
+    settings, committed_session_factory, redis_client
+):
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from newsletter.mail.deliver import deliver_transactional
+    from newsletter.mail.ledger import stranded_transactional_deliveries
+    from newsletter.models import Delivery
+    from newsletter.web.app import create_app
+
+    with closed_port() as port:
+        # Redis is the broker (and the rate limiter's store, which lets requests through when it is down).
+        broker_down = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0"})
+        with TestClient(create_app(broker_down, signup_answer_seconds=0), base_url=BASE_URL) as offline:
+            response = post_signup(offline, "patient@example.org")
+    assert response.status_code == 200 and "Check your inbox" in response.text
+    patient = subscriber_row(committed_session_factory, "patient@example.org")
+    assert patient.status == "pending"
+    assert deliveries(committed_session_factory, patient.id) == [("confirmation", "pending")]
+    with session_scope(committed_session_factory) as session:
+        [delivery_id] = session.execute(
+            select(Delivery.id).where(Delivery.subscriber_id == patient.id)
+        ).scalars()
+        # What the beat task `send_stranded_transactional` looks for (rows older than its threshold).
+        assert stranded_transactional_deliveries(session, timedelta(0)) == [delivery_id]
+    # ...and what the worker it enqueues then runs.
+    assert deliver_transactional(committed_session_factory, settings, delivery_id) == "sent"
+    assert deliveries(committed_session_factory, patient.id) == [("confirmation", "sent")]
+    [eml] = settings.resolved_outbox_dir.glob(f"*-{delivery_id}.eml")
+    assert b"patient@example.org" in eml.read_bytes()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -111,3 +113,11 @@ def database_snapshot(factory: sessionmaker[Session]) -> dict[str, object]:
             "consent": session.execute(select(func.count()).select_from(ConsentEvent)).scalar_one(),
             "deliveries": session.execute(select(func.count()).select_from(Delivery)).scalar_one(),
         }
+
+
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A local port that refuses connections (bound, never listening): a server that is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        yield int(probe.getsockname()[1])
