@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -160,6 +161,29 @@ def test_pause_and_resume(client, settings, committed_session_factory, alice_id)
     assert post_form(client, url + "/resume").status_code == 200
     assert subscriber_row(committed_session_factory, "alice@example.org").status == "active"
     assert consent_actions(committed_session_factory, "alice@example.org") == ["pause", "resume"]
+
+
+def test_preferences_page_previews_the_next_edition(client, settings, committed_session_factory, alice_id):
+    with session_scope(committed_session_factory) as session:
+        make_paper(
+            session,
+            title="Retrieval heads in long-context models",
+            topics=["NLP"],
+            published_at=datetime.now(UTC) - timedelta(hours=3),
+            upvotes=20,
+        )
+        make_paper(
+            session,
+            title="Legged robots on ice",
+            topics=["Robotics"],
+            published_at=datetime.now(UTC) - timedelta(hours=3),
+            upvotes=50,
+        )
+    html = client.get(path(links.preferences_url(settings, alice_id))).text
+    preview = html.split('id="preview-heading"')[1]
+    assert "Retrieval heads in long-context models" in preview
+    assert "Legged robots on ice" not in preview  # not in Alice's topics
+    assert database_snapshot(committed_session_factory)["deliveries"] == 0  # nothing was built or sent
 
 
 def test_export_gives_json_with_preferences_and_consent(

@@ -162,3 +162,40 @@ def test_rate_limiter_fails_open_when_redis_is_unreachable():
 def test_the_webhook_is_mounted_without_a_csrf_check(client):
     # Whatever the webhook answers an empty batch, the route exists and no CSRF check stands in its way.
     assert client.post("/webhooks/sendgrid", content=b"[]").status_code not in (403, 404)
+
+
+def test_hostile_paper_text_is_escaped_in_the_archived_edition(client, settings, committed_session_factory):
+    from newsletter import links
+    from tests.factories import make_subscriber
+    from tests.mail_factories import make_content, make_edition
+
+    with session_scope(committed_session_factory) as session:
+        reader = make_subscriber(session, "reader@example.org")
+        paper = make_paper(session, title=HOSTILE_TITLE, upvotes=5)
+        paper.github_repo = "javascript:alert(1)"
+        edition_id = make_edition(session, reader, make_content(session, [paper])).id
+    html = client.get(links.edition_url(settings, edition_id).removeprefix(BASE_URL)).text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "<script>alert" not in html and "\u202e" not in html and "javascript:" not in html
+
+
+def test_keywords_and_addresses_are_escaped_in_the_preference_center(
+    client, settings, committed_session_factory
+):
+    from newsletter import links
+    from tests.factories import make_subscriber
+    from tests.web_fixtures import post_form
+
+    with session_scope(committed_session_factory) as session:
+        # Quotes and braces are valid in the local part of an address.
+        odd_id = make_subscriber(session, "o'brien{{7*7}}@example.org").id
+    url = links.preferences_url(settings, odd_id).removeprefix(BASE_URL)
+    hostile = "</textarea><script>alert(1)</script>"
+    saved = post_form(
+        client, url, {"topics": ["nlp"], "keywords": hostile, "send_time": "07:00", "timezone": "UTC"}
+    )
+    assert saved.status_code == 200
+    html = client.get(url).text
+    assert "&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert" not in html
+    assert "o&#39;brien{{7*7}}@example.org" in html and ">49@" not in html

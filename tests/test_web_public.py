@@ -88,3 +88,29 @@ def test_head_on_public_pages_works(client, committed_session_factory):
     seed(committed_session_factory)
     assert client.head("/").status_code == 200
     assert client.head("/papers/2611.00001").status_code == 200
+
+
+def test_home_says_today_when_the_latest_papers_are_from_today(client, committed_session_factory):
+    with session_scope(committed_session_factory) as session:
+        for number in range(3):
+            make_paper(session, title=f"Fresh paper {number}", published_at=datetime.now(UTC))
+    today = datetime.now(UTC).date()
+    assert f"<strong>3</strong> papers today {today.strftime('%A %-d %B %Y')}" in client.get("/").text
+
+
+def test_paper_page_links_the_code_and_the_project_page(client, committed_session_factory):
+    with session_scope(committed_session_factory) as session:
+        paper = make_paper(session, arxiv_id="2611.00042", upvotes=3)
+        paper.github_repo = "https://github.com/example/retrieval-heads"
+        paper.project_page = "https://example.org/retrieval-heads"
+    html = client.get("/papers/2611.00042").text
+    assert '<a href="https://github.com/example/retrieval-heads" rel="noopener noreferrer">Code</a>' in html
+    assert '<a href="https://example.org/retrieval-heads" rel="noopener noreferrer">Project page</a>' in html
+    assert 'href="https://huggingface.co/papers/2611.00042"' in html
+
+
+def test_card_read_more_leads_to_the_paper_page(client, committed_session_factory):
+    seed(committed_session_factory)
+    home = client.get("/", params={"day": "2026-11-21"}).text
+    assert 'href="/papers/2611.00002">Read more' in home
+    assert "Diffusion for video editing" in client.get("/papers/2611.00002").text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -56,6 +56,7 @@ def home(
         "home.html",
         {
             "stats": stats,
+            "today": datetime.now(UTC).date(),
             "fetch_interval_hours": settings.fetch_interval_hours,
             "papers": papers_for_day(session, shown_day, topic or None, query or None),
             "shown_day": shown_day,
