@@ -28,6 +28,7 @@ from tests.factories import make_subscriber
 VECTORS = Path(__file__).resolve().parent / "fixtures" / "sendgrid" / "event_webhook"
 PYTHON_VECTOR = json.loads((VECTORS / "sendgrid_event_webhook_test_vector.json").read_text())
 GO_VECTOR = json.loads((VECTORS / "sendgrid_event_webhook_test_vector_go_node.json").read_text())
+DOCS_EXAMPLES = json.loads((VECTORS / "sendgrid_docs_event_examples_per_type.json").read_text())
 
 
 def sign(body: bytes, timestamp: str) -> str:
@@ -190,9 +191,96 @@ def test_the_route_verifies_stores_and_refuses_stale_or_forged_requests(
         assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
 
 
+def test_an_unconfigured_webhook_takes_no_events(
+    settings: Settings, committed_session_factory: sessionmaker[Session]
+) -> None:
+    client = webhook_client(settings, committed_session_factory)  # no public key
+    body = json.dumps([event("unsubscribe", "alice@example.org")]).encode()
+    response = client.post("/webhooks/sendgrid", content=body)
+    assert response.status_code == 503 and "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY" in response.text
+    with session_scope(committed_session_factory) as session:
+        assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 0
+
+
 def test_the_route_refuses_bodies_over_ten_megabytes(
     settings: Settings, committed_session_factory: sessionmaker[Session]
 ) -> None:
-    client = webhook_client(settings, committed_session_factory)
+    configured = settings.model_copy(update={"sendgrid_webhook_public_key": GO_VECTOR["public_key"]})
+    client = webhook_client(configured, committed_session_factory)
     response = client.post("/webhooks/sendgrid", content=b"[" + b" " * (10 * 1024 * 1024) + b"]")
     assert response.status_code == 413
+
+
+def test_every_documented_event_type_is_stored(session: Session) -> None:
+    batch = (VECTORS / "sendgrid_docs_event_examples_all_types.json").read_bytes()
+    report = store_events(session, batch)
+    assert (report.stored, report.duplicates, report.skipped) == (11, 0, [])
+    assert process_pending_events(session)["errors"] == 0
+
+
+@pytest.mark.parametrize(
+    ("example", "status", "delivery_state"),
+    [
+        ("processed", "active", "sent"),
+        ("deferred", "active", "sent"),
+        ("delivered", "active", "sent"),
+        ("open", "active", "sent"),
+        ("click", "active", "sent"),
+        ("bounce", "bounced", "sent"),
+        # A block is the receiving server refusing for now: the address stays.
+        ("blocked (event=bounce, type=blocked)", "active", "sent"),
+        ("dropped", "bounced", "failed"),  # reason "Bounced Address"
+        ("spamreport", "complained", "sent"),
+        ("unsubscribe", "unsubscribed", "sent"),
+        ("group_unsubscribe", "unsubscribed", "sent"),
+        ("group_resubscribe", "active", "sent"),
+    ],
+)
+def test_each_documented_event_maps_to_its_subscriber_status_and_delivery_state(
+    session: Session, example: str, status: str, delivery_state: str
+) -> None:
+    documented = DOCS_EXAMPLES[example][0]
+    reader = make_subscriber(session, documented["email"])
+    delivery = Delivery(subscriber_id=reader.id, kind="welcome", state="unknown")
+    session.add(delivery)
+    session.flush()
+    store_events(session, json.dumps([documented | {"delivery_id": str(delivery.id)}]).encode())
+
+    assert process_pending_events(session)["errors"] == 0
+
+    session.expire_all()
+    assert (reader.status, delivery.state) == (status, delivery_state)
+    consent = set(session.scalars(select(ConsentEvent.action).where(ConsentEvent.subscriber_id == reader.id)))
+    assert bool(consent) == (status != "active")
+
+
+@pytest.mark.parametrize(
+    ("reason", "status"),
+    [
+        ("Unsubscribed Address", "unsubscribed"),
+        ("Spam Reporting Address", "complained"),
+        ("Invalid", "bounced"),
+        # The message's fault, not the reader's: one bad email must not suppress a whole batch.
+        ("Spam Content (if spam checker app enabled)", "active"),
+        ("Invalid SMTPAPI header", "active"),
+        ("Recipient List over Package Quota", "active"),
+    ],
+)
+def test_a_drop_suppresses_only_for_reasons_about_the_address(
+    session: Session, reason: str, status: str
+) -> None:
+    reader = make_subscriber(session, "dropped@example.org")
+    store_events(session, json.dumps([event("dropped", "dropped@example.org", reason=reason)]).encode())
+    process_pending_events(session)
+    session.expire_all()
+    assert reader.status == status
+
+
+def test_a_suppressed_address_stays_suppressed_whatever_arrives_after(session: Session) -> None:
+    reader = make_subscriber(session, "gone@example.org", status="unsubscribed")
+    later = [event(kind, "gone@example.org", 1_700_000_000 + n) for n, kind in
+             enumerate(["group_resubscribe", "delivered", "click", "bounce", "spamreport"])]  # fmt: skip
+    store_events(session, json.dumps(later).encode())
+    counts = process_pending_events(session)
+    session.expire_all()
+    assert reader.status == "unsubscribed" and counts["suppressed"] == 0

@@ -36,10 +36,18 @@ KNOWN_EVENTS = {
 # event → (subscriber status, consent action)
 SUPPRESSING_EVENTS = {
     "bounce": ("bounced", "bounce"),
-    "dropped": ("bounced", "bounce"),
     "spamreport": ("complained", "complaint"),
     "unsubscribe": ("unsubscribed", "unsubscribe"),
     "group_unsubscribe": ("unsubscribed", "unsubscribe"),
+}
+# SendGrid drops a message for the address's sake (it is on a suppression list) or for the message's
+# ("Spam Content", "Invalid SMTPAPI header", quota). Only the first kind says anything about the reader:
+# suppressing on the second would unsubscribe a whole batch for one bad email of ours.
+DROPPED_REASONS = {
+    "bounced address": ("bounced", "bounce"),
+    "invalid": ("bounced", "bounce"),
+    "unsubscribed address": ("unsubscribed", "unsubscribe"),
+    "spam reporting address": ("complained", "complaint"),
 }
 # Events that prove the provider accepted the message.
 ACCEPTED_EVENTS = {
@@ -51,6 +59,8 @@ ACCEPTED_EVENTS = {
     "bounce",
     "spamreport",
     "unsubscribe",
+    "group_unsubscribe",
+    "group_resubscribe",
 }
 
 
@@ -68,6 +78,19 @@ def verify_signature(public_key_b64: str, signature_b64: str, timestamp: str, ra
     except InvalidSignature:
         return False
     return True
+
+
+def suppression_for(event: str, payload: dict[str, Any]) -> tuple[str, str] | None:
+    """The (subscriber status, consent action) an event calls for, or None when it suppresses nothing.
+
+    A bounce of type `blocked` is the receiving server refusing for now (SendGrid's own reading): the
+    address is fine, so it stays active.
+    """
+    if event == "dropped":
+        return DROPPED_REASONS.get(str(payload.get("reason", "")).strip().lower())
+    if event == "bounce" and str(payload.get("type", "bounce")).lower() == "blocked":
+        return None
+    return SUPPRESSING_EVENTS.get(event)
 
 
 def natural_key(event: dict[str, Any]) -> str:
@@ -215,9 +238,8 @@ def process_pending_events(session: Session, limit: int = 1000) -> dict[str, int
     for event in events:
         try:
             with session.begin_nested():
-                if event.event in SUPPRESSING_EVENTS and _suppress(
-                    session, event, *SUPPRESSING_EVENTS[event.event]
-                ):
+                suppression = suppression_for(event.event, event.payload)
+                if suppression is not None and _suppress(session, event, *suppression):
                     counts["suppressed"] += 1
                 if _settle_delivery(session, event):
                     counts["settled"] += 1

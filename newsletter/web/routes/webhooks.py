@@ -65,9 +65,13 @@ def check_signature(settings: Settings, request: Request, raw_body: bytes) -> No
 async def sendgrid_events(
     request: Request, settings: SettingsDep, session_factory: SessionFactoryDep
 ) -> dict[str, int]:
+    if not settings.sendgrid_webhook_public_key:
+        # Unsigned events could unsubscribe anyone: without the key, none are taken.
+        raise HTTPException(
+            status_code=503, detail="event webhook not configured (NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY)"
+        )
     raw_body = await read_capped_body(request)
-    if settings.sendgrid_webhook_public_key:
-        check_signature(settings, request, raw_body)
+    check_signature(settings, request, raw_body)
     try:
         with session_scope(session_factory) as session:
             report = store_events(session, raw_body)
