@@ -16,12 +16,11 @@ from newsletter.subscribers.operators import (
     import_subscribers_csv,
     list_subscribers,
 )
+from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.service import delete_subscriber, find_subscriber_by_email
 from newsletter.subscribers.validation import PreferencesForm
-from newsletter.taskqueue import enqueue
 
 subscribers_app = typer.Typer(help="Manage subscribers (operators).", no_args_is_help=True)
-DELIVER_TRANSACTIONAL_TASK = "workers.tasks.mail.deliver_transactional"
 
 
 @subscribers_app.command("add")
@@ -48,11 +47,15 @@ def add_command(
     except InvalidInput as error:
         error_console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error
-    if result.delivery_id is not None:
-        enqueue(settings, DELIVER_TRANSACTIONAL_TASK, result.delivery_id)
+    if result.delivery_id is None:
+        console.print(f"subscriber {result.subscriber_id} active")
+    elif enqueue_delivery(settings, result.delivery_id):
         console.print(f"subscriber {result.subscriber_id} pending; confirmation email queued")
     else:
-        console.print(f"subscriber {result.subscriber_id} active")
+        console.print(
+            f"subscriber {result.subscriber_id} pending; the task queue is unreachable, so the"
+            " confirmation email goes out once the workers' beat finds it"
+        )
 
 
 @subscribers_app.command("import")
@@ -87,7 +90,10 @@ def list_command(
     if as_json:
         typer.echo(json.dumps([line.to_json() for line in lines], indent=2))
         return
-    table = Table("id", "email", "status", "frequency", "send", "zone", "topics", "keywords")
+    table = Table()
+    for column in ("id", "email", "status", "frequency", "send", "zone", "topics", "keywords"):
+        # Folded, never cut with an ellipsis: an operator copies addresses from here.
+        table.add_column(column, overflow="fold")
     for line in lines:
         table.add_row(
             str(line.id),

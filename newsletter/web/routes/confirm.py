@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from newsletter.db import session_scope
+from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.service import confirm, is_confirmation_link_current, subscriber_view
 from newsletter.subscribers.tokens import read_token
 from newsletter.web.csrf import require_csrf
@@ -16,7 +17,6 @@ from newsletter.web.deps import (
     SettingsDep,
     UserAgentDep,
 )
-from newsletter.web.outbox import enqueue_delivery
 from newsletter.web.pages import page_links, render
 from newsletter.web.routes.limits import require_link_action_budget
 

@@ -16,6 +16,7 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.errors import InvalidInput
 from newsletter.subscribers.consent import CURRENT_WORDING_VERSION
+from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.service import signup
 from newsletter.subscribers.validation import SignupForm, normalize_email, topic_choices
 from newsletter.web.csrf import require_csrf
@@ -28,7 +29,6 @@ from newsletter.web.deps import (
     UserAgentDep,
 )
 from newsletter.web.forms import SignupFormDep
-from newsletter.web.outbox import enqueue_delivery
 from newsletter.web.pages import render
 from newsletter.web.ratelimit import SIGNUP_PER_ADDRESS, SIGNUP_PER_IP, RateLimiter
 from newsletter.web.routes.public import signup_defaults

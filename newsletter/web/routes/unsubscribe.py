@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 
 from newsletter.db import session_scope
 from newsletter.errors import InvalidToken, NotFound
+from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.service import subscriber_view, unsubscribe
 from newsletter.subscribers.tokens import read_token
 from newsletter.web.csrf import require_csrf
@@ -20,7 +21,6 @@ from newsletter.web.deps import (
     SettingsDep,
     UserAgentDep,
 )
-from newsletter.web.outbox import enqueue_delivery
 from newsletter.web.pages import page_links, render
 from newsletter.web.routes.limits import require_link_action_budget
 
