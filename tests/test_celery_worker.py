@@ -1,17 +1,30 @@
-"""A real Celery worker process runs a task end to end over real Redis and Postgres."""
+"""Real Celery worker processes run tasks end to end over real Redis and Postgres; the beat schedule."""
 
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.health import last_worker_heartbeat
+from newsletter.models import FetchRun, Paper, PaperTopic, Summary
+from newsletter.sources.replay import start_replay_server
 from newsletter.taskqueue import enqueue
+from workers.celery_app import beat_schedule
 
 pytestmark = pytest.mark.slow
+
+FETCH_ALL = "workers.tasks.fetch.fetch_all"
+SUMMARIZE_PENDING = "workers.tasks.summaries.summarize_pending"
+# The bundled sample feed's window (see newsletter/sources/samplefeed.py).
+SINCE, UNTIL = "2026-11-14", "2026-11-21"
 
 
 def test_a_worker_process_runs_the_heartbeat_task(
@@ -37,4 +50,76 @@ def test_a_worker_process_runs_the_heartbeat_task(
         worker.terminate()
         output, _ = worker.communicate(timeout=30)
     assert worker.returncode is not None
+    assert b"Traceback" not in output, output.decode(errors="replace")
+
+
+def test_beat_schedules_fetch_all_at_the_configured_interval(settings: Settings) -> None:
+    every_two_hours = settings.model_copy(update={"fetch_interval_hours": 2.0})
+    entries = [entry for entry in beat_schedule(every_two_hours).values() if entry["task"] == FETCH_ALL]
+    assert len(entries) == 1
+    assert entries[0]["schedule"] == timedelta(hours=2)
+    assert 0 < entries[0]["options"]["expires"] <= timedelta(hours=2).total_seconds()
+    assert {entry["task"] for entry in beat_schedule(settings).values()} >= {FETCH_ALL, SUMMARIZE_PENDING}
+
+
+def wait_for(condition: Callable[[], bool], worker: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert worker.poll() is None, "the worker exited"
+        assert time.monotonic() < deadline, "the worker did not finish in time"
+        time.sleep(0.3)
+
+
+def count(factory: sessionmaker[Session], query: Any) -> int:
+    with factory() as session:
+        return int(session.execute(query).scalar_one())
+
+
+def test_a_worker_fetches_then_summarizes_and_running_each_task_twice_changes_nothing(
+    settings: Settings,
+    child_environment: dict[str, str],
+    committed_session_factory: sessionmaker[Session],
+) -> None:
+    with start_replay_server() as replay:
+        environment = {
+            **child_environment,
+            "NEWSLETTER_ARXIV_BASE_URL": replay.base_url,
+            "NEWSLETTER_HF_BASE_URL": replay.base_url,
+            "NEWSLETTER_ARXIV_MIN_INTERVAL_S": "0.01",
+            "NEWSLETTER_ARXIV_CATEGORIES": "cs.LG,cs.CL",
+        }
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "newsletter.cli", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            finished_runs = select(func.count()).select_from(FetchRun).where(FetchRun.status != "running")
+            enqueue(settings, FETCH_ALL, SINCE, UNTIL)
+            # One run per arXiv category and one for Hugging Face.
+            wait_for(lambda: count(committed_session_factory, finished_runs) == 3, worker)
+            papers = count(committed_session_factory, select(func.count()).select_from(Paper))
+            assert papers > 50
+
+            enqueue(settings, FETCH_ALL, SINCE, UNTIL)
+            wait_for(lambda: count(committed_session_factory, finished_runs) == 6, worker)
+            with committed_session_factory() as session:
+                reruns = session.scalars(select(FetchRun).order_by(FetchRun.id.desc()).limit(3)).all()
+            assert {run.status for run in reruns} == {"ok"}
+            assert sum(run.new_count + run.updated_count for run in reruns) == 0
+            assert count(committed_session_factory, select(func.count()).select_from(Paper)) == papers
+
+            # Two runs at once: papers are claimed with SKIP LOCKED and summaries keyed by input hash.
+            enqueue(settings, SUMMARIZE_PENDING)
+            enqueue(settings, SUMMARIZE_PENDING)
+            summaries = select(func.count()).select_from(Summary)
+            wait_for(lambda: count(committed_session_factory, summaries) == papers, worker)
+            summarized = select(func.count(func.distinct(Summary.paper_id)))
+            assert count(committed_session_factory, summarized) == papers
+            tagged = select(func.count(func.distinct(PaperTopic.paper_id)))
+            assert count(committed_session_factory, tagged) == papers
+        finally:
+            worker.terminate()
+            output, _ = worker.communicate(timeout=30)
     assert b"Traceback" not in output, output.decode(errors="replace")
