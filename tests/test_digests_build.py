@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
 from newsletter.digests.build import build_editions_chunk
-from newsletter.models import Edition, EditionContent, EditionItem, Paper
+from newsletter.models import Edition, EditionContent, EditionItem, Paper, Summary
 from tests.factories import make_paper, make_subscriber
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)  # past the default 07:00 UTC send time
@@ -210,3 +210,58 @@ def test_keyword_alerts_with_odd_characters_are_stored_literally(
     items = edition_items(session, dana.id)
     assert [item.paper_id for item in items] == [paper.id]
     assert items[0].matched_keywords == ['"hello" retrieval']
+
+
+def seen_at(session: Session, paper: Paper, moment: datetime) -> None:
+    """The paper reached us (fetched and summarized) at `moment`."""
+    from sqlalchemy import text
+
+    session.execute(
+        text("UPDATE papers SET first_seen_at = :at, changed_at = :at WHERE id = :id"),
+        {"at": moment, "id": paper.id},
+    )
+    session.execute(
+        text("UPDATE summaries SET created_at = :at WHERE paper_id = :id"), {"at": moment, "id": paper.id}
+    )
+
+
+def test_a_paper_submitted_before_the_last_edition_but_announced_after_it_comes_in_the_next(
+    session: Session, settings: Settings
+) -> None:
+    # arXiv's `published` is the submission time, a day or more before the announcement that brings it.
+    first = make_paper(session, topics=["NLP"], published_at=NOW - timedelta(hours=20))
+    seen_at(session, first, NOW - timedelta(hours=2))
+    alice = make_subscriber(session, topics=["NLP"])
+    build(session, settings)
+    announced = make_paper(session, topics=["NLP"], published_at=NOW - timedelta(hours=30))
+    seen_at(session, announced, NOW + timedelta(hours=18))
+    # A backfill brings an old paper in today: it is not news.
+    backfilled = make_paper(session, topics=["NLP"], published_at=NOW - timedelta(days=20))
+    seen_at(session, backfilled, NOW + timedelta(hours=18))
+
+    report, _ = build(session, settings, NOW + timedelta(days=1))
+
+    assert report.by_kind == {"papers": 1}
+    assert [item.paper_id for item in edition_items(session, alice.id)] == [first.id, announced.id]
+
+
+def test_a_paper_summarized_just_after_an_edition_comes_in_the_next(
+    session: Session, settings: Settings
+) -> None:
+    alice = make_subscriber(session, topics=["NLP"])
+    late = make_paper(session, topics=["NLP"], published_at=NOW - timedelta(hours=10), summarized=False)
+    seen_at(session, late, NOW - timedelta(hours=1))
+    report, _ = build(session, settings)
+    assert report.by_kind == {"skipped": 1}  # fetched, but its summary was not ready at send time
+
+    session.add(
+        Summary(
+            paper_id=late.id, input_hash="late", backend="extractive", backend_version="test",
+            key_points=["One."], summary="S.", methodology="M.", results="R.", implications="I.",
+            topics=["NLP"], created_at=NOW + timedelta(minutes=10),
+        )
+    )  # fmt: skip
+    session.flush()
+    report, _ = build(session, settings, NOW + timedelta(days=1))
+    assert report.by_kind == {"papers": 1}
+    assert [item.paper_id for item in edition_items(session, alice.id)] == [late.id]

@@ -16,7 +16,9 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.digests.schedule import DueSubscriber, due_subscribers
 from newsletter.digests.select import (
+    DAILY_MAX_AGE,
     DAILY_WINDOW,
+    WEEKLY_MAX_AGE,
     WEEKLY_WINDOW,
     Selection,
     Selector,
@@ -64,7 +66,7 @@ class EditionPlanner:
 
     def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
         self.now = now
-        self.candidates = load_candidates(session, now, now - max(DAILY_WINDOW, WEEKLY_WINDOW))
+        self.candidates = load_candidates(session, now, now - max(DAILY_MAX_AGE, WEEKLY_MAX_AGE))
         self.candidate_ids = [candidate.id for candidate in self.candidates]
         self.selector = Selector(self.candidates, {}, settings.max_papers_per_topic)
 
@@ -84,10 +86,14 @@ class EditionPlanner:
 
         planned = []
         for subscriber in due:
-            since = self.now - (WEEKLY_WINDOW if subscriber.frequency == "weekly" else DAILY_WINDOW)
+            is_weekly = subscriber.frequency == "weekly"
+            since = self.now - (WEEKLY_WINDOW if is_weekly else DAILY_WINDOW)
             if subscriber.last_edition_at is not None and subscriber.last_edition_at > since:
                 since = subscriber.last_edition_at
-            selection = self.selector.select(tastes[subscriber.id], since, sent.get(subscriber.id, {}))
+            fresh_after = self.now - (WEEKLY_MAX_AGE if is_weekly else DAILY_MAX_AGE)
+            selection = self.selector.select(
+                tastes[subscriber.id], since, fresh_after, sent.get(subscriber.id, {})
+            )
             if selection.items:
                 kind = "papers"
             elif subscriber.wants_empty_note:

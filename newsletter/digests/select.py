@@ -21,9 +21,15 @@ from sqlalchemy.orm import Session
 
 from newsletter.digests.trending import TrendingSignals, last_activity, signal_phrase, trending_score
 
-# How far back an edition looks when a subscriber has no earlier edition (or it is older).
+# How far back an edition looks for papers that reached us when a subscriber has no earlier edition
+# (or it is older).
 DAILY_WINDOW = timedelta(days=3)
 WEEKLY_WINDOW = timedelta(days=8)
+# How old a paper's own activity (published, updated, featured) may be and still be news. Wider than the
+# windows: arXiv's `published` is the submission time, up to ~4 days before the announcement over a
+# weekend and longer over holidays; a backfill of last month's papers is not news.
+DAILY_MAX_AGE = timedelta(days=7)
+WEEKLY_MAX_AGE = timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,10 @@ class Candidate:
     topics: tuple[str, ...]  # the paper's tags, strongest first
     score: float
     activity: datetime
+    # When the paper could first go out: the newest of its activity, our first sight of it (or of its
+    # latest version) and its first summary. "Since the last edition" is measured on this, not on arXiv's
+    # dates, which precede the announcement.
+    available_at: datetime
     signal: str
 
 
@@ -67,21 +77,29 @@ class Selection:
 CANDIDATES_SQL = text(
     """
     SELECT p.id, p.arxiv_id, p.version, p.hf_upvotes, p.github_stars, p.published_at, p.updated_at,
-           p.hf_featured_date,
+           p.hf_featured_date, p.changed_at, summarized.first_at AS summarized_at,
            coalesce(array_agg(t.name ORDER BY pt.rank) FILTER (WHERE t.name IS NOT NULL), '{}') AS topics
     FROM papers p
-    JOIN LATERAL (SELECT 1 FROM summaries s WHERE s.paper_id = p.id LIMIT 1) has_summary ON true
+    JOIN LATERAL (SELECT min(s.created_at) AS first_at FROM summaries s WHERE s.paper_id = p.id) summarized
+      ON summarized.first_at IS NOT NULL
     LEFT JOIN paper_topics pt ON pt.paper_id = p.id
     LEFT JOIN topics t ON t.id = pt.topic_id
     WHERE greatest(p.published_at, p.updated_at, CAST(p.hf_featured_date AS timestamptz)) >= :since
       AND greatest(p.published_at, p.updated_at, CAST(p.hf_featured_date AS timestamptz)) <= :now
-    GROUP BY p.id
+    GROUP BY p.id, summarized.first_at
     """
 )
 
 
+def available_at(activity: datetime, now: datetime, *arrivals: datetime | None) -> datetime:
+    """The newest of `activity` and the arrival times; an arrival after `now` (a build run as of an
+    earlier moment) does not count."""
+    return max([activity, *(moment for moment in arrivals if moment is not None and moment <= now)])
+
+
 def load_candidates(session: Session, now: datetime, since: datetime) -> list[Candidate]:
-    """Summarized papers with a sign of life in [since, now], scored, best first."""
+    """Summarized papers with a sign of life (published, updated, featured) in [since, now], scored,
+    best first."""
     candidates = []
     for row in session.execute(CANDIDATES_SQL, {"now": now, "since": since}):
         signals = TrendingSignals(
@@ -91,6 +109,7 @@ def load_candidates(session: Session, now: datetime, since: datetime) -> list[Ca
             updated_at=row.updated_at,
             featured_date=row.hf_featured_date,
         )
+        activity = last_activity(signals) or now
         candidates.append(
             Candidate(
                 id=row.id,
@@ -98,7 +117,8 @@ def load_candidates(session: Session, now: datetime, since: datetime) -> list[Ca
                 version=row.version,
                 topics=tuple(row.topics),
                 score=trending_score(signals, now),
-                activity=last_activity(signals) or now,
+                activity=activity,
+                available_at=available_at(activity, now, row.changed_at, row.summarized_at),
                 signal=signal_phrase(signals),
             )
         )
@@ -189,8 +209,10 @@ class Selector:
         self.candidates = list(candidates)  # best first
         self.keyword_matches = keyword_matches
         self.max_per_topic = max_per_topic
-        # Candidates' activity times, ascending, to find the window start with one bisect.
+        # Candidates' activity and availability times, ascending: two bisects tell which candidates a
+        # window admits, so subscribers with equal windows share one memo entry.
         self._activity_sorted = sorted(candidate.activity for candidate in self.candidates)
+        self._available_sorted = sorted(candidate.available_at for candidate in self.candidates)
         # Positions (in score order) of the candidates of each topic and of each keyword's matches:
         # a subscriber's selection walks only the candidates that can match.
         self._positions_by_topic: dict[str, list[int]] = defaultdict(list)
@@ -203,13 +225,20 @@ class Selector:
     def add_keyword_matches(self, keyword_matches: dict[str, frozenset[int]]) -> None:
         self.keyword_matches.update(keyword_matches)
 
-    def select(self, taste: Taste, since: datetime, sent_versions: dict[int, int]) -> Selection:
+    def select(
+        self, taste: Taste, since: datetime, fresh_after: datetime, sent_versions: dict[int, int]
+    ) -> Selection:
+        """Papers available since `since` whose own activity is after `fresh_after`."""
         # Only what is both sent and still a candidate can change the outcome.
-        window_position = bisect.bisect_left(self._activity_sorted, since)
-        key = (taste, window_position, tuple(sorted(sent_versions.items())) if sent_versions else ())
+        key = (
+            taste,
+            bisect.bisect_left(self._available_sorted, since),
+            bisect.bisect_left(self._activity_sorted, fresh_after),
+            tuple(sorted(sent_versions.items())) if sent_versions else (),
+        )
         selection = self._memo.get(key)
         if selection is None:
-            selection = self._select(taste, since, sent_versions)
+            selection = self._select(taste, since, fresh_after, sent_versions)
             self._memo[key] = selection
         return selection
 
@@ -225,13 +254,15 @@ class Selector:
             )
         return sorted(positions)
 
-    def _select(self, taste: Taste, since: datetime, sent_versions: dict[int, int]) -> Selection:
+    def _select(
+        self, taste: Taste, since: datetime, fresh_after: datetime, sent_versions: dict[int, int]
+    ) -> Selection:
         chosen: list[SelectedItem] = []
         per_topic: dict[str, int] = defaultdict(int)
         matched_count = 0
         for position in self._relevant_positions(taste):
             candidate = self.candidates[position]
-            if candidate.activity < since:
+            if candidate.available_at < since or candidate.activity < fresh_after:
                 continue
             sent_version = sent_versions.get(candidate.id)
             if sent_version is not None and sent_version >= candidate.version:
