@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
+import html
 import re
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 import redis
@@ -15,8 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.models import ConsentEvent, Delivery, Subscriber
+from newsletter.mail.deliver import create_transactional_delivery, deliver_transactional, send_pending
+from newsletter.models import ConsentEvent, Delivery, Edition, Subscriber
 from newsletter.web.app import create_app
+from tests.factories import make_paper, make_subscriber
+from tests.mail_factories import EDITION_DAY, make_content, make_edition
 
 BASE_URL = "https://papers.example.org"
 ALICE_IP = "198.51.100.7"
@@ -107,12 +116,79 @@ def database_snapshot(factory: sessionmaker[Session]) -> dict[str, object]:
         return {
             "subscribers": session.execute(
                 select(
-                    Subscriber.id, Subscriber.status, Subscriber.status_changed_at, Subscriber.confirmed_at
+                    Subscriber.id,
+                    Subscriber.status,
+                    Subscriber.status_changed_at,
+                    Subscriber.confirmed_at,
+                    Subscriber.frequency,
+                    Subscriber.send_time,
+                    Subscriber.timezone,
                 ).order_by(Subscriber.id)
             ).all(),
             "consent": session.execute(select(func.count()).select_from(ConsentEvent)).scalar_one(),
-            "deliveries": session.execute(select(func.count()).select_from(Delivery)).scalar_one(),
+            "deliveries": session.execute(
+                select(Delivery.id, Delivery.kind, Delivery.state).order_by(Delivery.id)
+            ).all(),
+            "editions": session.execute(select(func.count()).select_from(Edition)).scalar_one(),
         }
+
+
+@dataclass(frozen=True)
+class SentEmails:
+    """One email of every kind, sent through the file backend, and the people they went to."""
+
+    pending_id: int
+    active_id: int
+    unsubscribed_id: int
+    messages: list[EmailMessage]
+
+
+def read_outbox(outbox: Path) -> list[EmailMessage]:
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for path in sorted(outbox.glob("*.eml"))
+    ]
+
+
+def send_every_kind_of_email(factory: sessionmaker[Session], settings: Settings) -> SentEmails:
+    """Confirmation, welcome, goodbye, an edition with papers and a "nothing new" one, as a worker sends
+    them (the mail domain's own functions, file backend)."""
+    with session_scope(factory) as session:
+        pending = make_subscriber(session, "scanned-pending@example.org", status="pending")
+        active = make_subscriber(session, "scanned-active@example.org")
+        quiet = make_subscriber(session, "scanned-quiet@example.org", wants_empty_note=True)
+        gone = make_subscriber(session, "scanned-gone@example.org", status="unsubscribed")
+        paper = make_paper(session, title="Scanned paper", upvotes=3)
+        make_edition(session, active, make_content(session, [paper]))
+        make_edition(session, quiet, None)
+        delivery_ids = [
+            create_transactional_delivery(session, pending.id, "confirmation"),
+            create_transactional_delivery(session, active.id, "welcome"),
+            create_transactional_delivery(session, gone.id, "unsubscribed"),
+        ]
+        ids = (pending.id, active.id, gone.id)
+    for delivery_id in delivery_ids:
+        assert deliver_transactional(factory, settings, delivery_id) == "sent"
+    assert send_pending(factory, settings, edition_date=EDITION_DAY).sent == 2
+    messages = read_outbox(settings.resolved_outbox_dir)
+    assert len(messages) == 5
+    return SentEmails(*ids, messages=messages)
+
+
+def links_in(messages: list[EmailMessage], base_url: str) -> list[str]:
+    """Every URL of the site in the emails: text and HTML parts and the List-Unsubscribe header."""
+    pattern = re.compile(re.escape(base_url.rstrip("/")) + r"/[^\s\"'<>]*")
+    found: set[str] = set()
+    for message in messages:
+        texts = [str(message.get("List-Unsubscribe", ""))]
+        for subtype in ("plain", "html"):
+            part = message.get_body((subtype,))
+            assert part is not None, f"{message['Subject']} has no {subtype} part"
+            texts.append(html.unescape(part.get_content()) if subtype == "html" else part.get_content())
+        for text in texts:
+            # Tokens and paper ids never end in punctuation; a sentence around a link may.
+            found.update(match.group(0).rstrip(".,;:") for match in pattern.finditer(text))
+    return sorted(found)
 
 
 @contextlib.contextmanager
