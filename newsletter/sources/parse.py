@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import defusedxml
@@ -48,11 +48,23 @@ ITEMS_PER_PAGE = f"{OPENSEARCH}itemsPerPage"
 FEED = f"{ATOM}feed"
 
 # http://arxiv.org/abs/2104.12255v1 and http://arxiv.org/abs/astro-ph/0601001v1
-ENTRY_ID_PATTERN = re.compile(r"/abs/(?P<arxiv_id>[A-Za-z.\-]+/\d{7}|\d{4}\.\d{4,5})(?:v(?P<version>\d+))?$")
-BARE_ID_PATTERN = re.compile(r"^(?P<arxiv_id>[A-Za-z.\-]+/\d{7}|\d{4}\.\d{4,5})(?:v(?P<version>\d+))?$")
+# Bounded so that every id fits papers.arxiv_id (64 characters) and every version an integer column.
+ENTRY_ID_PATTERN = re.compile(
+    r"/abs/(?P<arxiv_id>[A-Za-z.\-]{1,40}/\d{7}|\d{4}\.\d{4,5})(?:v(?P<version>\d{1,6}))?$"
+)
+BARE_ID_PATTERN = re.compile(
+    r"^(?P<arxiv_id>[A-Za-z.\-]{1,40}/\d{7}|\d{4}\.\d{4,5})(?:v(?P<version>\d{1,6}))?$"
+)
 # cs.LG, astro-ph.CO, cond-mat.str-el, hep-ph; legacy feeds also list MSC ("35", "28A80 (Primary)") and
 # ACM ("F.2.2") classes as <category>, which are not arXiv categories.
 CATEGORY_PATTERN = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z\-]+)?$")
+# papers.primary_category is varchar(32); the longest real category (cond-mat.mes-hall) has 17.
+MAX_CATEGORY_CHARS = 32
+# Title plus abstract: arXiv caps abstracts at 1,920 characters. Far beyond that, Postgres cannot build
+# the search vector (a tsvector holds at most 1 MB), so such an entry could never be stored.
+MAX_ENTRY_TEXT_CHARS = 200_000
+# The count columns (upvotes, stars, comments) are Postgres integers.
+MAX_COUNT = 2**31 - 1
 
 
 @dataclass(slots=True)
@@ -152,6 +164,16 @@ def split_versioned_id(text: str) -> tuple[str, int] | None:
     return match["arxiv_id"], int(match["version"] or 1)
 
 
+def is_category(term: str) -> bool:
+    return len(term) <= MAX_CATEGORY_CHARS and CATEGORY_PATTERN.match(term) is not None
+
+
+def check_text_size(title: str, abstract: str) -> None:
+    size = len(title) + len(abstract)
+    if size > MAX_ENTRY_TEXT_CHARS:
+        raise EntryRejected(f"title and abstract are {size} characters, over the {MAX_ENTRY_TEXT_CHARS} cap")
+
+
 def check_size(body: bytes, max_bytes: int, what: str) -> None:
     if len(body) > max_bytes:
         raise PermanentError(
@@ -243,7 +265,7 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
             abstract = child.text or ""
         elif tag == CATEGORY:
             term = child.get("term", "").strip()
-            if CATEGORY_PATTERN.match(term) and term not in categories:
+            if is_category(term) and term not in categories:
                 categories.append(term)
         elif tag == LINK:
             href = child.get("href", "")
@@ -258,6 +280,8 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
             updated = child.text
         elif tag == PRIMARY_CATEGORY:
             primary = child.get("term", "").strip() or None
+            if primary is not None and not is_category(primary):
+                primary = None
         elif tag == COMMENT:
             comment = child.text
         elif tag == JOURNAL_REF:
@@ -276,6 +300,7 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
         raise EntryRejected("entry has no title")
     if not categories and primary is None:
         raise EntryRejected("entry has no category")
+    check_text_size(title, abstract or "")
     version = int(match["version"] or 1)
     published_at = parse_timestamp(published, "published")
     return PaperRecord(
@@ -306,6 +331,15 @@ def parse_timestamp(text: str | None, name: str) -> datetime:
         raise EntryRejected(f"<{name}> {text.strip()!r} is not an ISO timestamp") from error
     if value.tzinfo is None:
         raise EntryRejected(f"<{name}> {text.strip()!r} has no time zone")
+    return within_utc_range(value, f"<{name}> {text.strip()!r}")
+
+
+def within_utc_range(value: datetime, what: str) -> datetime:
+    # 0001-01-01T00:00:00+14:00 is in year 0 in UTC: Postgres would store it and never read it back.
+    try:
+        value.astimezone(UTC)
+    except OverflowError as error:
+        raise EntryRejected(f"{what} is out of range") from error
     return value
 
 
@@ -333,6 +367,11 @@ def parse_hf_daily_papers(
         document = json.loads(json_bytes)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise PermanentError(f"Hugging Face response is not valid JSON (truncated?): {error}") from error
+    except RecursionError as error:
+        # `[[[[…` a few thousand deep exhausts the decoder's stack; no real answer nests past 4 levels.
+        raise PermanentError(
+            "Hugging Face response is nested too deeply to be a Daily Papers list"
+        ) from error
     if not isinstance(document, list):
         raise PermanentError(f"Hugging Face daily_papers answered a {type(document).__name__}, not a list")
     items: list[HfRecord] = []
@@ -351,7 +390,8 @@ def hf_item_ref(item: Any, position: int) -> str:
     if isinstance(item, dict) and isinstance(item.get("paper"), dict):
         paper_id = item["paper"].get("id")
         if isinstance(paper_id, str) and paper_id:
-            return paper_id
+            # The reference is stored in fetch_runs.rejections (JSONB): printable and short.
+            return (paper_id if paper_id.isprintable() else ascii(paper_id))[:100]
     return f"item #{position}"
 
 
@@ -368,23 +408,28 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
         raise EntryRejected("paper has no title")
     upvotes = paper.get("upvotes", 0)
     if not is_count(upvotes):
-        raise EntryRejected(f"upvotes {upvotes!r} is not a non-negative integer")
+        raise EntryRejected(f"upvotes {upvotes!r} is not an integer from 0 to {MAX_COUNT}")
     authors_raw = paper.get("authors") or []
     if not isinstance(authors_raw, list):
         raise EntryRejected("authors is not a list")
-    authors = [
-        normalise_whitespace(author["name"])
+    names = (
+        normalise_whitespace(storable_text(author["name"]))
         for author in authors_raw
-        if isinstance(author, dict) and isinstance(author.get("name"), str) and author["name"].strip()
-    ]
+        if isinstance(author, dict) and isinstance(author.get("name"), str)
+    )
+    authors = [name for name in names if name]
     featured = parse_hf_timestamp(paper.get("submittedOnDailyAt"), "submittedOnDailyAt")
     keywords = paper.get("ai_keywords") or []
+    if isinstance(keywords, list):
+        keywords = [normalise_whitespace(storable_text(k)) for k in keywords if isinstance(k, str)]
+    abstract = first_string(paper.get("summary"), item.get("summary")) or ""
+    check_text_size(title, abstract)
     stars = paper.get("githubStars")
     comments = item.get("numComments")
     return HfRecord(
         arxiv_id=parsed_id[0],
         title=normalise_whitespace(title),
-        abstract=normalise_whitespace(first_string(paper.get("summary"), item.get("summary")) or ""),
+        abstract=normalise_whitespace(abstract),
         authors=authors,
         published=parse_hf_timestamp(paper.get("publishedAt"), "publishedAt"),
         featured_date=featured.date() if featured else featured_on,
@@ -392,9 +437,7 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
         github_repo=first_string(paper.get("githubRepo")),
         github_stars=stars if is_count(stars) else None,
         project_page=first_string(paper.get("projectPage")),
-        ai_keywords=[normalise_whitespace(k) for k in keywords if isinstance(k, str) and k.strip()]
-        if isinstance(keywords, list)
-        else [],
+        ai_keywords=[keyword for keyword in keywords if keyword] if isinstance(keywords, list) else [],
         ai_summary=first_string(paper.get("ai_summary")),
         num_comments=comments if is_count(comments) else None,
     )
@@ -402,14 +445,27 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
 
 def first_string(*values: Any) -> str | None:
     for value in values:
-        if isinstance(value, str) and value.strip():
-            return value
+        if isinstance(value, str):
+            value = storable_text(value)
+            if value.strip():
+                return value
     return None
+
+
+def storable_text(value: str) -> str:
+    # JSON can spell NUL (which Postgres text cannot hold) and unpaired surrogates as \u escapes.
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise EntryRejected("text holds an unpaired surrogate, which is not valid Unicode") from error
+    return value
 
 
 def is_count(value: Any) -> bool:
     # bool is an int subclass; `true` upvotes is malformed, not 1.
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
 
 
 def parse_hf_timestamp(value: Any, name: str) -> datetime | None:
@@ -423,4 +479,4 @@ def parse_hf_timestamp(value: Any, name: str) -> datetime | None:
         raise EntryRejected(f"{name} {value!r} is not an ISO timestamp") from error
     if parsed.tzinfo is None:
         raise EntryRejected(f"{name} {value!r} has no time zone")
-    return parsed
+    return within_utc_range(parsed, f"{name} {value!r}")

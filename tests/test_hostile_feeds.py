@@ -1,0 +1,527 @@
+"""Hostile provider answers through the real fetch path (client, parser, upsert, fetch run) on real Postgres.
+
+Entity expansion and external entities are refused before any expansion or outside request (a local
+server counts the requests a parser might make); oversized and decompression-bomb answers stop at the
+cap; JSON that Python can parse but Postgres cannot store ends one item, never the run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newsletter.config import Settings
+from newsletter.errors import PermanentError
+from newsletter.models import FetchCursor, FetchRun, Paper
+from newsletter.sources.download import RetryPolicy
+from newsletter.sources.ingest import fetch
+from newsletter.sources.parse import PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
+from newsletter.sources.wireformat import render_atom_entry, render_atom_feed, render_hf_item
+
+DAY = date(2026, 11, 19)
+NO_RETRIES = RetryPolicy(max_attempts=1, backoff_base_s=0)
+
+
+@pytest.fixture
+def fetch_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"arxiv_min_interval_s": 0.001})
+
+
+class CountingServer:
+    """A local HTTP server that records every request: the place an external entity would be fetched from."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.url = ""
+
+
+@pytest.fixture
+def entity_server() -> Iterator[CountingServer]:
+    server_state = CountingServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+        def do_GET(self) -> None:
+            server_state.paths.append(self.path)
+            body = b'<!ENTITY leaked "LEAKED-FROM-THE-NETWORK">'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server_state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server_state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def record(arxiv_id: str, title: str = "A well-behaved paper", **overrides: Any) -> PaperRecord:
+    values: dict[str, Any] = {
+        "arxiv_id": arxiv_id,
+        "version": 1,
+        "title": title,
+        "abstract": "We study a problem and report results.",
+        "authors": ["Ada Lovelace"],
+        "categories": ["cs.CL"],
+        "primary_category": "cs.CL",
+        "published": datetime(2026, 11, 19, 9, 0, tzinfo=UTC),
+        "updated": datetime(2026, 11, 19, 9, 0, tzinfo=UTC),
+        "abs_url": f"https://arxiv.org/abs/{arxiv_id}v1",
+        "pdf_url": f"https://arxiv.org/pdf/{arxiv_id}v1",
+    }
+    return PaperRecord(**(values | overrides))
+
+
+def atom_feed(*records: PaperRecord) -> bytes:
+    return render_atom_feed(
+        [render_atom_entry(each) for each in records],
+        search_query="cat:cs.CL",
+        start=0,
+        max_results=500,
+        total_results=len(records),
+        generated_at=datetime(2026, 11, 19, 12, 0, tzinfo=UTC),
+    )
+
+
+def with_doctype(doctype: str, title: str) -> bytes:
+    """A real-looking one-entry feed with a DOCTYPE spliced in after the XML declaration."""
+    body = atom_feed(record("2611.00001")).decode()
+    declaration, rest = body.split("\n", 1)
+    return f"{declaration}\n{doctype}\n{rest}".replace("A well-behaved paper", title).encode()
+
+
+def by_category(answers: dict[str, bytes]) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        category = request.url.params["search_query"].split()[0].removeprefix("cat:")
+        return httpx.Response(
+            200, content=answers[category], headers={"Content-Type": "application/atom+xml"}
+        )
+
+    return handler
+
+
+def mock_http(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.Client:
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def paper_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Paper)) or 0
+
+
+# ---------------------------------------------------------------- XML entities and DTDs
+
+
+def hostile_feeds(server_url: str) -> dict[str, bytes]:
+    big = "A" * 50_000
+    return {
+        "quadratic blowup": with_doctype(
+            f'<!DOCTYPE feed [<!ENTITY a "{big}">]>', "&a;" * 2_000
+        ),  # 100 MB if expanded
+        "billion laughs in an attribute": with_doctype(
+            '<!DOCTYPE feed [<!ENTITY l "lol"><!ENTITY l2 "&l;&l;&l;&l;&l;&l;&l;&l;&l;&l;">'
+            '<!ENTITY l3 "&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;">]>',
+            "Laughs",
+        ).replace(b'term="cs.CL"', b'term="&l3;"'),
+        "external entity, file": with_doctype(
+            '<!DOCTYPE feed [<!ENTITY secret SYSTEM "file:///etc/passwd">]>', "&secret;"
+        ),
+        "external entity, network": with_doctype(
+            f'<!DOCTYPE feed [<!ENTITY remote SYSTEM "{server_url}/entity">]>', "&remote;"
+        ),
+        "parameter entity, network DTD": with_doctype(
+            f'<!DOCTYPE feed [<!ENTITY % dtd SYSTEM "{server_url}/evil.dtd"> %dtd;]>', "&leaked;"
+        ),
+        "external DTD subset": with_doctype(f'<!DOCTYPE feed SYSTEM "{server_url}/feed.dtd">', "Plain"),
+        "public identifier DTD": with_doctype(
+            f'<!DOCTYPE feed PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "{server_url}/xhtml.dtd">', "Plain"
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "quadratic blowup",
+        "billion laughs in an attribute",
+        "external entity, file",
+        "external entity, network",
+        "parameter entity, network DTD",
+        "external DTD subset",
+        "public identifier DTD",
+    ],
+)
+def test_a_feed_with_entities_or_a_dtd_fails_its_run_fetches_nothing_and_the_next_category_runs(
+    session: Session, fetch_settings: Settings, entity_server: CountingServer, name: str
+) -> None:
+    hostile = hostile_feeds(entity_server.url)[name]
+    good = atom_feed(record("2611.00002", "The paper of the next category"))
+    http = mock_http(by_category({"cs.CL": hostile, "cs.LG": good}))
+    started = time.perf_counter()
+    first, second = fetch(
+        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL", "cs.LG"], http=http, retry_policy=NO_RETRIES
+    )
+    elapsed = time.perf_counter() - started
+
+    assert first.status == "failed" and "unsafe XML" in (first.error or "")
+    assert not first.is_transient  # a permanent refusal: never retried
+    assert second.status == "ok" and second.counts.new == 1
+    assert entity_server.paths == []  # nothing was fetched from the entity server
+    titles = session.scalars(select(Paper.title)).all()
+    assert titles == ["The paper of the next category"]
+    assert not any("root:" in title or "LEAKED" in title for title in titles)
+    failed_run = session.get(FetchRun, first.run_id)
+    assert failed_run is not None and failed_run.status == "failed" and failed_run.error
+    # The failed category's cursor did not move, so the next run fetches its window again.
+    cursors = session.execute(select(FetchCursor.category, FetchCursor.fetched_until)).all()
+    assert cursors == [("cs.LG", DAY)]
+    assert elapsed < 5, f"refusal took {elapsed:.2f} s"
+
+
+def test_xinclude_is_not_processed_and_no_file_is_read(session: Session, fetch_settings: Settings) -> None:
+    feed = atom_feed(record("2611.00003", "Included: INCLUDE-HERE")).replace(
+        b"INCLUDE-HERE",
+        b'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/>',
+    )
+    [summary] = fetch(
+        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+    )
+    assert summary.status == "ok"
+    [title] = session.scalars(select(Paper.title)).all()
+    assert title == "Included:"
+    assert "root:" not in title
+
+
+def test_a_hostile_title_in_a_well_formed_feed_is_stored_literally(
+    session: Session, fetch_settings: Settings
+) -> None:
+    hostile = "<script>alert(1)</script> {{ 7*7 }} {% raw %} </table> </mj-column> \u202eevil \u200b"
+    feed = atom_feed(record("2611.00004", hostile))
+    [summary] = fetch(
+        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+    )
+    assert summary.status == "ok"
+    [title] = session.scalars(select(Paper.title)).all()
+    # Storage keeps the text as sent (whitespace folded); escaping is the renderers' job.
+    assert title == hostile.strip()
+
+
+@pytest.mark.parametrize("character", ["&#0;", "&#1;", "&#xFFFE;"])
+def test_characters_xml_forbids_refuse_the_page_with_a_clear_error(character: str) -> None:
+    feed = atom_feed(record("2611.00005", "Before AFTER")).replace(b"AFTER", character.encode())
+    with pytest.raises(PermanentError, match="not well-formed"):
+        parse_arxiv_feed(feed)
+
+
+def test_overlong_categories_are_ignored_and_an_entry_left_without_one_is_rejected(
+    session: Session, fetch_settings: Settings
+) -> None:
+    too_long = "cs." + "X" * 200
+    feed = atom_feed(
+        record("2611.00006", "Too long a primary category", primary_category=too_long),
+        record(
+            "2611.00007", "Nothing but too long categories", primary_category=too_long, categories=[too_long]
+        ),
+        record("2611.00008", "A fine neighbour"),
+    )
+    [summary] = fetch(
+        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+    )
+    assert summary.status == "ok" and summary.counts.new == 2
+    stored = dict(session.execute(select(Paper.arxiv_id, Paper.primary_category)).all())
+    assert stored == {"2611.00006": "cs.CL", "2611.00008": "cs.CL"}
+    [rejection] = summary.rejections
+    assert rejection.item_ref.endswith("2611.00007v1") and "no category" in rejection.reason
+
+
+@pytest.mark.parametrize(
+    "entry_id",
+    ["http://arxiv.org/abs/" + "a" * 100 + "/0601001v1", "http://arxiv.org/abs/2611.00009v99999999999999"],
+    ids=["archive name past the id column", "version past an integer"],
+)
+def test_ids_and_versions_too_large_to_store_reject_only_their_entry(
+    session: Session, fetch_settings: Settings, entry_id: str
+) -> None:
+    feed = atom_feed(record("2611.00009", "Odd id"), record("2611.00010", "A fine neighbour")).replace(
+        b"http://arxiv.org/abs/2611.00009v1", entry_id.encode()
+    )
+    [summary] = fetch(
+        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+    )
+    assert summary.status == "ok", summary.error
+    assert session.scalars(select(Paper.arxiv_id)).all() == ["2611.00010"]
+    [rejection] = summary.rejections
+    assert "not an arXiv abstract URL" in rejection.reason
+
+
+def test_a_megabyte_abstract_rejects_its_entry_with_the_reason_and_keeps_the_rest(
+    session: Session, fetch_settings: Settings
+) -> None:
+    # Distinct words, so Postgres could not build the paper's search vector (1 MB at most).
+    abstract = " ".join(f"word{number}" for number in range(120_000))
+    feed = atom_feed(
+        record("2611.00041", "Huge", abstract=abstract), record("2611.00042", "A fine neighbour")
+    )
+    [summary] = fetch(
+        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+    )
+    assert summary.status == "ok", summary.error
+    assert session.scalars(select(Paper.arxiv_id)).all() == ["2611.00042"]
+    [rejection] = summary.rejections
+    assert "over the 200000 cap" in rejection.reason
+
+
+# ---------------------------------------------------------------- oversized answers
+
+
+def test_a_gzip_bomb_is_refused_at_the_cap_of_decompressed_bytes(
+    session: Session, fetch_settings: Settings
+) -> None:
+    # 200 MB of zeros compress to about 200 KB; the cap counts what comes out of the decompressor.
+    bomb = gzip.compress(b"\0" * (200 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 1024 * 1024
+    http = mock_http(
+        lambda request: httpx.Response(
+            200, content=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/atom+xml"}
+        )
+    )
+    started = time.perf_counter()
+    [summary] = fetch(
+        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=http, retry_policy=NO_RETRIES
+    )
+    elapsed = time.perf_counter() - started
+    assert summary.status == "failed" and "cap" in (summary.error or "")
+    assert paper_count(session) == 0
+    assert elapsed < 10, f"refusal took {elapsed:.2f} s"
+
+
+def test_an_answer_declaring_an_oversized_length_is_refused_before_reading(
+    session: Session, fetch_settings: Settings
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": str(10**12)}, content=b"")
+
+    [summary] = fetch(
+        session, fetch_settings, "hf", DAY, DAY, http=mock_http(handler), retry_policy=NO_RETRIES
+    )
+    assert summary.status == "failed" and "declares 1000000000000 bytes" in (summary.error or "")
+
+
+# ---------------------------------------------------------------- Hugging Face JSON
+
+
+def hf_item(arxiv_id: str, title: str = "A featured paper", **paper_overrides: Any) -> dict[str, Any]:
+    item = render_hf_item(
+        record(arxiv_id, title),
+        featured_on=DAY,
+        upvotes=12,
+        num_comments=1,
+        github_repo="https://github.com/example/repo",
+        github_stars=5,
+        ai_keywords=["retrieval"],
+    )
+    item["paper"].update(paper_overrides)
+    return item
+
+
+def hf_answer(body: bytes) -> httpx.Client:
+    return mock_http(
+        lambda request: httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 200_000 + b"]" * 200_000, "nested too deeply"),
+        (b'[{"paper": ' * 50_000 + b"{}" + b"}]" * 50_000, "nested too deeply"),
+        (b"", "not valid JSON"),
+        (b"null", "not a list"),
+        (b'"a string"', "not a list"),
+        (b"[1, 2, 3", "not valid JSON"),
+        (b'[{"paper": {"id": "2611.00001", "title": "x\x00y"}}]', "not valid JSON"),  # raw control char
+    ],
+    ids=["deep arrays", "deep objects", "empty", "null", "string", "truncated", "raw NUL"],
+)
+def test_malformed_daily_papers_json_fails_the_run_with_a_clear_error(
+    session: Session, fetch_settings: Settings, body: bytes, message: str
+) -> None:
+    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    assert summary.status == "failed" and message in (summary.error or ""), summary.error
+    assert paper_count(session) == 0
+    assert session.get(FetchRun, summary.run_id) is not None
+
+
+def test_deeply_nested_json_is_a_permanent_error_of_the_parser() -> None:
+    with pytest.raises(PermanentError, match="nested too deeply"):
+        parse_hf_daily_papers(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_nul_characters_escaped_in_json_are_stripped_before_storing(
+    session: Session, fetch_settings: Settings
+) -> None:
+    item = hf_item(
+        "2611.00011",
+        "Null\u0000 byte title",
+        summary="An abstract\u0000 with a NUL.",
+        authors=[{"name": "Ada\u0000 Lovelace"}],
+        ai_keywords=["retr\u0000ieval"],
+        githubRepo="https://github.com/example/re\u0000po",
+        projectPage="https://example.org/\u0000",
+        ai_summary="Summary\u0000",
+    )
+    body = json.dumps([item, hf_item("2611.00012")]).encode()
+    assert b"\\u0000" in body
+    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    assert summary.status == "ok", summary.error
+    assert summary.counts.new == 2
+    stored = session.scalars(select(Paper).where(Paper.arxiv_id == "2611.00011")).one()
+    assert stored.title == "Null byte title"
+    assert stored.abstract == "An abstract with a NUL."
+    assert stored.authors == ["Ada Lovelace"]
+    assert stored.ai_keywords == ["retrieval"]
+    assert stored.github_repo == "https://github.com/example/repo"
+
+
+def test_an_unpaired_surrogate_rejects_that_item_and_keeps_the_rest(
+    session: Session, fetch_settings: Settings
+) -> None:
+    body = (
+        b'[{"paper": {"id": "2611.00013", "title": "Broken \\ud800 text", "upvotes": 3}},'
+        + json.dumps(hf_item("2611.00014")).encode()
+        + b"]"
+    )
+    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    assert summary.status == "ok", summary.error
+    assert session.scalars(select(Paper.arxiv_id)).all() == ["2611.00014"]
+    [rejection] = summary.rejections
+    assert rejection.item_ref == "2611.00013" and "surrogate" in rejection.reason
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("upvotes", 2**31), ("upvotes", 10**30), ("githubStars", 2**40), ("numComments", 2**63)],
+)
+def test_counts_too_large_to_store_never_end_the_run(
+    session: Session, fetch_settings: Settings, field: str, value: int
+) -> None:
+    item = hf_item("2611.00015")
+    if field == "numComments":
+        item["numComments"] = value
+    else:
+        item["paper"][field] = value
+    body = json.dumps([item, hf_item("2611.00016")]).encode()
+    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    assert summary.status == "ok", summary.error
+    stored = {paper.arxiv_id: paper for paper in session.scalars(select(Paper))}
+    assert "2611.00016" in stored
+    if field == "upvotes":
+        # The trending signal itself is unusable: the item is rejected with a reason.
+        assert "2611.00015" not in stored
+        assert summary.rejections and "upvotes" in summary.rejections[0].reason
+    else:
+        # An optional signal out of range is dropped; the paper is kept.
+        kept = stored["2611.00015"]
+        expected = (None, 1) if field == "githubStars" else (5, None)
+        assert (kept.github_stars, kept.hf_num_comments) == expected
+
+
+def test_wrongly_typed_fields_are_rejected_or_dropped_one_item_at_a_time(
+    session: Session, fetch_settings: Settings
+) -> None:
+    items = [
+        hf_item("2611.00021", title=12345),  # type: ignore[arg-type]
+        hf_item("2611.00022", authors={"name": "not a list"}),
+        hf_item("2611.00023", upvotes=float("nan")),
+        hf_item("2611.00024", ai_keywords={"a": 1}, githubRepo=["x"], submittedOnDailyAt=7),
+        hf_item("2611.00025", id={"$gt": ""}),
+        hf_item("2611.00026"),
+    ]
+    body = json.dumps(items).encode()  # NaN is written as the bare token NaN, which Python's parser reads
+    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    assert summary.status == "ok", summary.error
+    assert sorted(session.scalars(select(Paper.arxiv_id)).all()) == ["2611.00026"]
+    assert len(summary.rejections) == 5
+    assert all(rejection.reason for rejection in summary.rejections)
+
+
+def test_a_twenty_thousand_character_title_is_stored_whole_and_a_megabyte_abstract_is_refused(
+    session: Session, fetch_settings: Settings
+) -> None:
+    title = "T" * 20_000
+    abstract = " ".join(f"word{number}" for number in range(120_000))  # ~1.1 MB of distinct words
+    body = json.dumps([hf_item("2611.00031", title), hf_item("2611.00032", summary=abstract)]).encode()
+    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    assert summary.status == "ok", summary.error
+    [stored] = session.scalars(select(Paper)).all()
+    assert stored.arxiv_id == "2611.00031" and stored.title == title
+    [rejection] = summary.rejections
+    assert rejection.item_ref == "2611.00032" and "over the 200000 cap" in rejection.reason
+
+
+def test_an_unprintable_paper_id_is_recorded_readably_on_the_run(
+    session: Session, fetch_settings: Settings
+) -> None:
+    # json.dumps writes the NUL and the lone surrogate as \u0000 and \ud800, as a hostile server would.
+    body = json.dumps([hf_item("2611.00033", id="2611\u000000033\ud800"), hf_item("2611.00034")]).encode()
+    assert b"\\u0000" in body and b"\\ud800" in body
+    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    assert summary.status == "ok", summary.error
+    run = session.get(FetchRun, summary.run_id)
+    assert run is not None and run.rejected_count == 1
+    assert "not an arXiv id" in run.rejections[0]["reason"]
+    assert run.rejections[0]["item"].isprintable()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("publishedAt", "0001-01-01T00:00:00+14:00"),
+        ("publishedAt", "9999-12-31T23:59:59-14:00"),
+        ("submittedOnDailyAt", "0001-01-01T00:00:00+14:00"),
+    ],
+)
+def test_a_timestamp_outside_the_utc_calendar_rejects_its_item_and_the_papers_stay_readable(
+    session: Session, fetch_settings: Settings, field: str, value: str
+) -> None:
+    body = json.dumps([hf_item("2611.00051", **{field: value}), hf_item("2611.00052")]).encode()
+    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    assert summary.status == "ok", summary.error
+    [rejection] = summary.rejections
+    assert rejection.item_ref == "2611.00051" and "out of range" in rejection.reason
+    session.expire_all()
+    # Reading every stored paper back works (a year-0 timestamp would fail here).
+    assert [paper.arxiv_id for paper in session.scalars(select(Paper))] == ["2611.00052"]
+
+
+def test_an_arxiv_timestamp_outside_the_utc_calendar_rejects_its_entry(
+    session: Session, fetch_settings: Settings
+) -> None:
+    feed = atom_feed(record("2611.00053", "Year zero"), record("2611.00054", "A fine neighbour"))
+    feed = feed.replace(b"2026-11-19T09:00:00Z</published>", b"0001-01-01T00:00:00+14:00</published>", 1)
+    [summary] = fetch(
+        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+    )
+    assert summary.status == "ok", summary.error
+    session.expire_all()
+    assert [paper.arxiv_id for paper in session.scalars(select(Paper))] == ["2611.00054"]
+    [rejection] = summary.rejections
+    assert "out of range" in rejection.reason
