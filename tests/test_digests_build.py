@@ -265,3 +265,21 @@ def test_a_paper_summarized_just_after_an_edition_comes_in_the_next(
     report, _ = build(session, settings, NOW + timedelta(days=1))
     assert report.by_kind == {"papers": 1}
     assert [item.paper_id for item in edition_items(session, alice.id)] == [late.id]
+
+
+def test_a_build_without_new_papers_tells_a_quiet_saturday_from_a_suspect_friday(
+    session: Session, settings: Settings
+) -> None:
+    make_paper(session, topics=["NLP"], published_at=NOW - timedelta(days=3))  # nothing from the last day
+    make_subscriber(session, topics=["NLP"])
+    make_subscriber(session, topics=["Robotics"], wants_empty_note=True)
+
+    saturday, _ = build(session, settings, dry_run=True)
+    friday, _ = build(session, settings, NOW - timedelta(days=1), dry_run=True)
+
+    assert (saturday.fresh_papers, saturday.is_suspect_quiet) == (0, False)
+    assert saturday.quiet_note and "quiet day by design" in saturday.quiet_note
+    assert friday.is_suspect_quiet and friday.quiet_note and "check fetching" in friday.quiet_note
+    make_paper(session, topics=["NLP"], published_at=NOW - timedelta(hours=3))
+    fresh, _ = build(session, settings, NOW - timedelta(hours=1), dry_run=True)
+    assert (fresh.fresh_papers, fresh.quiet_note, fresh.by_kind["papers"]) == (1, None, 1)

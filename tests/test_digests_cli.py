@@ -30,6 +30,12 @@ def test_build_then_show_an_edition(command_env, committed_session_factory: sess
     again = runner.invoke(app, ["editions", "build", "--now", "2026-11-21T09:00:00+00:00"])
     assert "0 due, built 0" in again.output
 
+    # Sunday morning: the paper was already sent, and arXiv announced nothing on Saturday evening.
+    sunday = runner.invoke(app, ["editions", "build", "--now", "2026-11-22T08:00:00+00:00"])
+    said = " ".join(sunday.output.split())  # however the console wrapped it
+    assert "1 due, built 1 (1 skipped)" in said
+    assert "no arXiv announcement" in said and "a quiet day by design" in said
+
 
 def test_show_explains_a_missing_edition(command_env, committed_session_factory) -> None:
     result = CliRunner().invoke(app, ["editions", "show", "--subscriber", "nobody@example.org"])

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
+from newsletter.digests.quiet import LOOKBACK, quiet_day_note
 from newsletter.digests.schedule import DueSubscriber, due_subscribers
 from newsletter.digests.select import (
     DAILY_MAX_AGE,
@@ -42,6 +43,10 @@ class BuildReport:
     distinct_contents: int = 0
     new_contents: int = 0
     candidates: int = 0
+    # Candidates that reached us in the last 24 hours, and what it means when there are none.
+    fresh_papers: int = 0
+    quiet_note: str | None = None
+    is_suspect_quiet: bool = False
 
     def add(self, other: BuildReport) -> None:
         self.due += other.due
@@ -51,6 +56,9 @@ class BuildReport:
         self.distinct_contents += other.distinct_contents
         self.new_contents += other.new_contents
         self.candidates = max(self.candidates, other.candidates)
+        self.fresh_papers = max(self.fresh_papers, other.fresh_papers)
+        self.quiet_note = self.quiet_note or other.quiet_note
+        self.is_suspect_quiet = self.is_suspect_quiet or other.is_suspect_quiet
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,9 @@ class EditionPlanner:
         self.now = now
         self.candidates = load_candidates(session, now, now - max(DAILY_MAX_AGE, WEEKLY_MAX_AGE))
         self.candidate_ids = [candidate.id for candidate in self.candidates]
+        self.fresh_papers = sum(
+            1 for candidate in self.candidates if candidate.available_at >= now - LOOKBACK
+        )
         self.selector = Selector(self.candidates, {}, settings.max_papers_per_topic)
 
     def plan(self, session: Session, due: Sequence[DueSubscriber]) -> list[PlannedEdition]:
@@ -235,6 +246,10 @@ def build_editions_chunk(
         report.distinct_contents = len({e.selection.content_key for e in planned if e.selection})
     else:
         report = store_editions(session, planned, now)
+    report.candidates, report.fresh_papers = len(planner.candidates), planner.fresh_papers
+    note = quiet_day_note(now, planner.fresh_papers)
+    if note is not None:
+        report.quiet_note, report.is_suspect_quiet = note
     logger.info(
         "editions chunk after id %s: %d due, %d built, %d distinct contents",
         after_id,
@@ -269,4 +284,9 @@ def build_due_editions(
         if on_plan is not None:
             on_plan(planned)
         if after_id is None:
-            return total
+            break
+    if total.quiet_note:
+        logger.log(
+            logging.WARNING if total.is_suspect_quiet else logging.INFO, "editions: %s", total.quiet_note
+        )
+    return total

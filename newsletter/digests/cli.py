@@ -62,6 +62,9 @@ def build(
         f"{moment.isoformat()}: {total.due} due, {verb} {total.built if not dry_run else total.due} "
         f"({kinds}); {total.distinct_contents} distinct contents"
     )
+    if total.due and total.quiet_note:
+        style = "yellow" if total.is_suspect_quiet else "dim"
+        console.print(f"[{style}]{total.quiet_note}[/{style}]")
 
 
 @editions_app.command("show")

@@ -39,10 +39,14 @@ def build_editions_for(subscriber_ids: list[int], now_iso: str) -> dict[str, int
             only_ids=subscriber_ids,
             limit=len(subscriber_ids),
         )
-    logger.info(
-        "built %d of %d due editions (%d distinct contents)",
+    logger.log(
+        logging.WARNING if report.is_suspect_quiet else logging.INFO,
+        "built %d of %d due editions for subscribers %s..%s (%d distinct contents)%s",
         report.built,
         report.due,
+        subscriber_ids[0] if subscriber_ids else None,
+        subscriber_ids[-1] if subscriber_ids else None,
         report.distinct_contents,
+        f"; {report.quiet_note}" if report.quiet_note else "",
     )
     return {"due": report.due, "built": report.built}
