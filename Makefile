@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test faults load lint bench install clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Kills and outages against real worker, beat, Redis and Postgres processes (docs/reliability.md).
+faults: $(INSTALLED)
+	$(BIN)/python -m pytest -m faults -s $(PYTEST_ARGS)
+
+# Signups, a 50,000-subscriber send and one-click unsubscribes against the served app; prints the numbers.
+load: $(INSTALLED)
+	$(BIN)/python -m pytest -m load -s $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check newsletter workers tests benchmarks alembic

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     http_max_attempts: int = Field(default=5, ge=1)
     http_backoff_base_s: float = Field(default=3.0, ge=0)
     fetch_interval_hours: float = 8.0
+    # Beat's tick for summarizing, building due editions and sending what is pending. Editions go out
+    # at most this late after a subscriber's send time.
+    editions_interval_s: float = Field(default=300.0, gt=0)
 
     summarizer: Literal["extractive", "llm"] = "extractive"
     llm_base_url: str = "http://127.0.0.1:8080/v1"

@@ -22,14 +22,13 @@ TASK_MODULES = [
     "workers.tasks.mail",
 ]
 HEARTBEAT_INTERVAL_S = 60.0
-EDITIONS_TICK_S = 300.0
 WEBHOOK_TICK_S = 60.0
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     # Each entry expires before its next run: a backlog never turns into a burst of duplicate runs.
     heartbeat = timedelta(seconds=HEARTBEAT_INTERVAL_S)
-    editions_tick = timedelta(seconds=EDITIONS_TICK_S)
+    editions_tick = timedelta(seconds=settings.editions_interval_s)
     webhook_tick = timedelta(seconds=WEBHOOK_TICK_S)
     fetch_every = timedelta(hours=settings.fetch_interval_hours)
     return {
