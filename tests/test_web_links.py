@@ -15,6 +15,7 @@ from newsletter.models import ConsentEvent, Subscriber
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import make_content, make_edition
 from tests.web_fixtures import (
+    ALICE_IP,
     BASE_URL,
     client_fixture,  # noqa: F401
     consent_actions,
@@ -107,6 +108,9 @@ def test_unsubscribe_page_has_a_button_and_a_way_back_and_only_post_unsubscribes
     assert response.status_code == 200 and "You are unsubscribed" in response.text
     assert subscriber_row(committed_session_factory, "alice@example.org").status == "unsubscribed"
     assert deliveries(committed_session_factory, alice_id) == [("unsubscribed", "pending")]
+    with session_scope(committed_session_factory) as session:
+        [withdrawal] = session.execute(select(ConsentEvent)).scalars().all()
+        assert (withdrawal.action, withdrawal.source, str(withdrawal.ip)) == ("unsubscribe", "web", ALICE_IP)
 
 
 def test_unsubscribe_form_without_csrf_is_refused(client, settings, committed_session_factory, alice_id):
@@ -186,7 +190,8 @@ def test_preferences_page_previews_the_next_edition(client, settings, committed_
     preview = html.split('id="preview-heading"')[1]
     assert "Retrieval heads in long-context models" in preview
     assert "Legged robots on ice" not in preview  # not in Alice's topics
-    assert database_snapshot(committed_session_factory)["deliveries"] == 0  # nothing was built or sent
+    snapshot = database_snapshot(committed_session_factory)
+    assert snapshot["deliveries"] == [] and snapshot["editions"] == 0  # nothing was built or sent
 
 
 def test_export_gives_json_with_preferences_and_consent(

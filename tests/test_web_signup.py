@@ -176,7 +176,9 @@ def test_confirmation_records_ip_user_agent_and_wording(client, settings, commit
             ("signup", "198.51.100.7", "2026-11-22"),
             ("confirm", "198.51.100.7", "2026-11-22"),
         ]
+        assert events[0].user_agent == "testclient" and events[0].occurred_at is not None
         assert events[1].user_agent == "CarolBrowser/1.0"
+        assert events[1].occurred_at >= events[0].occurred_at
 
 
 def test_expired_tampered_and_wrong_purpose_tokens_are_refused_with_a_clear_page(
@@ -215,6 +217,11 @@ def test_honeypot_filled_gives_the_same_page_and_stores_nothing(client, committe
         ({"frequency": "hourly"}, "daily or weekly"),
         ({"topics": [], "keywords": ""}, "at least one"),
         ({"keywords": "x" * 61}, "Keywords"),
+        ({"keywords": ",".join(f"k{n}" for n in range(21))}, "At most 20 keywords"),
+        ({"email": "a" * 250 + "@example.org"}, "valid email"),
+        ({"topics": ["nlp"] * 16}, "Too many topics"),
+        ({"weekly_day": "9"}, "day of the week"),
+        ({"send_time": "7pm"}, "Send time"),
     ],
 )
 def test_invalid_signups_are_rejected_and_store_nothing(
