@@ -1,3 +1,4 @@
+import hashlib
 import json
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from newsletter.summaries.topics import load_lexicon, tag_topics
 
 DEV_SET = Path(__file__).parent / "fixtures" / "topics_dev.jsonl"
 LABELED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "labeled-examples.json"
+CORPUS = LABELED_EXAMPLES.with_name("papers.json")
 ROWS = [json.loads(line) for line in DEV_SET.read_text("utf-8").splitlines() if line.strip()]
 
 
@@ -41,6 +43,24 @@ def test_dev_set_labels_are_within_the_taxonomy_and_split_in_two():
     assert len(ROWS) >= 200
     assert all(1 <= len(row["topics"]) <= 3 and set(row["topics"]) <= topics for row in ROWS)
     assert {row["split"] for row in ROWS} == {"tune", "heldout"}
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason="shared corpus not mounted")
+def test_dev_set_is_the_corpus_deduplicated_by_title_and_split_by_the_documented_rule():
+    corpus = {paper["title"]: paper["abstract"] for paper in json.loads(CORPUS.read_text("utf-8"))}
+
+    assert {row["title"] for row in ROWS} == set(corpus)
+    assert all(row["abstract"] == corpus[row["title"]] for row in ROWS)
+    for row in ROWS:
+        is_tune = int(hashlib.sha1(row["title"].encode()).hexdigest(), 16) % 5 < 3
+        assert row["split"] == ("tune" if is_tune else "heldout"), row["title"]
+
+
+@pytest.mark.skipif(not LABELED_EXAMPLES.exists(), reason="shared corpus not mounted")
+def test_no_labeled_example_is_in_the_dev_set():
+    examples = {example["title"] for example in json.loads(LABELED_EXAMPLES.read_text("utf-8"))}
+
+    assert examples.isdisjoint(row["title"] for row in ROWS)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row["title"][:40])
