@@ -259,6 +259,12 @@ def test_link_scanners_get_and_head_on_every_emailed_link_change_nothing(
     sent = send_every_kind_of_email(committed_session_factory, settings)
     urls = links_in(sent.messages, BASE_URL)
     assert_every_kind_of_page(urls)
+    # Every email to a subscriber (welcome and editions) carries the signed preference-center link.
+    subscribed = [message for message in sent.messages if message["List-Unsubscribe"]]
+    assert len(subscribed) == 3
+    for message in subscribed:
+        own_links = links_in([message], BASE_URL)
+        assert any("/preferences/" in url for url in own_links), message["Subject"]
     before = database_snapshot(committed_session_factory)
     for url in urls:
         for method in ("GET", "HEAD"):
