@@ -1,5 +1,7 @@
 """`newsletter fetch` through the real command, the real HTTP client and the replay server."""
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,6 +44,11 @@ def test_fetch_stores_the_sample_feed_once_and_a_rerun_adds_nothing(
         assert stored > 50 and on_hf_only > 0
         assert "arxiv cs.LG 2026-11-14..2026-11-21: ok" in first.output
         assert "hf 2026-11-14..2026-11-21: ok" in first.output
+        # A progress bar per run, left full at the end (the 80-column test terminal cuts the long ones).
+        assert re.search(
+            r"arxiv cs\.LG 2026-11-14\.\.2026-11-21: \d+ papers \(\d+ new, 0 updated\) ━", first.output
+        )
+        assert re.search(r"hf 2026-11-14\.\.2026-11-21: \d+ papers .*━ (\d+)/\1 ", first.output)
 
         again = runner.invoke(app, arguments)
         assert again.exit_code == 0, again.output

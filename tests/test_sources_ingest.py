@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
 from newsletter.models import FetchCursor, FetchRun, Paper, PaperVersion
-from newsletter.sources.ingest import fetch, upsert_arxiv_papers, upsert_hf_papers
+from newsletter.sources.ingest import FetchProgress, fetch, upsert_arxiv_papers, upsert_hf_papers
 from newsletter.sources.parse import HfRecord, PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
 from newsletter.sources.replay import ReplayServer, start_replay_server
 from newsletter.sources.samplefeed import load_sample_daily_papers, load_sample_papers
@@ -174,6 +174,28 @@ def test_fetch_through_the_replay_server_records_runs_and_cursors(
     cursor = session.scalars(select(FetchCursor).where(FetchCursor.category == "cs.CV")).one()
     assert cursor.fetched_until == UNTIL
     assert messages
+
+
+def test_fetch_reports_progress_of_each_run_from_start_to_end(
+    session: Session, replay_settings: Settings
+) -> None:
+    states: list[FetchProgress] = []
+    [summary] = fetch(session, replay_settings, "arxiv", SINCE, UNTIL, ["cs.LG"], page_progress=states.append)
+
+    first, *pages, last = states
+    # Shown before the first request, so a slow provider still shows a bar.
+    assert (first.entries_read, first.entries_total, first.is_done) == (0, None, False)
+    assert pages and all(state.entries_total is not None for state in pages)
+    reads = [state.entries_read for state in states]
+    assert reads == sorted(reads)
+    assert last.is_done and last.label == first.label and "cs.LG" in last.label
+    assert last.papers_seen == summary.counts.new + summary.counts.updated + summary.counts.unchanged
+    assert last.entries_read >= last.papers_seen and last.entries_total == pages[0].entries_total
+
+    hf_states: list[FetchProgress] = []
+    fetch(session, replay_settings, "hf", SINCE, UNTIL, page_progress=hf_states.append)
+    assert hf_states[-1].is_done and hf_states[-1].papers_seen > 0
+    assert all(state.entries_total is None for state in hf_states)
 
 
 def test_rerunning_a_window_inserts_nothing_new(session: Session, replay_settings: Settings) -> None:

@@ -8,11 +8,12 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from newsletter.console import command_session, console, load_settings
 from newsletter.papers import list_papers
-from newsletter.sources.ingest import FetchSummary, fetch
+from newsletter.sources.ingest import FetchProgress, FetchSummary, fetch
 
 
 class SourceChoice(StrEnum):
@@ -41,6 +42,39 @@ def summary_line(summary: FetchSummary) -> str:
     return line + (f" — {summary.error}" if summary.error else "")
 
 
+class FetchBars:
+    """One progress bar per run: entries read of the total arXiv reports (Hugging Face reports none)."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> FetchBars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.progress.stop()
+
+    def show(self, state: FetchProgress) -> None:
+        description = f"{state.label}: {state.papers_seen} papers ({state.new} new, {state.updated} updated)"
+        if state.label not in self.tasks:
+            self.tasks[state.label] = self.progress.add_task(description, total=state.entries_total)
+        total = state.entries_total
+        if state.is_done:
+            # A finished run is a full bar, whatever the provider announced.
+            total = state.entries_read
+        self.progress.update(
+            self.tasks[state.label], description=description, completed=state.entries_read, total=total
+        )
+
+
 def fetch_command(
     source: Annotated[SourceChoice, typer.Option(help="Which source to fetch.")] = SourceChoice.all,
     on: Annotated[str | None, typer.Option("--date", help="One day, YYYY-MM-DD.")] = None,
@@ -66,16 +100,8 @@ def fetch_command(
     )
     failed = False
     for name in sources:
-        with console.status(f"fetching {name}…") as status, command_session(settings) as session:
-            summaries = fetch(
-                session,
-                settings,
-                name,
-                start,
-                end,
-                category or None,
-                progress=lambda text: status.update(text),
-            )  # type: ignore[arg-type]
+        with FetchBars() as bars, command_session(settings) as session:
+            summaries = fetch(session, settings, name, start, end, category or None, page_progress=bars.show)
         for summary in summaries:
             console.print(summary_line(summary))
             failed = failed or summary.status == "failed"

@@ -71,6 +71,20 @@ class FetchSummary:
     rejections: list[Rejection] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class FetchProgress:
+    """Where one run stands, for a progress bar: sent before the first request, after each page, at the end."""
+
+    label: str
+    papers_seen: int
+    new: int
+    updated: int
+    # Entries read so far (ghosts and repeats included) out of what the provider says it has; HF says not.
+    entries_read: int
+    entries_total: int | None
+    is_done: bool = False
+
+
 def newest_per_id(records: Iterable[PaperRecord]) -> list[PaperRecord]:
     newest: dict[str, PaperRecord] = {}
     for record in records:
@@ -245,6 +259,7 @@ def fetch(
     *,
     http: httpx.Client | None = None,
     retry_policy: RetryPolicy | None = None,
+    page_progress: Callable[[FetchProgress], None] | None = None,
 ) -> list[FetchSummary]:
     """Fetch and store one source over a window: a run per arXiv category, one run for Hugging Face.
 
@@ -273,13 +288,17 @@ def fetch(
             for category in categories or settings.arxiv_categories:
                 start = since or window_start(session, "arxiv", category, until)
                 pages = arxiv.fetch_window(category, start, until)
-                summaries.append(record_run(session, "arxiv", category, start, until, arxiv, pages, progress))
+                summaries.append(
+                    record_run(
+                        session, "arxiv", category, start, until, arxiv, pages, progress, page_progress
+                    )
+                )
             return summaries
         hf = HfClient(http, settings.hf_base_url, retry_policy=retry_policy)
         start = since or window_start(session, "hf", None, until)
         days = [start + timedelta(days=offset) for offset in range((until - start).days + 1)]
         hf_pages = (page for day in days for page in hf.fetch_day(day))
-        return [record_run(session, "hf", None, start, until, hf, hf_pages, progress)]
+        return [record_run(session, "hf", None, start, until, hf, hf_pages, progress, page_progress)]
     finally:
         if redis_client is not None:
             redis_client.close()
@@ -296,6 +315,7 @@ def record_run(
     client: ArxivClient | HfClient,
     pages: Iterator[ArxivPage] | Iterator[HfPage],
     progress: Callable[[str], None] | None,
+    page_progress: Callable[[FetchProgress], None] | None = None,
 ) -> FetchSummary:
     """Store each page as it comes; the fetch_runs row says how the run went, whatever happened."""
     label = f"{source} {category or ''} {since}..{until}".replace("  ", " ")
@@ -310,6 +330,18 @@ def record_run(
     papers_seen = 0
     error: str | None = None
     is_transient = False
+    entries_read = 0
+    entries_total: int | None = None
+
+    def report(is_done: bool = False) -> None:
+        if page_progress:
+            page_progress(
+                FetchProgress(
+                    label, papers_seen, counts.new, counts.updated, entries_read, entries_total, is_done
+                )
+            )
+
+    report()
     try:
         for page in pages:
             if isinstance(page, ArxivPage):
@@ -322,6 +354,12 @@ def record_run(
             rejections.extend(page.rejections)
             if progress:
                 progress(f"{label}: {papers_seen} papers ({counts.new} new, {counts.updated} updated)")
+            if isinstance(page, ArxivPage):
+                entries_read += page.raw_entry_count
+                entries_total = page.total_results if page.total_results is not None else entries_total
+            else:
+                entries_read += page.raw_item_count
+            report()
     except TransientError as failure:
         error, is_transient = str(failure), True
     except PermanentError as failure:
@@ -338,6 +376,7 @@ def record_run(
     else:
         run.status = "ok"
         advance_cursor(session, source, category, until)
+    report(is_done=True)
     run.finished_at = datetime.now(UTC)
     run.duration_s = time.monotonic() - started
     run.requests_count = client.requests_made - requests_before
