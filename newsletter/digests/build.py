@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
@@ -28,7 +27,6 @@ from newsletter.digests.select import (
     load_sent_versions,
     load_tastes,
 )
-from newsletter.models import EditionContent
 from newsletter.sqlarrays import array_literal
 
 logger = logging.getLogger(__name__)
@@ -124,16 +122,23 @@ def store_contents(session: Session, selections: Sequence[Selection]) -> tuple[d
     by_key = {selection.content_key: selection for selection in selections}
     if not by_key:
         return {}, 0
+    # Arrays in, as below: a multi-row VALUES of a few thousand contents took SQLAlchemy longer to
+    # compile (afresh for every chunk) than Postgres took to store it.
     inserted = session.execute(
-        insert(EditionContent)
-        .values(
-            [
-                {"content_key": key, "item_count": len(sel.items), "overflow_count": sel.overflow_count}
-                for key, sel in by_key.items()
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["content_key"])
-        .returning(EditionContent.id, EditionContent.content_key)
+        text(
+            """
+            INSERT INTO edition_contents (content_key, item_count, overflow_count)
+            SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:item_counts AS smallint[]),
+                                 CAST(:overflow_counts AS int[]))
+            ON CONFLICT (content_key) DO NOTHING
+            RETURNING id, content_key
+            """
+        ),
+        {
+            "keys": list(by_key),
+            "item_counts": [len(selection.items) for selection in by_key.values()],
+            "overflow_counts": [selection.overflow_count for selection in by_key.values()],
+        },
     ).all()
     # Only the builder that created a content writes its items: a concurrent builder waits on the
     # unique key above and then finds the content complete.
