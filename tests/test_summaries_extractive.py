@@ -117,3 +117,20 @@ def test_input_hash_ignores_whitespace_but_not_words_or_backend_version():
     assert input_hash(paper, BACKEND_VERSION) != input_hash(changed, BACKEND_VERSION)
     assert input_hash(paper, BACKEND_VERSION) != input_hash(paper, "extractive-0")
     assert len(input_hash(paper, BACKEND_VERSION)) == 64
+
+
+def test_an_abstract_with_fewer_than_three_sentences_gives_only_those_never_the_cut_fragment():
+    paper = PaperText(
+        "Graph Models for Graphs",
+        "We propose a new model for graphs. It beats baselines by 3.5% on five benchmarks. "
+        "Experiments on Cora and Citeseer sho",
+    )
+    result = SUMMARIZER.summarize(paper)
+
+    assert result.key_points == [
+        "We propose a new model for graphs.",
+        "It beats baselines by 3.5% on five benchmarks.",
+    ]
+    outputs = [*result.key_points, *(getattr(result, name) for name in SECTIONS)]
+    assert not any("sho" in text.split() or text.endswith("sho") for text in outputs)
+    assert all(getattr(result, name) for name in SECTIONS)
