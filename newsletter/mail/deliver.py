@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
@@ -230,6 +231,10 @@ def _send_claimed(
                     with session_scope(factory) as session:
                         context = content_context(session, settings, key)
                     rendered = rendered_by_group[key] = render_email(template_name_for(key.kind), context)
+            except SQLAlchemyError:
+                # The database, not the edition, failed (a dropped connection): the claims are handed
+                # back below and the next run sends these.
+                raise
             except Exception as error:  # a broken edition must not stop the others
                 logger.exception("rendering edition group %s failed", key)
                 with session_scope(factory) as session:
