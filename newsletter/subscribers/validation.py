@@ -54,14 +54,21 @@ class Preferences:
 
 
 def normalize_email(value: str) -> str:
-    """The address as stored: validated syntax, lower-cased domain, no deliverability check (no DNS)."""
+    """The address as stored: validated syntax, lower-cased domain, no deliverability check (no DNS).
+
+    An internationalized domain is stored in its ASCII (punycode) form, so both spellings are one
+    subscriber and the address is the one providers send to and report back in webhooks. A non-ASCII
+    local part is refused: it needs SMTPUTF8, which neither SendGrid nor a plain relay offers.
+    """
     value = value.strip()
     if not value or len(value) > MAX_EMAIL_CHARS or CONTROL_CHARACTERS.search(value):
         raise InvalidInput("Please enter a valid email address.")
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        validated = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise InvalidInput("Please enter a valid email address.") from error
+    assert validated.ascii_email is not None  # always set when SMTPUTF8 is not allowed
+    return validated.ascii_email
 
 
 def topic_choices(session: Session) -> list[Topic]:
