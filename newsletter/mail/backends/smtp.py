@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import logging
 import smtplib
 import ssl
@@ -17,6 +18,9 @@ from newsletter.mail.message import Recipient, build_message
 from newsletter.mail.render import RenderedEmail
 
 logger = logging.getLogger(__name__)
+# On the wire every line ends in CRLF (RFC 5321 §2.3.8): smtplib sends bytes as given, and servers
+# refuse bare LF (it is how SMTP smuggling works).
+WIRE_POLICY = email.policy.SMTP
 
 
 def _error_for_code(code: int, detail: str) -> TransientError | PermanentError:
@@ -110,7 +114,12 @@ class SmtpBackend:
             reraise=True,
         )
         try:
-            retrying(self._send_once, message.as_bytes(), self.settings.sender_address, recipient.email)
+            retrying(
+                self._send_once,
+                message.as_bytes(policy=WIRE_POLICY),
+                self.settings.sender_address,
+                recipient.email,
+            )
         except TransientError as error:
             return SendResult(ids, "retry", error=str(error))
         except PermanentError as error:
