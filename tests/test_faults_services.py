@@ -29,7 +29,8 @@ from tests.fault_fixtures import (
 )
 from tests.mail_factories import SendGridStandIn, running_stand_in
 
-pytestmark = pytest.mark.faults
+# redis_client: removes the run's Redis keys (queues, unacked tasks) afterwards.
+pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("redis_client")]
 WORKER_APPLICATION = "newsletter-fault-worker"
 
 
