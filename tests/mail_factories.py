@@ -83,6 +83,7 @@ class StandInRequest:
     emails: list[str]
     delivery_ids: list[int]
     body: dict[str, Any]
+    message_id: str | None = None  # the X-Message-Id answered, if it was accepted
 
 
 @dataclass
@@ -116,14 +117,13 @@ def _handler(stand_in: SendGridStandIn) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             personalizations = body.get("personalizations", [])
+            request = StandInRequest(
+                emails=[p["to"][0]["email"] for p in personalizations],
+                delivery_ids=[int(p["custom_args"]["delivery_id"]) for p in personalizations],
+                body=body if stand_in.record_bodies else {},
+            )
             with stand_in.lock:
-                stand_in.requests.append(
-                    StandInRequest(
-                        emails=[p["to"][0]["email"] for p in personalizations],
-                        delivery_ids=[int(p["custom_args"]["delivery_id"]) for p in personalizations],
-                        body=body if stand_in.record_bodies else {},
-                    )
-                )
+                stand_in.requests.append(request)
                 step = stand_in.script.pop(0) if stand_in.script else ("ok",)
             if step[0] == "hang":
                 time.sleep(3600)
@@ -139,8 +139,9 @@ def _handler(stand_in: SendGridStandIn) -> type[BaseHTTPRequestHandler]:
                 return
             if stand_in.delay_s:
                 time.sleep(stand_in.delay_s)
+            request.message_id = uuid.uuid4().hex[:22]
             self.send_response(202)
-            self.send_header("X-Message-Id", uuid.uuid4().hex[:22])
+            self.send_header("X-Message-Id", request.message_id)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from collections.abc import Iterator
 
@@ -240,3 +241,66 @@ def test_a_run_stops_when_sendgrid_keeps_failing_and_leaves_the_rest_pending(
     with session_scope(committed_session_factory) as session:
         states = dict(session.execute(text("SELECT state, count(*) FROM deliveries GROUP BY state")).all())
     assert states == {"pending": 3}
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 413])
+def test_other_4xx_answers_are_permanent_and_not_retried(settings: Settings, status: int) -> None:
+    waits: list[float] = []
+    with running_stand_in(SendGridStandIn(script=[("status", status)])) as stand_in:
+        backend = SendGridBackend(sendgrid_settings(settings, stand_in.url), sleep=waits.append)
+        results = list(backend.send_batch(RENDERED, recipients(2)))
+    assert results[0].outcome == "failed" and f"SendGrid {status}" in (results[0].error or "")
+    assert len(stand_in.requests) == 1 and waits == []
+
+
+def test_429_without_a_reset_backs_off_and_a_far_reset_is_capped(settings: Settings) -> None:
+    waits: list[float] = []
+    far = str(int(time.time()) + 3600)
+    script = [("status", 429), ("status", 429, {"X-RateLimit-Reset": far}), ("ok",)]
+    with running_stand_in(SendGridStandIn(script=script)) as stand_in:
+        backend = SendGridBackend(
+            sendgrid_settings(settings, stand_in.url), retry_wait_s=0.5, sleep=waits.append
+        )
+        results = list(backend.send_batch(RENDERED, recipients(1)))
+    assert results[0].outcome == "sent" and len(stand_in.requests) == 3
+    assert 0 < waits[0] <= 1.0 and waits[1] == 120.0  # exponential with jitter, then the cap
+
+
+def test_a_refused_connection_is_retried_with_backoff_then_left_pending(settings: Settings) -> None:
+    waits: list[float] = []
+    with socket.socket() as closed:  # bound, never listening: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        backend = SendGridBackend(
+            sendgrid_settings(settings, url), max_attempts=4, retry_wait_s=0.5, sleep=waits.append
+        )
+        results = list(backend.send_batch(RENDERED, recipients(2)))
+    assert results[0].outcome == "retry" and "unreachable" in (results[0].error or "")
+    assert len(waits) == 3 and all(0 < wait <= 30 for wait in waits)
+    # 0.5 · 2^n plus up to 0.5 s of jitter: each wait longer than the one before.
+    assert waits == sorted(waits) and waits[0] < 1.0 < waits[1] <= 1.5 < 2.0 <= waits[2] <= 2.5
+
+
+def test_each_delivery_records_the_message_id_of_its_request(
+    committed_session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with session_scope(committed_session_factory) as session:
+        for content in (
+            make_content(session, [make_paper(session)]),
+            make_content(session, [make_paper(session)]),
+        ):
+            for _ in range(2):
+                make_edition(session, make_subscriber(session), content)
+    with running_stand_in() as stand_in:
+        report = send_pending(
+            committed_session_factory, sendgrid_settings(settings, stand_in.url), edition_date=EDITION_DAY
+        )
+    assert (report.sent, report.requests) == (4, 2)
+    expected = {
+        delivery_id: request.message_id
+        for request in stand_in.requests
+        for delivery_id in request.delivery_ids
+    }
+    with session_scope(committed_session_factory) as session:
+        recorded = dict(session.execute(text("SELECT id, provider_message_id FROM deliveries")).all())
+    assert recorded == expected and all(expected.values())
