@@ -1,4 +1,10 @@
-"""Render distinct editions (10 papers each, every one with different text) on one core."""
+"""Render distinct editions (10 papers each, every one with different text) on one core.
+
+3,000 edition contexts, each with its own titles, key points and links, rendered one after another by
+`render_email("edition", …)` (subject, plain text and MJML-compiled HTML) in this single-threaded process.
+Building the contexts and the first render (which compiles the MJML layout once per process) are not
+timed.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from newsletter.mail.render import render_email
 
 NAME = "render"
 EDITIONS = 3000
+TARGETS = {"editions_per_s": (">=", 1_000)}
 
 
 def edition_context(number: int) -> dict[str, Any]:
@@ -37,7 +44,7 @@ def edition_context(number: int) -> dict[str, Any]:
         "date_label": "Saturday, 21 November 2026",
         "date_short": "Sat 21 Nov",
         "headline": "10 papers trending in your topics",
-        "preheader": " · ".join(paper["title"] for paper in papers[:3])[:140],
+        "preheader": " · ".join(str(paper["title"]) for paper in papers[:3])[:140],
         "papers": papers,
         "paper_count": 10,
         "overflow_count": number % 4,
@@ -50,11 +57,13 @@ def edition_context(number: int) -> dict[str, Any]:
 def run() -> dict[str, float]:
     contexts = [edition_context(number) for number in range(EDITIONS)]
     render_email("edition", contexts[0])  # compiles the MJML once, as the first email of a run does
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     total_bytes = sum(len(render_email("edition", context).html) for context in contexts)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     return {
         "editions_per_s": round(EDITIONS / elapsed, 1),
+        # Per second of this process's CPU time: what one core does, however busy the machine is.
+        "editions_per_cpu_s": round(EDITIONS / cpu_s, 1),
         "html_kb_per_edition": round(total_bytes / EDITIONS / 1024, 1),
     }
 

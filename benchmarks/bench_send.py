@@ -1,6 +1,14 @@
 """Send 100,000 editions through a local SendGrid stand-in: requests made, distinct editions, emails/s.
 
-The bound to meet: requests ≤ ⌈100,000 / 1,000⌉ + distinct editions (one claim = one group = one request).
+The real path: `send_pending` with the SendGrid backend, its base URL pointed at a local HTTP server that
+answers v3 mail/send (202 and an X-Message-Id) and records the personalizations of each request. 100,000
+subscribers with one edition each (400 shared contents of 8 papers, one in 20 the nothing-new note) are
+stored first, not timed; the timing covers creating the deliveries, claiming them, rendering each
+distinct edition once, signing every subscriber's links, the requests and recording each outcome. The
+stand-in runs in this process, so it takes some of the CPU the sender could have used.
+
+The bound to meet: requests <= ceil(100,000 / 1,000) + distinct editions (one request per group of
+subscribers sharing an edition, at most 1,000 each).
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from tests.mail_factories import EDITION_DAY, SendGridStandIn, running_stand_in
 NAME = "send"
 SUBSCRIBERS = 100_000
 CONTENTS = 400
+# SendGrid v3 mail/send takes at most 1,000 personalizations per request.
+SENDGRID_MAX_PERSONALIZATIONS = 1000
 
 
 def add_editions(database_url: str) -> None:
@@ -81,15 +91,33 @@ def run() -> dict[str, float]:
             started = time.perf_counter()
             report = send_pending(factory, settings, edition_date=EDITION_DAY)
             elapsed = time.perf_counter() - started
+        with engine.connect() as connection:
+            # What the ledger says, independently of the run's own report.
+            distinct = connection.execute(
+                text("SELECT count(DISTINCT (kind, content_id)) FROM editions")
+            ).scalar_one()
+            sent_with_id = connection.execute(
+                text(
+                    "SELECT count(*) FROM deliveries WHERE state = 'sent' AND provider_message_id IS NOT NULL"
+                )
+            ).scalar_one()
         engine.dispose()
-    distinct = CONTENTS + 1  # the contents and the one nothing-new note
     requests = len(stand_in.requests)
-    assert report.sent == SUBSCRIBERS, report.summary()
-    assert len(set(stand_in.emails)) == SUBSCRIBERS
-    assert requests <= math.ceil(SUBSCRIBERS / 1000) + report.distinct_editions <= 100 + distinct, requests
+    bound = math.ceil(SUBSCRIBERS / SENDGRID_MAX_PERSONALIZATIONS) + distinct
+    largest = max(len(request.emails) for request in stand_in.requests)
+    problems = [
+        f"{report.sent} sent, not {SUBSCRIBERS}" if report.sent != SUBSCRIBERS else "",
+        f"{sent_with_id} sent deliveries with a message id" if sent_with_id != SUBSCRIBERS else "",
+        "an address got more than one email" if len(set(stand_in.emails)) != len(stand_in.emails) else "",
+        f"{largest} personalizations in one request" if largest > SENDGRID_MAX_PERSONALIZATIONS else "",
+        f"{requests} requests, more than {bound}" if requests > bound else "",
+    ]
+    if any(problems):
+        raise RuntimeError("; ".join(problem for problem in problems if problem))
     return {
         "requests_100k": requests,
-        "distinct_editions_100k": report.distinct_editions,
+        "requests_bound_100k": bound,
+        "distinct_editions_100k": distinct,
         "emails_per_s": round(SUBSCRIBERS / elapsed, 1),
         "seconds_100k": round(elapsed, 2),
     }

@@ -1,4 +1,9 @@
-"""Offline summarizer + tagger throughput on one core, and the tagger's micro-F1 on the dev set."""
+"""Offline summarizer + tagger throughput on one core, and the tagger's micro-F1 on the dev set.
+
+The 214 labeled dev papers (real titles and abstracts) repeated to 2,000, summarized one after another in
+this single-threaded process by `ExtractiveSummarizer.summarize`, which also tags the topics. Loading
+the taxonomy and lexicon (once per process) is not timed; nothing is cached between papers.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from newsletter.summaries import ExtractiveSummarizer, PaperText, tag_topics
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SET = ROOT / "tests" / "fixtures" / "topics_dev.jsonl"
 TARGET_PAPERS = 2000
+TARGETS = {"papers_per_s": (">=", 200)}
 
 
 def load_dev_rows() -> list[dict]:
@@ -33,12 +39,14 @@ def run() -> dict[str, float]:
     papers = (corpus * (TARGET_PAPERS // len(corpus) + 1))[:TARGET_PAPERS]
     summarizer = ExtractiveSummarizer()
     summarizer.summarize(papers[0])  # loads the taxonomy and lexicon outside the timing
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for paper in papers:
         summarizer.summarize(paper)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     return {
         "papers_per_s": len(papers) / elapsed,
+        # Per second of this process's CPU time: what one core does, however busy the machine is.
+        "papers_per_cpu_s": len(papers) / cpu_s,
         "ms_per_paper": 1000 * elapsed / len(papers),
         "dev_micro_f1_tune": micro_f1([row for row in rows if row["split"] == "tune"]),
         "dev_micro_f1_heldout": micro_f1([row for row in rows if row["split"] == "heldout"]),

@@ -1,4 +1,8 @@
-"""A throwaway database for a benchmark, on the test server (or the embedded one)."""
+"""A throwaway database for a benchmark, created and dropped on the benchmark server.
+
+The server is NEWSLETTER_BENCH_DATABASE_URL, else NEWSLETTER_TEST_DATABASE_URL, else the embedded
+PostgreSQL the tests use (started under var/test-services if it is not running).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def server_url() -> str:
-    configured = os.environ.get("NEWSLETTER_TEST_DATABASE_URL")
+    configured = os.environ.get("NEWSLETTER_BENCH_DATABASE_URL") or os.environ.get(
+        "NEWSLETTER_TEST_DATABASE_URL"
+    )
     if configured:
         return configured
     embedded = Settings(_env_file=None, data_dir=PROJECT_ROOT / "var" / "test-services")  # type: ignore[call-arg]
