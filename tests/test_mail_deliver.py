@@ -224,3 +224,50 @@ def test_stranded_transactional_deliveries_are_old_pending_non_edition_rows(sess
 
     assert stranded_transactional_deliveries(session, timedelta(minutes=10)) == [stranded]
     assert stranded_transactional_deliveries(session, timedelta(minutes=12)) == []
+
+
+def test_a_message_reported_by_the_webhook_before_the_answer_still_records_its_message_id(
+    session: Session,
+) -> None:
+    import json
+
+    from newsletter.mail.backends import SendResult
+    from newsletter.mail.ledger import record_results
+    from newsletter.mail.webhook import process_pending_events, store_events
+
+    seed_day(session, readers=1)
+    create_deliveries_for_date(session, EDITION_DAY)
+    claimed = claim_deliveries(session, 1)[0]
+    event = {"email": claimed.email, "event": "processed", "timestamp": 1_800_000_000,
+             "sg_message_id": "MSG9.filter-1", "delivery_id": str(claimed.delivery_id)}  # fmt: skip
+    store_events(session, json.dumps([event]).encode())
+    assert process_pending_events(session)["settled"] == 1
+
+    record_results(
+        session, "sendgrid", [SendResult([claimed.delivery_id], "sent", provider_message_id="MSG9")]
+    )
+
+    delivery = session.get_one(Delivery, claimed.delivery_id)
+    session.refresh(delivery)
+    assert (delivery.state, delivery.provider_message_id) == ("sent", "MSG9")
+    assert delivery.sent_at is not None
+
+
+def test_a_dry_run_counts_exactly_what_the_run_then_sends(
+    committed_session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from datetime import UTC, datetime
+
+    with session_scope(committed_session_factory) as session:
+        content = make_content(session, [make_paper(session)])
+        for day in (EDITION_DAY, EDITION_DAY - timedelta(days=1)):
+            make_edition(session, make_subscriber(session), content, edition_date=day)
+        # Five days old and never handed to a send run: stale news, not sent now.
+        make_edition(session, make_subscriber(session), content, edition_date=EDITION_DAY - timedelta(days=5))
+    now = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+    dry = send_pending(committed_session_factory, settings, dry_run=True, now=now)
+    real = send_pending(committed_session_factory, settings, now=now)
+
+    assert (dry.sent, dry.distinct_editions) == (2, 2)
+    assert (real.sent, real.distinct_editions) == (2, 2)

@@ -136,7 +136,18 @@ def _recipients(settings: Settings, claimed: list[ClaimedDelivery]) -> list[Reci
     ]
 
 
-def _dry_run(factory: sessionmaker[Session], settings: Settings, edition_date: date | None) -> SendReport:
+def sending_days(edition_date: date | None, now: datetime | None) -> list[date]:
+    """The edition dates a send run writes deliveries for: the one asked for, or those around today
+    (subscribers east of UTC already have tomorrow's edition, those west still today's)."""
+    if edition_date is not None:
+        return [edition_date]
+    today = (now or datetime.now(UTC)).date()
+    return [today - timedelta(days=1), today, today + timedelta(days=1)]
+
+
+def _dry_run(
+    factory: sessionmaker[Session], settings: Settings, edition_date: date | None, now: datetime | None
+) -> SendReport:
     """Count what would be sent and render each distinct edition once; write nothing."""
     report = SendReport(dry_run=True)
     with session_scope(factory) as session:
@@ -145,7 +156,11 @@ def _dry_run(factory: sessionmaker[Session], settings: Settings, edition_date: d
             .join(Subscriber, Subscriber.id == Edition.subscriber_id)
             .outerjoin(Delivery, Delivery.edition_id == Edition.id)
             .where(Edition.kind.in_(("papers", "nothing_new")), Subscriber.status == "active")
-            .where((Delivery.id.is_(None)) | (Delivery.state == "pending"))
+            # What the run would claim: pending rows, and the rows it would first write.
+            .where(
+                (Delivery.state == "pending")
+                | (Delivery.id.is_(None) & Edition.edition_date.in_(sending_days(edition_date, now)))
+            )
             .group_by(Edition.edition_date, Edition.kind, Edition.content_id)
         )
         if edition_date is not None:
@@ -171,15 +186,11 @@ def send_pending(
     """Create the day's deliveries, then claim and send pending ones until none are left (or the error
     limit is passed). Each distinct edition is rendered once per run."""
     if dry_run:
-        return _dry_run(session_factory, settings, edition_date)
+        return _dry_run(session_factory, settings, edition_date, now)
     report = SendReport()
     with session_scope(session_factory) as session:
         report.recovered = recover_stale_sending(session, STALE_SENDING_AFTER)
-        today = (now or datetime.now(UTC)).date()
-        # Subscribers east of UTC already have tomorrow's edition, those west still today's.
-        days = (
-            [edition_date] if edition_date else [today - timedelta(days=1), today, today + timedelta(days=1)]
-        )
+        days = sending_days(edition_date, now)
         report.created = sum(create_deliveries_for_date(session, day) for day in days)
     mailer = backend or make_backend(settings)
     pacer = Pacer(settings.send_rate_per_s)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
 
-from sqlalchemy import text, update
+from sqlalchemy import and_, func, or_, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -122,8 +122,16 @@ def record_results(session: Session, backend_name: str, results: Sequence[SendRe
     """Settle `sending` rows from the backend's results; set-based, one statement per result."""
     for result in results:
         values: dict[str, object] = {"backend": backend_name, "last_error": result.error}
+        settling = Delivery.state == "sending"
         if result.outcome == "sent":
-            values.update(state="sent", provider_message_id=result.provider_message_id, sent_at=text("now()"))
+            values.update(
+                state="sent",
+                provider_message_id=result.provider_message_id,
+                sent_at=func.coalesce(Delivery.sent_at, func.now()),
+            )
+            # The provider's webhook can report the message before its own answer arrives here: such
+            # a row is already sent and only lacks the message id.
+            settling = or_(settling, and_(Delivery.state == "sent", Delivery.provider_message_id.is_(None)))
         elif result.outcome == "retry":
             # Certainly not accepted: pending again, unless it has been tried too often.
             values["state"] = text(f"CASE WHEN attempts >= {MAX_ATTEMPTS} THEN 'failed' ELSE 'pending' END")
@@ -131,7 +139,7 @@ def record_results(session: Session, backend_name: str, results: Sequence[SendRe
             values.update(state=result.outcome, settled_at=text("now()"))
         session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(result.delivery_ids), Delivery.state == "sending")
+            .where(Delivery.id.in_(result.delivery_ids), settling)
             .values(**values)
             .execution_options(synchronize_session=False)
         )
