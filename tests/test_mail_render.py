@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,29 @@ def test_every_template_renders_its_fragments_in_text_and_html(name: str) -> Non
     assert "prefers-color-scheme: dark" in rendered.html
 
 
+def test_the_edition_shows_each_paper_linked_with_tags_reasons_and_links() -> None:
+    rendered = render_email("edition", fixed_context("edition"))
+    html, text = rendered.html, rendered.text
+    # The preheader is the inbox's preview line: hidden in the body, first in it.
+    assert "Sparse Retrieval Paper 1 · Sparse Retrieval Paper 2" in html
+    assert html.index("Sparse Retrieval Paper 1 · Sparse Retrieval Paper 2") < html.index("View in browser")
+    assert '<a href="%%edition_url%%">View in browser</a>' in html
+    assert "View in browser: %%edition_url%%" in text
+    assert '<a href="https://papers.example.org/papers/2611.00001">Sparse Retrieval Paper 1</a>' in html
+    assert '<span class="tag">NLP</span><span class="tag">Retrieval</span>' in html
+    assert "Tags: NLP, Retrieval" in text
+    for link in ('<a href="https://arxiv.org/abs/2611.00001">arXiv</a>',
+                 '<a href="https://arxiv.org/pdf/2611.00001">PDF</a>',
+                 '<a href="https://github.com/example/sparse">Code</a>'):  # fmt: skip
+        assert link in html
+    assert html.count(">Code</a>") == 1  # paper 2 has no code: no empty link
+    assert "updated · v2" in html and "Sparse Retrieval Paper 2 [updated, v2]" in text
+    assert "Why: NLP · keyword “retrieval” · 42 upvotes" in text
+    assert (
+        '<a href="%%preferences_url%%">' in html and '<a href="%%unsubscribe_url%%">Unsubscribe</a>' in html
+    )
+
+
 def test_edition_subject_names_the_count_and_first_title() -> None:
     rendered = render_email("edition", fixed_context("edition"))
     assert rendered.subject == "2 trending papers for Sat 21 Nov: Sparse Retrieval Paper 1"
@@ -161,6 +185,7 @@ def test_edition_message_has_unsubscribe_headers_and_both_parts(settings: Settin
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert parsed["List-Id"] == "ML Papers Daily <daily.newsletter.example>"
     assert parsed["From"] == "ML Papers Daily <papers@newsletter.example>"
+    assert parsed["Reply-To"] is None  # not configured: replies go to From
     assert parsed["Message-ID"].endswith("@newsletter.example>")
     text = parsed.get_body(("plain",)).get_content()
     html = parsed.get_body(("html",)).get_content()
@@ -168,6 +193,16 @@ def test_edition_message_has_unsubscribe_headers_and_both_parts(settings: Settin
         assert "%%" not in part  # every placeholder replaced with this recipient's signed link
         assert "https://papers.example.org/preferences/" in part
         assert "https://papers.example.org/editions/" in part
+
+
+def test_reply_to_comes_from_settings_and_the_mailto_unsubscribe_uses_it(settings: Settings) -> None:
+    configured = settings.model_copy(
+        update={"reply_to": "editor@newsletter.example", "sender_name": "Ünïcode, Daily"}
+    )
+    parsed = _message(configured, render_email("welcome", fixed_context("welcome")))
+    assert parsed["Reply-To"] == "editor@newsletter.example"
+    assert parsed["From"].addresses[0].display_name == "Ünïcode, Daily"  # encoded, quoted, intact
+    assert "<mailto:editor@newsletter.example?subject=unsubscribe>" in parsed["List-Unsubscribe"]
 
 
 def test_header_injection_through_name_subject_or_address_is_impossible(settings: Settings) -> None:
@@ -184,31 +219,48 @@ def test_header_injection_through_name_subject_or_address_is_impossible(settings
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="system chromium is not installed (/usr/bin/chromium)")
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("CI must take the email screenshots, but /usr/bin/chromium is not installed")
+    pytest.skip("system chromium is not installed (/usr/bin/chromium)")
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
-def test_edition_screenshots_at_375_and_800_pixels(color_scheme: str) -> None:
+def test_every_email_is_readable_at_375_and_800_pixels_in_light_and_dark_mode(color_scheme: str) -> None:
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
-    hostile = paper(3, title="A very long title " * 8 + "y" * 300)
-    html = render_email("edition", edition_context([paper(1), paper(2), hostile])).html
+    from tests.test_web_browser import CHROMIUM_ARGS, CONTRAST_FAILURES_JS
+
+    long_titled = paper(3, title="A very long title " * 8 + "y" * 300)
+    contexts = {name: fixed_context(name) for name in EMAIL_NAMES}
+    contexts["edition"] = edition_context([paper(1), paper(2), long_titled])
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            for width in (375, 800):
-                page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=color_scheme)
-                page.set_content(html, wait_until="load")
-                # Readable: nothing wider than the viewport, the footer links present.
-                scroll_width = page.evaluate("document.documentElement.scrollWidth")
-                assert scroll_width <= width, f"horizontal scroll at {width}px: {scroll_width}"
-                assert page.get_by_text("Unsubscribe").count() >= 1
-                background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-                assert (background == "rgb(13, 17, 23)") == (color_scheme == "dark"), background
-                page.screenshot(path=str(ARTIFACTS / f"edition-{color_scheme}-{width}.png"), full_page=True)
-                page.close()
+            for name, context in contexts.items():
+                html = render_email(name, context).html
+                # The other emails are single cards: the narrow phone width is their only hard case.
+                for width in (375, 800) if name == "edition" else (375,):
+                    page = browser.new_page(
+                        viewport={"width": width, "height": 900}, color_scheme=color_scheme
+                    )
+                    page.set_content(html, wait_until="load")
+                    where = f"{name} at {width}px, {color_scheme}"
+                    # Nothing wider than the viewport; every text legible against what is behind it.
+                    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+                    assert scroll_width <= width, f"{where}: horizontal scroll, {scroll_width}px"
+                    assert page.evaluate(CONTRAST_FAILURES_JS) == [], where
+                    assert page.get_by_text("1 Example Street").is_visible(), where
+                    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+                    assert (background == "rgb(13, 17, 23)") == (color_scheme == "dark"), (where, background)
+                    page.screenshot(
+                        path=str(ARTIFACTS / f"{name}-{color_scheme}-{width}.png"), full_page=True
+                    )
+                    page.close()
         finally:
             browser.close()
