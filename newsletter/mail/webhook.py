@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -29,6 +30,7 @@ from newsletter.models import ConsentEvent, Delivery, Subscriber, WebhookEvent
 from newsletter.models.subscriber import SUPPRESSED_STATUSES
 
 logger = logging.getLogger(__name__)
+MAX_BIGINT = 2**63 - 1
 KNOWN_EVENTS = {
     "processed", "deferred", "delivered", "open", "click", "bounce", "dropped", "spamreport",
     "unsubscribe", "group_unsubscribe", "group_resubscribe",
@@ -109,9 +111,31 @@ class StoreReport:
 def _delivery_id(event: dict[str, Any]) -> int | None:
     value = event.get("delivery_id")
     try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
+        number = int(value) if value is not None else None
+    except (TypeError, ValueError, OverflowError):
         return None
+    # Not one of ours if it cannot be a deliveries.id (bigint).
+    return number if number is not None and 0 < number <= MAX_BIGINT else None
+
+
+def _storable(value: Any) -> Any:
+    """The event as Postgres can hold it: JSON spells NUL and unpaired surrogates as escapes, and
+    allows NaN and Infinity, none of which text or JSONB accept."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(str(key)): _storable(item) for key, item in value.items()}
+    return value
 
 
 def _occurred_at(event: dict[str, Any]) -> datetime | None:
@@ -125,16 +149,23 @@ def store_events(session: Session, raw_body: bytes) -> StoreReport:
     """Parse and store a webhook batch; duplicates (same natural key) are stored once."""
     try:
         events = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, a number of over 4,300 digits
         raise InvalidInput(f"webhook body is not JSON: {error}") from error
+    except RecursionError as error:
+        raise InvalidInput("webhook body is nested too deeply to be a batch of events") from error
     if not isinstance(events, list):
         raise InvalidInput("webhook body must be a JSON array of events")
     report = StoreReport()
     rows: dict[str, dict[str, Any]] = {}
     for index, event in enumerate(events):
+        try:
+            event = _storable(event)
+        except RecursionError:
+            report.skipped.append(f"item {index}: nested too deeply")
+            continue
         if not isinstance(event, dict):
             report.skipped.append(f"item {index}: not an object")
-        elif event.get("event") not in KNOWN_EVENTS:
+        elif not isinstance(event.get("event"), str) or event["event"] not in KNOWN_EVENTS:
             report.skipped.append(f"item {index}: unknown event {str(event.get('event'))[:40]!r}")
         elif not isinstance(event.get("email"), str) or "@" not in event["email"]:
             report.skipped.append(f"item {index}: missing email")
@@ -155,12 +186,15 @@ def store_events(session: Session, raw_body: bytes) -> StoreReport:
                 "payload": event,
             }
     if rows:
-        inserted = session.execute(
-            insert(WebhookEvent)
-            .values(list(rows.values()))
-            .on_conflict_do_nothing()
-            .returning(WebhookEvent.id)
-        ).all()
+        # Core executemany: SQLAlchemy sends pages of 1,000 rows, where one multi-row VALUES of a large
+        # batch passed Postgres' 65,535 bind parameters per statement (8 columns: 8,192 events).
+        inserted = (
+            session.connection()
+            .execute(
+                insert(WebhookEvent).on_conflict_do_nothing().returning(WebhookEvent.id), list(rows.values())
+            )
+            .all()
+        )
         report.stored = len(inserted)
         report.duplicates += len(rows) - len(inserted)
     for reason in report.skipped:
