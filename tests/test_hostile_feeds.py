@@ -358,8 +358,9 @@ def hf_answer(body: bytes) -> httpx.Client:
         (b'"a string"', "not a list"),
         (b"[1, 2, 3", "not valid JSON"),
         (b'[{"paper": {"id": "2611.00001", "title": "x\x00y"}}]', "not valid JSON"),  # raw control char
+        (b'[{"paper": {"id": "2611.00001", "upvotes": ' + b"9" * 5000 + b"}}]", "not valid JSON"),
     ],
-    ids=["deep arrays", "deep objects", "empty", "null", "string", "truncated", "raw NUL"],
+    ids=["deep arrays", "deep objects", "empty", "null", "string", "truncated", "raw NUL", "5000 digits"],
 )
 def test_malformed_daily_papers_json_fails_the_run_with_a_clear_error(
     session: Session, fetch_settings: Settings, body: bytes, message: str

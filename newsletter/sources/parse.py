@@ -365,7 +365,7 @@ def parse_hf_daily_papers(
     check_size(json_bytes, max_bytes, "Hugging Face response")
     try:
         document = json.loads(json_bytes)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, a number of over 4,300 digits
         raise PermanentError(f"Hugging Face response is not valid JSON (truncated?): {error}") from error
     except RecursionError as error:
         # `[[[[…` a few thousand deep exhausts the decoder's stack; no real answer nests past 4 levels.
