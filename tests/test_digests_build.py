@@ -4,8 +4,9 @@ import json
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.digests.build import build_editions_chunk
@@ -283,3 +284,35 @@ def test_a_build_without_new_papers_tells_a_quiet_saturday_from_a_suspect_friday
     make_paper(session, topics=["NLP"], published_at=NOW - timedelta(hours=3))
     fresh, _ = build(session, settings, NOW - timedelta(hours=1), dry_run=True)
     assert (fresh.fresh_papers, fresh.quiet_note, fresh.by_kind["papers"]) == (1, None, 1)
+
+
+def test_build_due_editions_commits_chunk_by_chunk_so_a_crash_keeps_what_was_built(
+    committed_session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from newsletter.digests.build import build_due_editions
+
+    with committed_session_factory.begin() as session:
+        make_paper(session, topics=["NLP"], upvotes=5)
+        for _ in range(5):
+            make_subscriber(session, topics=["NLP"])
+    chunks: list[int] = []
+
+    def crash_after_the_first_chunk(planned) -> None:
+        chunks.append(len(planned))
+        raise RuntimeError("worker lost")
+
+    with pytest.raises(RuntimeError, match="worker lost"):
+        build_due_editions(
+            committed_session_factory, settings, NOW, chunk=2, on_plan=crash_after_the_first_chunk
+        )
+    with committed_session_factory() as session:
+        assert session.execute(select(func.count()).select_from(Edition)).scalar_one() == 2
+
+    rerun = build_due_editions(
+        committed_session_factory, settings, NOW, chunk=2, on_plan=lambda p: chunks.append(len(p))
+    )
+
+    assert chunks == [2, 2, 1, 0] and (rerun.due, rerun.built, rerun.by_kind["papers"]) == (3, 3, 3)
+    with committed_session_factory() as session:
+        assert session.execute(select(func.count()).select_from(Edition)).scalar_one() == 5
+        assert session.execute(select(func.count()).select_from(EditionContent)).scalar_one() == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import timedelta
 
 from sqlalchemy import select, text
@@ -84,6 +85,8 @@ def test_send_pending_writes_complete_eml_files_once_per_subscriber(
     assert (report.sent, report.failed, report.distinct_editions) == (4, 0, 2)
     files = sorted(settings.resolved_outbox_dir.glob("*.eml"))
     assert len(files) == 4
+    # <UTC time>-<delivery id>.eml, so the outbox sorts by time and names the ledger row.
+    assert all(re.fullmatch(r"\d{8}T\d{12}Z-\d+\.eml", file.name) for file in files), files
     message = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message.get_body(("plain",)) is not None and message.get_body(("html",)) is not None
@@ -271,3 +274,21 @@ def test_a_dry_run_counts_exactly_what_the_run_then_sends(
 
     assert (dry.sent, dry.distinct_editions) == (2, 2)
     assert (real.sent, real.distinct_editions) == (2, 2)
+
+
+def test_a_send_run_capped_at_max_emails_leaves_the_rest_for_the_next_run(
+    committed_session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with session_scope(committed_session_factory) as session:
+        for _ in range(3):
+            content = make_content(session, [make_paper(session)])
+            make_edition(session, make_subscriber(session), content)
+            make_edition(session, make_subscriber(session), content)
+
+    first = send_pending(committed_session_factory, settings, edition_date=EDITION_DAY, max_emails=3)
+    second = send_pending(committed_session_factory, settings, edition_date=EDITION_DAY, max_emails=3)
+
+    # Claims are whole edition groups: the cap is reached after two groups of two.
+    assert (first.claimed, first.sent, second.sent) == (4, 4, 2)
+    with session_scope(committed_session_factory) as session:
+        assert states(session) == {"sent": 6}
