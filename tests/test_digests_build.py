@@ -57,18 +57,29 @@ def test_keyword_alerts_use_stemmed_full_text_search(session: Session, settings:
         for result in example["results"]
     ]
     unrelated = make_paper(session, title="Graph pooling", abstract="We pool graphs.", topics=["Theory"])
+    # Sentences of the example with only an inflected form of the word: found only through the stem.
+    inflected = [
+        make_paper(session, title=f"Caching statistics {n}", abstract=sentence, topics=["Theory"])
+        for n, sentence in enumerate(
+            [
+                "SCA continuously accumulates task-specific knowledge from all encountered test samples.",
+                "This ensures that the accumulated knowledge grows persistently over time.",
+            ]
+        )
+    ]
     bob = make_subscriber(session, topics=["Robotics"], keywords=[example["query"]])
 
     build(session, settings)
 
     found = {item.paper_id for item in edition_items(session, bob.id)}
     by_title = {paper.title: paper.id for paper in papers}
-    # The lexical matches: "accumulation", "accumulates", "accumulated", "accumulate".
-    assert by_title["Statistics Caching Test-Time Adaptation for Vision-Language Models"] in found
-    assert (
-        by_title["Artificial Generational Intelligence: Cultural Accumulation in Reinforcement Learning"]
-        in found
-    )
+    # Exactly the lexical matches: "accumulation" finds "accumulates", "accumulated", "accumulate"; the
+    # papers that match only in meaning (contamination building up) are not found by stemming.
+    assert found == {
+        by_title["Statistics Caching Test-Time Adaptation for Vision-Language Models"],
+        by_title["Artificial Generational Intelligence: Cultural Accumulation in Reinforcement Learning"],
+        *(paper.id for paper in inflected),
+    }
     assert unrelated.id not in found
     item = edition_items(session, bob.id)[0]
     assert item.matched_keywords == ["accumulation"] and "keyword “accumulation”" in item.reason
