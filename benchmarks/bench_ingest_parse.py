@@ -31,9 +31,9 @@ def run() -> dict[str, float]:
         if len(page.entries) != ENTRY_COUNT:
             raise RuntimeError(f"parsed {len(page.entries)} of {ENTRY_COUNT} entries")
     return {
-        "parse_papers_per_s": ENTRY_COUNT / best_s,
-        "parse_mb_per_s": len(feed) / best_s / 1e6,
-        "feed_bytes": float(len(feed)),
+        "parse_papers_per_s": round(ENTRY_COUNT / best_s, 1),
+        "parse_mb_per_s": round(len(feed) / best_s / 1e6, 1),
+        "feed_bytes": len(feed),
     }
 
 

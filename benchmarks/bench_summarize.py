@@ -44,12 +44,12 @@ def run() -> dict[str, float]:
         summarizer.summarize(paper)
     elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     return {
-        "papers_per_s": len(papers) / elapsed,
+        "papers_per_s": round(len(papers) / elapsed, 1),
         # Per second of this process's CPU time: what one core does, however busy the machine is.
-        "papers_per_cpu_s": len(papers) / cpu_s,
-        "ms_per_paper": 1000 * elapsed / len(papers),
-        "dev_micro_f1_tune": micro_f1([row for row in rows if row["split"] == "tune"]),
-        "dev_micro_f1_heldout": micro_f1([row for row in rows if row["split"] == "heldout"]),
+        "papers_per_cpu_s": round(len(papers) / cpu_s, 1),
+        "ms_per_paper": round(1000 * elapsed / len(papers), 3),
+        "dev_micro_f1_tune": round(micro_f1([row for row in rows if row["split"] == "tune"]), 3),
+        "dev_micro_f1_heldout": round(micro_f1([row for row in rows if row["split"] == "heldout"]), 3),
     }
 
 
