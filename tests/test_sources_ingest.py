@@ -74,9 +74,9 @@ def test_upsert_uses_one_statement_per_page_not_one_per_paper(session: Session) 
     upsert_arxiv_papers(
         session, parse_arxiv_feed(arxiv_recording("q_testing_s0_m100_cfe7536492ca.json")[1]).entries
     )
-    # Create the page's temporary table, upsert from it (versions included), drop it: 3 whatever the
-    # page size (the COPY into the table goes through the driver, not SQLAlchemy).
-    assert len(statements) == 3
+    # Read what is stored, create the page's temporary table, upsert from it (versions included), drop
+    # it: 4 whatever the page size (the COPY into the table goes through the driver, not SQLAlchemy).
+    assert len(statements) == 4
 
 
 def test_a_changed_title_updates_the_paper(session: Session) -> None:

@@ -98,20 +98,24 @@ def upsert_arxiv_papers(session: Session, records: Sequence[PaperRecord]) -> Ups
     """One set-based statement per page: new rows inserted, changed rows updated (never to an older
     version), identical rows untouched, and the versions seen recorded.
 
-    The page is streamed into a temporary table with COPY, then one INSERT … SELECT … ON CONFLICT
-    compares it with what is stored. Binding 15 parameters per paper in a multi-row VALUES cost more
-    Python time than Postgres spent storing the rows.
+    What is stored is read first and identical (or older) papers are left out: Postgres computes the
+    generated search vector of every proposed row before it finds the conflict, so sending unchanged
+    papers (most of a re-fetched window) would cost a to_tsvector each. The rest is streamed into a
+    temporary table with COPY and stored by one INSERT … SELECT … ON CONFLICT; binding 15 parameters per
+    paper in a multi-row VALUES cost more Python time than Postgres spent storing the rows.
     """
     counts = UpsertCounts()
     newest = newest_per_id(records)
-    if not newest:
+    to_store = without_unchanged(session, newest)
+    counts.unchanged = len(newest) - len(to_store)
+    if not to_store:
         return counts
     connection = session.connection()
     connection.execute(text(CREATE_INCOMING_SQL))
     driver_connection = connection.connection.driver_connection
     assert isinstance(driver_connection, psycopg.Connection)
     with driver_connection.cursor() as cursor, cursor.copy(COPY_INCOMING_SQL) as copy:
-        for record in newest:
+        for record in to_store:
             copy.write_row(
                 (
                     record.arxiv_id, record.version, record.title, record.abstract, record.authors,
@@ -122,9 +126,47 @@ def upsert_arxiv_papers(session: Session, records: Sequence[PaperRecord]) -> Ups
     inserted, changed, new_versions = connection.execute(text(UPSERT_INCOMING_SQL)).one()
     connection.execute(text("DROP TABLE arxiv_incoming"))
     counts.new, counts.updated = inserted, changed - inserted
-    counts.unchanged = len(newest) - changed
+    counts.unchanged += len(to_store) - changed
     counts.new_versions = new_versions
     return counts
+
+
+def without_unchanged(session: Session, records: list[PaperRecord]) -> list[PaperRecord]:
+    """Drop records identical to what is stored, or older than it: one SELECT per page."""
+    if not records:
+        return []
+    stored = {
+        row[0]: row[1:]
+        for row in session.execute(
+            text(
+                """
+                SELECT arxiv_id, is_on_arxiv, version, title, abstract, authors, categories, primary_category,
+                       published_at, updated_at, abs_url, pdf_url, comment, journal_ref, doi
+                FROM papers WHERE arxiv_id = ANY(:ids)
+                """
+            ),
+            {"ids": [record.arxiv_id for record in records]},
+        )
+    }
+    kept = []
+    for record in records:
+        existing = stored.get(record.arxiv_id)
+        if (
+            existing is None
+            or not existing[0]
+            or record.version >= existing[1]
+            and _fields(record) != existing[1:]
+        ):
+            kept.append(record)
+    return kept
+
+
+def _fields(record: PaperRecord) -> tuple[object, ...]:
+    return (
+        record.version, record.title, record.abstract, record.authors, record.categories,
+        record.primary_category, record.published, record.updated, record.abs_url, record.pdf_url,
+        record.comment, record.journal_ref, record.doi,
+    )  # fmt: skip
 
 
 # ON COMMIT DROP: a failed page leaves nothing behind once its transaction ends.
@@ -138,10 +180,8 @@ COPY_INCOMING_SQL = """
 COPY arxiv_incoming (arxiv_id, version, title, abstract, authors, categories, primary_category,
                      published_at, updated_at, abs_url, pdf_url, comment, journal_ref, doi) FROM STDIN
 """
-# Rows identical to what is stored, or older than it, are left out before the INSERT: Postgres computes
-# the generated search vector of every proposed row before it finds the conflict, so sending unchanged
-# papers (most of a re-fetched window) would cost a to_tsvector each. The ON CONFLICT condition repeats
-# the comparison for a row another transaction stored in the meantime.
+# Unchanged papers were left out before the COPY; the ON CONFLICT condition repeats the comparison for
+# a row another transaction stored in the meantime.
 UPSERT_INCOMING_SQL = """
 WITH changed AS (
     INSERT INTO papers AS paper (arxiv_id, version, title, abstract, authors, categories, primary_category,
@@ -149,17 +189,6 @@ WITH changed AS (
                                  is_on_arxiv)
     SELECT incoming.*, true  -- arxiv_incoming's columns are in this order
     FROM arxiv_incoming AS incoming
-    LEFT JOIN papers AS stored ON stored.arxiv_id = incoming.arxiv_id
-    WHERE stored.id IS NULL
-       OR NOT stored.is_on_arxiv
-       OR incoming.version >= stored.version
-          AND (incoming.version, incoming.title, incoming.abstract, incoming.authors, incoming.categories,
-               incoming.primary_category, incoming.published_at, incoming.updated_at, incoming.abs_url,
-               incoming.pdf_url, incoming.comment, incoming.journal_ref, incoming.doi)
-          IS DISTINCT FROM
-              (stored.version, stored.title, stored.abstract, stored.authors, stored.categories,
-               stored.primary_category, stored.published_at, stored.updated_at, stored.abs_url,
-               stored.pdf_url, stored.comment, stored.journal_ref, stored.doi)
     ON CONFLICT (arxiv_id) DO UPDATE
     SET version = excluded.version, title = excluded.title, abstract = excluded.abstract,
         authors = excluded.authors, categories = excluded.categories,
