@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
 MIN_SECRET_LENGTH = 32
 DEFAULT_CATEGORIES = ["cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML"]
+# From, Reply-To, List-Id and List-Unsubscribe are built from the sender settings and the base URL: one
+# plain address each, no line breaks, or every send would fail (or reach SendGrid as it is).
+PLAIN_ADDRESS = re.compile(r"^[^\s@,;:<>()\[\]\"\\]+@[^\s@,;:<>()\[\]\"\\]+\.[^\s@,;:<>()\[\]\"\\]+$")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class Settings(BaseSettings):
@@ -87,6 +92,31 @@ class Settings(BaseSettings):
     @classmethod
     def empty_url_means_embedded(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("sender_address", "reply_to")
+    @classmethod
+    def refuse_anything_but_one_address(cls, value: str, info: ValidationInfo) -> str:
+        if (value or info.field_name == "sender_address") and not PLAIN_ADDRESS.match(value):
+            raise ValueError(f"must be one plain email address like papers@example.org, got {value!r}")
+        return value
+
+    @field_validator("sender_name")
+    @classmethod
+    def refuse_line_breaks(cls, value: str) -> str:
+        if CONTROL_CHARACTERS.search(value):
+            raise ValueError(f"must be one line without control characters, got {value!r}")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def refuse_odd_base_url(cls, value: str) -> str:
+        if (
+            not value.startswith(("https://", "http://"))
+            or re.search(r"\s", value)
+            or CONTROL_CHARACTERS.search(value)
+        ):
+            raise ValueError(f"must be an http(s) URL without spaces, got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def refuse_placeholder_secret(self) -> Settings:

@@ -37,7 +37,7 @@ from newsletter.mail.ledger import (
     recover_stale_sending,
     release_claims,
 )
-from newsletter.mail.message import Recipient
+from newsletter.mail.message import Recipient, is_sendable_address
 from newsletter.mail.render import RenderedEmail, render_email
 from newsletter.models import Delivery, Edition, Subscriber
 
@@ -279,6 +279,9 @@ def _send_group(
     recipients: list[Recipient],
     report: SendReport,
 ) -> None:
+    recipients = _without_unsendable(factory, mailer.name, recipients, report)
+    if not recipients:
+        return
     settled: set[int] = set()
     try:
         for result in mailer.send_batch(rendered, recipients):
@@ -309,6 +312,30 @@ def _send_group(
             release_claims(session, never_sent)
 
 
+def _without_unsendable(
+    factory: sessionmaker[Session], backend_name: str, recipients: list[Recipient], report: SendReport
+) -> list[Recipient]:
+    """The recipients whose address a backend can take; each other one fails alone, before the group is
+    handed over (a backend raising mid-batch would leave everyone after it in doubt)."""
+    unsendable = [r for r in recipients if not is_sendable_address(r.email)]
+    if not unsendable:
+        return recipients
+    errors = [f"not a valid email address: {r.email!r}"[:500] for r in unsendable]
+    with session_scope(factory) as session:
+        record_results(
+            session,
+            backend_name,
+            [
+                SendResult([r.delivery_id], "failed", error=error)
+                for r, error in zip(unsendable, errors, strict=True)
+            ],
+        )
+    report.failed += len(unsendable)
+    report.errors.extend(errors[: max(0, 20 - len(report.errors))])
+    failed = {r.delivery_id for r in unsendable}
+    return [r for r in recipients if r.delivery_id not in failed]
+
+
 def create_transactional_delivery(session: Session, subscriber_id: int, kind: str) -> int:
     """Write the pending row of a confirmation, welcome or unsubscribed email; returns its id.
     The caller commits, then enqueues `workers.tasks.mail.deliver_transactional` with the id."""
@@ -330,6 +357,8 @@ def _send_one_transactional(
         return SendResult(
             [delivery.id], "failed", error=f"{delivery.kind} not sent: subscriber is {subscriber.status}"
         )
+    if not is_sendable_address(subscriber.email):
+        return SendResult([delivery.id], "failed", error=f"not a valid email address: {subscriber.email!r}")
     rendered = render_email(
         delivery.kind, transactional_context(session, settings, subscriber, delivery.kind)
     )

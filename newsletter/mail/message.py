@@ -7,6 +7,7 @@ add a header of its own.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -19,6 +20,9 @@ from newsletter.errors import PermanentError
 from newsletter.mail.render import RenderedEmail, strip_control_characters
 
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+# RFC 5322 dot-atom on both sides of the @: every address signup stores; anything else is parsed fully.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 def clean_header_value(value: str) -> str:
@@ -31,6 +35,17 @@ def make_address(display_name: str, addr_spec: str) -> Address:
         return Address(display_name=clean_header_value(display_name), addr_spec=clean_header_value(addr_spec))
     except (ValueError, IndexError) as error:  # headerregistry's parser rejects malformed addresses
         raise PermanentError(f"not a valid email address: {addr_spec!r}") from error
+
+
+def is_sendable_address(addr_spec: str) -> bool:
+    """Whether the address as stored can be the To of a message unchanged (rows from before addresses
+    were checked may hold line breaks or non-ASCII local parts, which no backend can deliver)."""
+    if PLAIN_ADDRESS.fullmatch(addr_spec):
+        return True
+    try:
+        return make_address("", addr_spec).addr_spec == addr_spec
+    except PermanentError:
+        return False
 
 
 def sender_domain(settings: Settings) -> str:
