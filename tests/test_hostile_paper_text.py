@@ -391,3 +391,31 @@ def test_the_preference_preview_escapes_and_keeps_its_layout(
     for form in forms:
         assert form.get("action", "").startswith(("/preferences/", "/unsubscribe/")), form.attrib
         assert any(field.get("name") == "csrf_token" for field in form.iter(f"{XHTML}input"))
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/?q=%00", 200),
+        ("/?q=retrieval%00%3Cscript%3E", 200),
+        ("/?topic=%00", 200),
+        ("/?topic=%3Cscript%3Ealert(1)%3C/script%3E", 200),
+        ("/?q=%3Cscript%3Ealert(1)%3C/script%3E%22%3E", 200),
+        ("/?q=%ff%fe%ed", 200),
+        ("/?q=(((((%20OR%201=1%20--", 200),
+        ("/?day=%00", 422),
+        ("/?day=%3Cscript%3E", 422),
+        ("/papers/%00", 404),
+        ("/papers/2611.0%000001", 404),
+        ("/papers/%3Cscript%3Ealert(1)%3C%2Fscript%3E", 404),
+        ("/papers/" + "9" * 5000, 404),
+    ],
+)
+def test_hostile_urls_on_public_pages_get_a_page_never_an_error(
+    site: TestClient, url: str, status: int
+) -> None:
+    response = site.get(url)
+    assert response.status_code == status, (url, response.status_code)
+    assert_inert(response.text, allowed_scripts=1)
+    assert_page_layout_holds(response.text)
+    assert "<script>alert" not in response.text

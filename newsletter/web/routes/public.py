@@ -25,6 +25,11 @@ def parse_day(value: str | None) -> date | None:
         raise InvalidInput("The day must look like 2026-11-21.") from error
 
 
+def without_nul(value: str | None) -> str:
+    # A URL can carry %00, which no Postgres text parameter accepts; it means nothing in a search.
+    return (value or "").replace("\x00", "")
+
+
 def signup_defaults() -> dict[str, object]:
     return {
         "email": "",
@@ -46,7 +51,8 @@ def home(
     day: str | None = None,
     q: str | None = None,
 ) -> HTMLResponse:
-    query = (q or "").strip()[:MAX_QUERY_CHARS]
+    query = without_nul(q).strip()[:MAX_QUERY_CHARS]
+    topic = without_nul(topic)
     stats = site_stats(session)
     chosen_day = parse_day(day)
     shown_day = chosen_day if chosen_day is not None or query else stats.latest_day
@@ -70,4 +76,4 @@ def home(
 
 @router.api_route("/papers/{arxiv_id:path}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def paper_page(request: Request, session: SessionDep, arxiv_id: str) -> HTMLResponse:
-    return render(request, "paper.html", {"paper": paper_detail(session, arxiv_id[:64])})
+    return render(request, "paper.html", {"paper": paper_detail(session, without_nul(arxiv_id)[:64])})
