@@ -154,6 +154,9 @@ def build_all(database_url: str) -> dict[str, object]:
     started = time.perf_counter()
     report = build_due_editions(factory, settings, NOW)
     elapsed = time.perf_counter() - started
+    # Read while the pooled connections are still open (a backend's /proc entry goes with it), and
+    # before the count below adds its own work.
+    postgres = backend_usage(backend_pids)
     with engine.connect() as connection:
         distinct = connection.execute(text("SELECT count(DISTINCT content_id) FROM editions")).scalar()
     return {
@@ -162,8 +165,7 @@ def build_all(database_url: str) -> dict[str, object]:
         "papers_editions": report.by_kind["papers"],
         "distinct": distinct,
         "candidates": report.candidates,
-        # Read while the connections are still open: a backend's /proc entry goes with it.
-        "postgres": backend_usage(backend_pids),
+        "postgres": postgres,
     }
 
 
