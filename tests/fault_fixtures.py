@@ -114,9 +114,9 @@ def beat(name: str, environment: dict[str, str], log_dir: Path) -> ChildProcess:
     )
 
 
-def web(environment: dict[str, str], log_dir: Path) -> tuple[ChildProcess, str]:
+def web(environment: dict[str, str], log_dir: Path, name: str = "web") -> tuple[ChildProcess, str]:
     port = free_port()
-    process = start_process("web", ["web", "--host", "127.0.0.1", "--port", str(port)], environment, log_dir)
+    process = start_process(name, ["web", "--host", "127.0.0.1", "--port", str(port)], environment, log_dir)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -127,6 +127,12 @@ def web(environment: dict[str, str], log_dir: Path) -> tuple[ChildProcess, str]:
         except (urllib.error.URLError, OSError):
             assert time.monotonic() < deadline, f"the web server never answered: {process.output()[-3000:]}"
             time.sleep(0.2)
+
+
+def cpu_seconds(process: ChildProcess) -> float:
+    """User + system CPU time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{process.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until(
