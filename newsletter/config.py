@@ -136,6 +136,22 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def require_sendgrid_keys_in_production(self) -> Settings:
+        # Without the API key nothing goes out; without the webhook key bounces and complaints are refused.
+        if self.environment == "production" and self.mail_backend == "sendgrid":
+            missing = [
+                name
+                for name, value in (
+                    ("NEWSLETTER_SENDGRID_API_KEY", self.sendgrid_api_key.get_secret_value()),
+                    ("NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY", self.sendgrid_webhook_public_key),
+                )
+                if not value.strip()
+            ]
+            if missing:
+                raise ValueError(f"the sendgrid mail backend in production needs {' and '.join(missing)}")
+        return self
+
     @property
     def resolved_outbox_dir(self) -> Path:
         return self.outbox_dir if self.outbox_dir is not None else self.data_dir / "outbox"

@@ -94,3 +94,15 @@ def test_env_example_lists_every_setting_with_its_default() -> None:
             assert shown == "", name
         else:
             assert shown == str(value), name
+
+
+def test_production_sendgrid_needs_both_its_keys() -> None:
+    production = {"environment": "production", "secret_key": "x" * 40, "mail_backend": "sendgrid"}
+    with pytest.raises(ValidationError, match="NEWSLETTER_SENDGRID_API_KEY and NEWSLETTER_SENDGRID_WEBHOOK"):
+        make(**production)
+    with pytest.raises(ValidationError, match="needs NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY"):
+        make(**production, sendgrid_api_key="SG.key")
+    settings = make(**production, sendgrid_api_key="SG.key", sendgrid_webhook_public_key="MFkw…")
+    assert settings.mail_backend == "sendgrid"
+    # Outside production a developer may try the backend against a local stand-in without keys.
+    assert make(mail_backend="sendgrid").sendgrid_api_key.get_secret_value() == ""
