@@ -30,6 +30,7 @@ class Sample:
     status: int
     seconds: float
     started_late_s: float = 0.0
+    error: str = ""
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -70,10 +71,11 @@ async def timed(send: Callable[[], Awaitable[httpx.Response]], started_late_s: f
     started = time.perf_counter()
     try:
         response = await send()
-        status = response.status_code
-    except httpx.HTTPError:
-        status = 0  # no answer at all (refused, reset, timed out)
-    return Sample(status, time.perf_counter() - started, started_late_s)
+    except httpx.HTTPError as error:  # no answer at all (refused, reset, timed out): status 0
+        return Sample(
+            0, time.perf_counter() - started, started_late_s, f"{type(error).__name__}: {error}"[:200]
+        )
+    return Sample(response.status_code, time.perf_counter() - started, started_late_s)
 
 
 async def open_loop(
@@ -108,6 +110,10 @@ async def closed_loop(
 
 def status_counts(samples: Sequence[Sample]) -> dict[int, int]:
     return dict(Counter(sample.status for sample in samples))
+
+
+def error_counts(samples: Sequence[Sample]) -> dict[str, int]:
+    return dict(Counter(sample.error for sample in samples if sample.error))
 
 
 def write_result(name: str, result: dict[str, Any]) -> None:
