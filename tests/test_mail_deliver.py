@@ -22,7 +22,7 @@ from newsletter.mail.deliver import (
     send_pending,
     send_transactional,
 )
-from newsletter.mail.ledger import stranded_transactional_deliveries
+from newsletter.mail.ledger import Recovered, mark_handed, stranded_transactional_deliveries
 from newsletter.models import Delivery
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import EDITION_DAY, make_content, make_edition
@@ -126,20 +126,38 @@ def test_a_subscriber_who_unsubscribed_after_the_row_was_written_gets_nothing(
     assert len(list(settings.resolved_outbox_dir.glob("*.eml"))) == 2
 
 
-def test_a_sending_row_left_by_a_dead_worker_becomes_unknown_never_pending(
+def test_a_row_a_dead_worker_had_handed_to_the_backend_becomes_unknown_never_pending(
     committed_session_factory: sessionmaker[Session], settings: Settings
 ) -> None:
     with session_scope(committed_session_factory) as session:
         seed_day(session, readers=1)
         create_deliveries_for_date(session, EDITION_DAY)
-        claim_deliveries(session, 1)
+        claimed = claim_deliveries(session, 1)
+        mark_handed(session, [item.delivery_id for item in claimed])
     with session_scope(committed_session_factory) as session:
-        assert recover_stale_sending(session, timedelta(hours=1)) == 0  # still fresh: a live worker's
-        assert recover_stale_sending(session, timedelta(0)) == 1
+        assert recover_stale_sending(session, timedelta(hours=1)) == Recovered(0, 0)  # a live worker's
+        assert recover_stale_sending(session, timedelta(0)) == Recovered(in_doubt=1, released=0)
     report = send_pending(committed_session_factory, settings, edition_date=EDITION_DAY)
     assert report.sent == 1  # only the untouched row
     with session_scope(committed_session_factory) as session:
         assert states(session) == {"unknown": 1, "sent": 1}
+
+
+def test_a_row_a_dead_worker_claimed_but_never_handed_over_is_sent_by_the_next_run(
+    committed_session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    # A worker that dies while claiming or rendering has sent nothing: its rows must not be lost.
+    with session_scope(committed_session_factory) as session:
+        seed_day(session, readers=1)
+        create_deliveries_for_date(session, EDITION_DAY)
+        claim_deliveries(session, 1)
+    with session_scope(committed_session_factory) as session:
+        assert recover_stale_sending(session, timedelta(0)) == Recovered(in_doubt=0, released=1)
+    report = send_pending(committed_session_factory, settings, edition_date=EDITION_DAY)
+    assert report.sent == 2
+    assert len(list(settings.resolved_outbox_dir.glob("*.eml"))) == 2
+    with session_scope(committed_session_factory) as session:
+        assert states(session) == {"sent": 2}
 
 
 def test_the_run_stops_past_the_error_limit_and_says_so(

@@ -173,7 +173,7 @@ def test_a_worker_killed_mid_send_never_sends_an_address_twice(
         seen_before_kill = list(stand_in.emails)
 
         with session_scope(committed_session_factory) as session:
-            in_doubt = recover_stale_sending(session, timedelta(0))
+            in_doubt = recover_stale_sending(session, timedelta(0)).in_doubt
         stand_in.delay_s = 0.0
         configured = settings.model_copy(
             update={"mail_backend": "sendgrid", "sendgrid_base_url": stand_in.url,

@@ -1,7 +1,8 @@
 """Sending: claim deliveries, render each distinct edition once, hand batches to the backend, settle.
 
 Every transaction here is short: claim a chunk (commit), send it, record each request's result (commit).
-A worker killed between the two leaves `sending` rows, which `recover_stale_sending` turns `unknown`.
+A worker killed between the two leaves `sending` rows: `recover_stale_sending` turns those it had handed
+to the backend `unknown` and returns the others to `pending`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from newsletter.mail.ledger import (
     claim_deliveries,
     claim_delivery,
     create_deliveries_for_date,
+    mark_handed,
     record_results,
     recover_stale_sending,
     release_claims,
@@ -189,7 +191,8 @@ def send_pending(
         return _dry_run(session_factory, settings, edition_date, now)
     report = SendReport()
     with session_scope(session_factory) as session:
-        report.recovered = recover_stale_sending(session, STALE_SENDING_AFTER)
+        recovered = recover_stale_sending(session, STALE_SENDING_AFTER)
+        report.recovered = recovered.in_doubt + recovered.released
         days = sending_days(edition_date, now)
         report.created = sum(create_deliveries_for_date(session, day) for day in days)
     mailer = backend or make_backend(settings)
@@ -282,6 +285,8 @@ def _send_group(
     recipients = _without_unsendable(factory, mailer.name, recipients, report)
     if not recipients:
         return
+    with session_scope(factory) as session:
+        mark_handed(session, [r.delivery_id for r in recipients])
     settled: set[int] = set()
     try:
         for result in mailer.send_batch(rendered, recipients):
@@ -347,9 +352,16 @@ def create_transactional_delivery(session: Session, subscriber_id: int, kind: st
     return delivery.id
 
 
-def _send_one_transactional(
-    session: Session, settings: Settings, delivery: Delivery, backend: MailBackend | None
-) -> SendResult:
+@dataclass(frozen=True)
+class PreparedEmail:
+    rendered: RenderedEmail
+    recipient: Recipient
+
+
+def _prepare_transactional(
+    session: Session, settings: Settings, delivery: Delivery
+) -> PreparedEmail | SendResult:
+    """The email to send, or the result that settles a delivery that must not be sent."""
     subscriber = session.get(Subscriber, delivery.subscriber_id)
     if subscriber is None:
         return SendResult([delivery.id], "failed", error="subscriber is gone")
@@ -368,9 +380,13 @@ def _send_one_transactional(
         email=subscriber.email,
         is_bulk=delivery.kind == "welcome",
     )
+    return PreparedEmail(rendered, recipient)
+
+
+def _send_prepared(settings: Settings, prepared: PreparedEmail, backend: MailBackend | None) -> SendResult:
     mailer = backend or make_backend(settings)
     try:
-        return list(mailer.send_batch(rendered, [recipient]))[0]
+        return list(mailer.send_batch(prepared.rendered, [prepared.recipient]))[0]
     finally:
         mailer.close()
 
@@ -391,8 +407,10 @@ def deliver_transactional(
         if delivery.kind not in TRANSACTIONAL_KINDS:
             raise InvalidInput(f"delivery {delivery_id} is an {delivery.kind} delivery, not transactional")
     with session_scope(session_factory) as session:
-        delivery = session.get_one(Delivery, delivery_id)
-        result = _send_one_transactional(session, settings, delivery, backend)
+        prepared = _prepare_transactional(session, settings, session.get_one(Delivery, delivery_id))
+        if isinstance(prepared, PreparedEmail):
+            mark_handed(session, [delivery_id])
+    result = prepared if isinstance(prepared, SendResult) else _send_prepared(settings, prepared, backend)
     with session_scope(session_factory) as session:
         record_results(session, backend.name if backend else settings.mail_backend, [result])
     return "pending" if result.outcome == "retry" else result.outcome
@@ -407,6 +425,9 @@ def send_transactional(
     delivery = claim_delivery(session, delivery_id)
     if delivery is None:
         raise NotFound(f"delivery {delivery_id} vanished")
-    result = _send_one_transactional(session, settings, delivery, backend)
+    prepared = _prepare_transactional(session, settings, delivery)
+    if isinstance(prepared, PreparedEmail):
+        mark_handed(session, [delivery_id])
+    result = prepared if isinstance(prepared, SendResult) else _send_prepared(settings, prepared, backend)
     record_results(session, backend.name if backend else settings.mail_backend, [result])
     return result

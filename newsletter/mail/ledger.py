@@ -151,24 +151,57 @@ def release_claims(session: Session, delivery_ids: Sequence[int]) -> None:
         session.execute(
             update(Delivery)
             .where(Delivery.id.in_(list(delivery_ids)), Delivery.state == "sending")
-            .values(state="pending", attempts=Delivery.attempts - 1, claimed_at=None)
+            .values(state="pending", attempts=Delivery.attempts - 1, claimed_at=None, handed_at=None)
             .execution_options(synchronize_session=False)
         )
 
 
-def recover_stale_sending(session: Session, older_than: timedelta) -> int:
-    """Rows left in `sending` by a dead worker become `unknown`: their email may be out already."""
-    result = session.execute(
+def mark_handed(session: Session, delivery_ids: Sequence[int]) -> None:
+    """Record that these claimed rows go to the backend now; the caller commits before sending."""
+    if delivery_ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(list(delivery_ids)), Delivery.state == "sending")
+            .values(handed_at=text("now()"))
+            .execution_options(synchronize_session=False)
+        )
+
+
+@dataclass(frozen=True)
+class Recovered:
+    in_doubt: int
+    released: int
+
+
+def recover_stale_sending(session: Session, older_than: timedelta) -> Recovered:
+    """Claims a dead worker left behind: rows it had handed to the backend become `unknown` (their email
+    may be out already); rows it had not handed over yet (it died claiming or rendering) go back to
+    `pending`, since nothing of them can have left."""
+    in_doubt = session.execute(
         text(
             """
             UPDATE deliveries SET state = 'unknown', settled_at = now(),
                    last_error = 'worker stopped while sending; outcome unknown'
-            WHERE state = 'sending' AND claimed_at < now() - CAST(:older_than AS interval)
+            WHERE state = 'sending' AND handed_at IS NOT NULL
+              AND claimed_at < now() - CAST(:older_than AS interval)
             """
         ),
         {"older_than": older_than},
     )
-    return cast(CursorResult[Any], result).rowcount or 0
+    released = session.execute(
+        text(
+            """
+            UPDATE deliveries SET state = 'pending', claimed_at = NULL,
+                   last_error = 'worker stopped before sending; sent again'
+            WHERE state = 'sending' AND handed_at IS NULL
+              AND claimed_at < now() - CAST(:older_than AS interval)
+            """
+        ),
+        {"older_than": older_than},
+    )
+    return Recovered(
+        cast(CursorResult[Any], in_doubt).rowcount or 0, cast(CursorResult[Any], released).rowcount or 0
+    )
 
 
 def stranded_transactional_deliveries(

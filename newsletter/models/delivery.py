@@ -28,6 +28,9 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set, and committed, just before the rows go to the backend: a claim a dead worker left without it
+    # was certainly never sent and can go back to pending.
+    handed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
