@@ -1,4 +1,5 @@
-"""Reading stored papers: the listing behind `newsletter papers list`."""
+"""Reading stored papers: the listing behind `newsletter papers list`, and the query parts every paper
+listing shares (a paper's tags in rank order, "has this topic")."""
 
 from __future__ import annotations
 
@@ -6,11 +7,37 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import ColumnElement, Date, Exists, ScalarSelect, cast, func, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from newsletter.models import Paper, PaperTopic, Summary, Topic
+
+
+def paper_tags_column() -> ScalarSelect[Any]:
+    """The paper's topic names, primary first, as one array column of a query on `Paper`."""
+    return (
+        select(func.array_agg(aggregate_order_by(Topic.name, PaperTopic.rank)))
+        .select_from(PaperTopic)
+        .join(Topic, Topic.id == PaperTopic.topic_id)
+        .where(PaperTopic.paper_id == Paper.id)
+        .correlate(Paper)
+        .scalar_subquery()
+    )
+
+
+def has_topic(topic: str) -> Exists:
+    """The paper is tagged with this topic, given by name or slug."""
+    return (
+        select(PaperTopic.paper_id)
+        .join(Topic, Topic.id == PaperTopic.topic_id)
+        .where(PaperTopic.paper_id == Paper.id, or_(Topic.slug == topic, Topic.name == topic))
+        .exists()
+    )
+
+
+def is_summarized() -> ColumnElement[bool]:
+    return select(Summary.id).where(Summary.paper_id == Paper.id).exists()
 
 
 @dataclass(frozen=True)
@@ -33,17 +60,14 @@ def list_papers(
     session: Session, day: date | None = None, topic: str | None = None, limit: int = 200
 ) -> list[PaperLine]:
     """Papers published (or featured on Hugging Face) on `day`, optionally of one topic, newest first."""
-    topics = (
-        select(func.array_agg(aggregate_order_by(Topic.name, PaperTopic.rank)))
-        .select_from(PaperTopic)
-        .join(Topic, Topic.id == PaperTopic.topic_id)
-        .where(PaperTopic.paper_id == Paper.id)
-        .correlate(Paper)
-        .scalar_subquery()
-    )
-    summarized = select(Summary.id).where(Summary.paper_id == Paper.id).exists()
     query = select(
-        Paper.arxiv_id, Paper.version, Paper.title, Paper.published_at, Paper.hf_upvotes, topics, summarized
+        Paper.arxiv_id,
+        Paper.version,
+        Paper.title,
+        Paper.published_at,
+        Paper.hf_upvotes,
+        paper_tags_column(),
+        is_summarized(),
     )
     if day is not None:
         start = datetime.combine(day, time(0, 0), tzinfo=UTC)
@@ -53,12 +77,7 @@ def list_papers(
             | (cast(Paper.updated_at, Date) == day)
         )
     if topic is not None:
-        query = query.where(
-            select(PaperTopic.paper_id)
-            .join(Topic, Topic.id == PaperTopic.topic_id)
-            .where(PaperTopic.paper_id == Paper.id, (Topic.name == topic) | (Topic.slug == topic))
-            .exists()
-        )
+        query = query.where(has_topic(topic))
     query = query.order_by(Paper.published_at.desc().nulls_last(), Paper.arxiv_id).limit(limit)
     return [
         PaperLine(arxiv_id, version, title, published, upvotes, list(names or []), bool(has_summary))

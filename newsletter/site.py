@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, ScalarSelect, cast, func, or_, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from newsletter.errors import NotFound
 from newsletter.mail.context import safe_web_url
-from newsletter.models import Paper, PaperTopic, Summary, Topic
+from newsletter.models import Paper, Summary
+from newsletter.papers import has_topic, paper_tags_column
 
 MAX_QUERY_CHARS = 200
 CARDS_PER_PAGE = 100
@@ -64,17 +64,6 @@ def _paper_day() -> ColumnElement[date]:
     return func.coalesce(Paper.hf_featured_date, cast(func.timezone("UTC", Paper.published_at), Date))
 
 
-def _tags_column() -> ScalarSelect[Any]:
-    return (
-        select(func.array_agg(aggregate_order_by(Topic.name, PaperTopic.rank)))
-        .select_from(PaperTopic)
-        .join(Topic, Topic.id == PaperTopic.topic_id)
-        .where(PaperTopic.paper_id == Paper.id)
-        .correlate(Paper)
-        .scalar_subquery()
-    )
-
-
 def _key_points_column() -> ScalarSelect[Any]:
     return (
         select(Summary.key_points)
@@ -83,6 +72,26 @@ def _key_points_column() -> ScalarSelect[Any]:
         .limit(1)
         .correlate(Paper)
         .scalar_subquery()
+    )
+
+
+def _card_columns() -> tuple[Any, ...]:
+    # In PaperCard's order, tags and key points as arrays.
+    return (
+        Paper.arxiv_id,
+        Paper.title,
+        Paper.authors,
+        paper_tags_column(),
+        _key_points_column(),
+        Paper.hf_upvotes,
+        Paper.published_at,
+    )
+
+
+def _card(row: Any) -> PaperCard:
+    arxiv_id, title, authors, tags, points, upvotes, published = row
+    return PaperCard(
+        arxiv_id, title, list(authors or []), list(tags or []), list(points or [])[:3], upvotes, published
     )
 
 
@@ -115,15 +124,7 @@ def papers_for_day(
 ) -> list[PaperCard]:
     """Cards for the home page: one day's papers (all days when None), optionally of one topic (name or
     slug) and matching a full-text query, most upvoted first."""
-    statement = select(
-        Paper.arxiv_id,
-        Paper.title,
-        Paper.authors,
-        _tags_column(),
-        _key_points_column(),
-        Paper.hf_upvotes,
-        Paper.published_at,
-    )
+    statement = select(*_card_columns())
     if day is not None:
         start = datetime.combine(day, time(0, 0), tzinfo=UTC)
         statement = statement.where(
@@ -135,12 +136,7 @@ def papers_for_day(
             )
         )
     if topic:
-        statement = statement.where(
-            select(PaperTopic.paper_id)
-            .join(Topic, Topic.id == PaperTopic.topic_id)
-            .where(PaperTopic.paper_id == Paper.id, or_(Topic.slug == topic, Topic.name == topic))
-            .exists()
-        )
+        statement = statement.where(has_topic(topic))
     if query:
         statement = statement.where(
             Paper.search_vector.op("@@")(func.websearch_to_tsquery("english", query[:MAX_QUERY_CHARS]))
@@ -148,41 +144,20 @@ def papers_for_day(
     statement = statement.order_by(
         Paper.hf_upvotes.desc().nulls_last(), Paper.published_at.desc().nulls_last(), Paper.arxiv_id
     ).limit(limit)
-    return [
-        PaperCard(
-            arxiv_id, title, list(authors or []), list(tags or []), list(points or [])[:3], upvotes, published
-        )
-        for arxiv_id, title, authors, tags, points, upvotes, published in session.execute(statement)
-    ]
+    return [_card(row) for row in session.execute(statement)]
 
 
 def papers_by_ids(session: Session, paper_ids: list[int]) -> list[PaperCard]:
     """Cards for given papers, in the given order (the preference center's preview)."""
     if not paper_ids:
         return []
-    rows = session.execute(
-        select(
-            Paper.id,
-            Paper.arxiv_id,
-            Paper.title,
-            Paper.authors,
-            _tags_column(),
-            _key_points_column(),
-            Paper.hf_upvotes,
-            Paper.published_at,
-        ).where(Paper.id.in_(paper_ids))
-    ).all()
-    by_id = {
-        row[0]: PaperCard(
-            row[1], row[2], list(row[3] or []), list(row[4] or []), list(row[5] or [])[:3], row[6], row[7]
-        )
-        for row in rows
-    }
+    rows = session.execute(select(Paper.id, *_card_columns()).where(Paper.id.in_(paper_ids))).all()
+    by_id = {row[0]: _card(row[1:]) for row in rows}
     return [by_id[paper_id] for paper_id in paper_ids if paper_id in by_id]
 
 
 def paper_detail(session: Session, arxiv_id: str) -> PaperDetail:
-    row = session.execute(select(Paper, _tags_column()).where(Paper.arxiv_id == arxiv_id)).one_or_none()
+    row = session.execute(select(Paper, paper_tags_column()).where(Paper.arxiv_id == arxiv_id)).one_or_none()
     if row is None:
         raise NotFound(f"no paper {arxiv_id[:64]}")
     paper, tags = row

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
 
+from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.errors import InvalidInput
 from newsletter.models.subscriber import SUPPRESSED_STATUSES
@@ -124,32 +127,31 @@ def preferences_submit(
 
 @router.post("/preferences/{token}/pause", dependencies=FORM_CHECKS)
 def pause_submit(
-    request: Request,
-    token: str,
-    settings: SettingsDep,
-    factory: SessionFactoryDep,
-    ip: ClientIpDep,
-    agent: UserAgentDep,
+    token: str, settings: SettingsDep, factory: SessionFactoryDep, ip: ClientIpDep, agent: UserAgentDep
 ) -> Response:
-    subscriber_id = read_token(settings, "preferences", token).subject_id
-    with session_scope(factory) as session:
-        pause(session, subscriber_id, ip, agent)
-    return _back(token, "paused")
+    return _change_status(pause, "paused", token, settings, factory, ip, agent)
 
 
 @router.post("/preferences/{token}/resume", dependencies=FORM_CHECKS)
 def resume_submit(
-    request: Request,
+    token: str, settings: SettingsDep, factory: SessionFactoryDep, ip: ClientIpDep, agent: UserAgentDep
+) -> Response:
+    return _change_status(resume, "resumed", token, settings, factory, ip, agent)
+
+
+def _change_status(
+    change: Callable[[Session, int, str | None, str | None], object],
+    notice: str,
     token: str,
-    settings: SettingsDep,
-    factory: SessionFactoryDep,
-    ip: ClientIpDep,
-    agent: UserAgentDep,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    ip: str,
+    agent: str | None,
 ) -> Response:
     subscriber_id = read_token(settings, "preferences", token).subject_id
     with session_scope(factory) as session:
-        resume(session, subscriber_id, ip, agent)
-    return _back(token, "resumed")
+        change(session, subscriber_id, ip, agent)
+    return _back(token, notice)
 
 
 @router.post("/preferences/{token}/export", dependencies=FORM_CHECKS)
