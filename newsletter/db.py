@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
@@ -15,7 +16,20 @@ from newsletter.services import resolve_service_urls
 
 def make_engine(database_url: str, **options: object) -> Engine:
     # pre_ping: a Postgres restart or a dropped connection costs one reconnect, not a failed task.
-    return create_engine(database_url, pool_pre_ping=True, **options)  # type: ignore[arg-type]
+    engine = create_engine(database_url, pool_pre_ping=True, **options)  # type: ignore[arg-type]
+    event.listen(engine, "connect", _turn_off_jit)
+    return engine
+
+
+def _turn_off_jit(dbapi_connection: Any, _: object) -> None:
+    # The product's queries are many and short; where the server has LLVM, JIT-compiling the larger
+    # ones (who is due, the edition build) cost more than they ran: 8.8 s instead of 5.1 s for a
+    # 100,000-subscriber build on PostgreSQL 15. A plain SET works through PgBouncer too.
+    was_autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET jit = off")
+    dbapi_connection.autocommit = was_autocommit
 
 
 @lru_cache(maxsize=4)

@@ -80,3 +80,9 @@ def test_an_edition_with_papers_must_point_at_its_content(session: Session) -> N
     with pytest.raises(IntegrityError, match="ck_editions_content_matches_kind"):
         session.add(Edition(subscriber_id=alice.id, edition_date=date(2026, 11, 20), kind="papers"))
         session.flush()
+
+
+def test_every_connection_of_the_product_runs_without_jit(engine) -> None:
+    # JIT compiling the edition queries cost more than running them (docs/benchmarks.md).
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW jit").scalar_one() == "off"
