@@ -7,16 +7,12 @@ from newsletter.summaries import BACKEND_VERSION, ExtractiveSummarizer, PaperTex
 from newsletter.summaries.sentences import normalize_whitespace, split_sentences
 from newsletter.summaries.taxonomy import topic_names
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "papers.json"
+CORPUS = Path(__file__).resolve().parent / "fixtures" / "corpus" / "papers.json"
 SECTIONS = ("summary", "methodology", "results", "implications")
 
 
 def corpus_papers() -> list[PaperText]:
-    if CORPUS.exists():
-        records = json.loads(CORPUS.read_text("utf-8"))
-    else:
-        fixture = Path(__file__).parent / "fixtures" / "topics_dev.jsonl"
-        records = [json.loads(line) for line in fixture.read_text("utf-8").splitlines()]
+    records = json.loads(CORPUS.read_text("utf-8"))
     return [PaperText(r["title"], r["abstract"], id=str(i)) for i, r in enumerate(records)]
 
 

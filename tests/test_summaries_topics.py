@@ -8,7 +8,7 @@ from newsletter.summaries.taxonomy import load_taxonomy, topic_names
 from newsletter.summaries.topics import load_lexicon, tag_topics
 
 DEV_SET = Path(__file__).parent / "fixtures" / "topics_dev.jsonl"
-LABELED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "labeled-examples.json"
+LABELED_EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "corpus" / "labeled-examples.json"
 CORPUS = LABELED_EXAMPLES.with_name("papers.json")
 ROWS = [json.loads(line) for line in DEV_SET.read_text("utf-8").splitlines() if line.strip()]
 
@@ -45,7 +45,6 @@ def test_dev_set_labels_are_within_the_taxonomy_and_split_in_two():
     assert {row["split"] for row in ROWS} == {"tune", "heldout"}
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="shared corpus not mounted")
 def test_dev_set_is_the_corpus_deduplicated_by_title_and_split_by_the_documented_rule():
     corpus = {paper["title"]: paper["abstract"] for paper in json.loads(CORPUS.read_text("utf-8"))}
 
@@ -56,7 +55,6 @@ def test_dev_set_is_the_corpus_deduplicated_by_title_and_split_by_the_documented
         assert row["split"] == ("tune" if is_tune else "heldout"), row["title"]
 
 
-@pytest.mark.skipif(not LABELED_EXAMPLES.exists(), reason="shared corpus not mounted")
 def test_no_labeled_example_is_in_the_dev_set():
     examples = {example["title"] for example in json.loads(LABELED_EXAMPLES.read_text("utf-8"))}
 
@@ -101,7 +99,6 @@ def test_micro_f1_on_the_held_out_dev_split_reaches_the_target():
     assert micro_f1(held_out, "abstract") >= 0.70
 
 
-@pytest.mark.skipif(not LABELED_EXAMPLES.exists(), reason="shared corpus not mounted")
 def test_micro_f1_on_the_labeled_examples_from_title_and_summary_reaches_the_target():
     examples = json.loads(LABELED_EXAMPLES.read_text("utf-8"))
 

@@ -1,7 +1,7 @@
 """The bundled sample feed: built once from the corpus into arXiv Atom pages and Daily Papers JSON, loaded
 by the replay server; also synthesises large feeds in memory for benchmarks.
 
-Build:  python -m newsletter.sources.samplefeed build --corpus ../shared/corpus/papers.json
+Build:  python -m newsletter.sources.samplefeed build --corpus tests/fixtures/corpus/papers.json
 """
 
 from __future__ import annotations
