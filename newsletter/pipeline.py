@@ -15,10 +15,9 @@ from datetime import UTC, date, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
-from newsletter.db import session_scope
 from newsletter.digests.build import build_due_editions
 from newsletter.mail.deliver import send_pending
-from newsletter.sources.ingest import fetch
+from newsletter.sources.ingest import fetch_sources
 from newsletter.summaries.factory import make_summarizer
 from newsletter.summaries.store import summarize_all_pending
 
@@ -47,16 +46,13 @@ def fetch_stage(
     factory: sessionmaker[Session], settings: Settings, until: date | None, progress: Progress
 ) -> tuple[int, str | None]:
     """Each source and category continues from its own cursor up to `until` (default today)."""
-    stored = 0
-    problems = []
-    for source in ("arxiv", "hf"):
-        progress(f"fetching {source}")
-        with session_scope(factory) as session:
-            summaries = fetch(session, settings, source, until=until, progress=progress)  # type: ignore[arg-type]
-        for summary in summaries:
-            stored += summary.counts.new + summary.counts.updated
-            if summary.status != "ok":
-                problems.append(f"{summary.source} {summary.category or ''}: {summary.status}".strip())
+    summaries = fetch_sources(factory, settings, until=until, progress=progress)
+    stored = sum(summary.counts.new + summary.counts.updated for summary in summaries)
+    problems = [
+        f"{summary.source} {summary.category or ''}: {summary.status}".strip()
+        for summary in summaries
+        if summary.status != "ok"
+    ]
     return stored, "; ".join(problems) or None
 
 

@@ -13,9 +13,10 @@ import httpx
 import psycopg
 from sqlalchemy import Table, and_, case, func, literal_column, or_, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
+from newsletter.db import session_scope
 from newsletter.errors import PermanentError, TransientError
 from newsletter.models import FetchRun, Paper
 from newsletter.redis_client import make_redis
@@ -333,6 +334,27 @@ def fetch(
             redis_client.close()
         if owned_http:
             http.close()
+
+
+SOURCES: tuple[Source, ...] = ("arxiv", "hf")
+
+
+def fetch_sources(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    since: date | None = None,
+    until: date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[FetchSummary]:
+    """Every source over a window (default: each from its own cursor to today), one transaction per
+    source, so what one stored is kept whatever the next one does."""
+    summaries: list[FetchSummary] = []
+    for source in SOURCES:
+        if progress:
+            progress(f"fetching {source}")
+        with session_scope(session_factory) as session:
+            summaries.extend(fetch(session, settings, source, since, until, progress=progress))
+    return summaries
 
 
 def record_run(

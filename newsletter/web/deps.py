@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Annotated
 
+import redis
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +31,10 @@ def request_session(request: Request) -> Iterator[Session]:
     work only after the commit."""
     with session_scope(request_session_factory(request)) as session:
         yield session
+
+
+def request_redis(request: Request) -> redis.Redis:
+    return request.app.state.redis  # type: ignore[no-any-return]
 
 
 def request_rate_limiter(request: Request) -> RateLimiter:
@@ -80,6 +85,7 @@ def user_agent(request: Request) -> str | None:
 SettingsDep = Annotated[Settings, Depends(request_settings)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(request_session_factory)]
 SessionDep = Annotated[Session, Depends(request_session)]
+RedisDep = Annotated[redis.Redis, Depends(request_redis)]
 RateLimiterDep = Annotated[RateLimiter, Depends(request_rate_limiter)]
 ClientIpDep = Annotated[str, Depends(client_ip)]
 UserAgentDep = Annotated[str | None, Depends(user_agent)]

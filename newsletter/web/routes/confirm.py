@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from newsletter.db import session_scope
 from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.service import confirm, is_confirmation_link_current, subscriber_view
 from newsletter.subscribers.tokens import read_token
-from newsletter.web.csrf import require_csrf
 from newsletter.web.deps import (
     ClientIpDep,
     SessionDep,
@@ -18,7 +17,7 @@ from newsletter.web.deps import (
     UserAgentDep,
 )
 from newsletter.web.pages import page_links, render
-from newsletter.web.routes.limits import require_link_action_budget
+from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
 router = APIRouter()
 
@@ -44,7 +43,7 @@ def confirm_page(request: Request, token: str, settings: SettingsDep, session: S
 @router.post(
     "/confirm/{token}",
     response_class=HTMLResponse,
-    dependencies=[Depends(require_csrf), Depends(require_link_action_budget)],
+    dependencies=LINK_FORM_CHECKS,
 )
 def confirm_submit(
     request: Request,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import HTTPException
+from fastapi import Depends, HTTPException
 
+from newsletter.web.csrf import require_csrf
 from newsletter.web.deps import ClientIpDep, RateLimiterDep
 from newsletter.web.ratelimit import LINK_ACTIONS_PER_IP
 
@@ -15,3 +16,7 @@ def require_link_action_budget(limiter: RateLimiterDep, ip: ClientIpDep) -> None
         raise HTTPException(
             status_code=429, detail="Too many requests from your network. Please try again later."
         )
+
+
+# Every browser form behind an emailed link: a CSRF token, and the per-IP budget of link actions.
+LINK_FORM_CHECKS = [Depends(require_csrf), Depends(require_link_action_budget)]

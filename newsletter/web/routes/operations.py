@@ -15,18 +15,11 @@ from prometheus_client.registry import CollectorRegistry
 from newsletter.errors import NotFound
 from newsletter.health import check_health
 from newsletter.stats import collect_stats, queue_depth
-from newsletter.web.deps import SessionDep, SettingsDep
+from newsletter.web.deps import RedisDep, SessionDep, SettingsDep
 from newsletter.web.pages import render
 
 router = APIRouter()
 basic_auth = HTTPBasic(auto_error=False, realm="newsletter admin")
-
-
-def request_redis(request: Request) -> redis.Redis:
-    return request.app.state.redis  # type: ignore[no-any-return]
-
-
-RedisDep = Annotated[redis.Redis, Depends(request_redis)]
 
 
 @router.get("/healthz")

@@ -26,7 +26,6 @@ from newsletter.subscribers.service import (
 )
 from newsletter.subscribers.tokens import read_token
 from newsletter.subscribers.validation import topic_choices
-from newsletter.web.csrf import require_csrf
 from newsletter.web.deps import (
     ClientIpDep,
     SessionDep,
@@ -36,7 +35,7 @@ from newsletter.web.deps import (
 )
 from newsletter.web.forms import PreferencesFormDep
 from newsletter.web.pages import page_links, render
-from newsletter.web.routes.limits import require_link_action_budget
+from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
 router = APIRouter()
 NOTICES = {
@@ -44,8 +43,6 @@ NOTICES = {
     "paused": "Your emails are paused. Resume whenever you like.",
     "resumed": "Your emails are back on.",
 }
-# Every form here: a CSRF token, and the per-IP budget of link actions.
-FORM_CHECKS = [Depends(require_csrf), Depends(require_link_action_budget)]
 
 
 def _preferences_page(
@@ -102,7 +99,7 @@ def _back(token: str, notice: str) -> RedirectResponse:
     return RedirectResponse(f"/preferences/{token}?notice={notice}", status_code=303)
 
 
-@router.post("/preferences/{token}", dependencies=FORM_CHECKS)
+@router.post("/preferences/{token}", dependencies=LINK_FORM_CHECKS)
 def preferences_submit(
     request: Request,
     token: str,
@@ -125,14 +122,14 @@ def preferences_submit(
     return _back(token, "saved")
 
 
-@router.post("/preferences/{token}/pause", dependencies=FORM_CHECKS)
+@router.post("/preferences/{token}/pause", dependencies=LINK_FORM_CHECKS)
 def pause_submit(
     token: str, settings: SettingsDep, factory: SessionFactoryDep, ip: ClientIpDep, agent: UserAgentDep
 ) -> Response:
     return _change_status(pause, "paused", token, settings, factory, ip, agent)
 
 
-@router.post("/preferences/{token}/resume", dependencies=FORM_CHECKS)
+@router.post("/preferences/{token}/resume", dependencies=LINK_FORM_CHECKS)
 def resume_submit(
     token: str, settings: SettingsDep, factory: SessionFactoryDep, ip: ClientIpDep, agent: UserAgentDep
 ) -> Response:
@@ -154,7 +151,7 @@ def _change_status(
     return _back(token, notice)
 
 
-@router.post("/preferences/{token}/export", dependencies=FORM_CHECKS)
+@router.post("/preferences/{token}/export", dependencies=LINK_FORM_CHECKS)
 def export_submit(token: str, settings: SettingsDep, session: SessionDep) -> Response:
     # A POST, not a link: scanners and prefetchers that open every URL never download personal data.
     data = export_data(session, read_token(settings, "preferences", token).subject_id)
@@ -172,7 +169,7 @@ async def is_delete_confirmed(request: Request) -> bool:
     return (await request.form()).get("confirm_delete") == "yes"
 
 
-@router.post("/preferences/{token}/delete", response_class=HTMLResponse, dependencies=FORM_CHECKS)
+@router.post("/preferences/{token}/delete", response_class=HTMLResponse, dependencies=LINK_FORM_CHECKS)
 def delete_submit(
     request: Request,
     token: str,

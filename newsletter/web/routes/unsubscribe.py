@@ -13,7 +13,6 @@ from newsletter.errors import InvalidToken, NotFound
 from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.service import subscriber_view, unsubscribe
 from newsletter.subscribers.tokens import read_token
-from newsletter.web.csrf import require_csrf
 from newsletter.web.deps import (
     ClientIpDep,
     SessionDep,
@@ -22,7 +21,7 @@ from newsletter.web.deps import (
     UserAgentDep,
 )
 from newsletter.web.pages import page_links, render
-from newsletter.web.routes.limits import require_link_action_budget
+from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
 router = APIRouter()
 ONE_CLICK_FIELD = "List-Unsubscribe"
@@ -58,7 +57,7 @@ def one_click_page(request: Request, token: str, settings: SettingsDep, session:
 @router.post(
     "/unsubscribe/{token}",
     response_class=HTMLResponse,
-    dependencies=[Depends(require_csrf), Depends(require_link_action_budget)],
+    dependencies=LINK_FORM_CHECKS,
 )
 def unsubscribe_submit(
     request: Request,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from sqlalchemy.orm import Session, sessionmaker
+from fastapi import APIRouter, HTTPException, Request
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.errors import InvalidInput
 from newsletter.mail.webhook import store_events, verify_signature
+from newsletter.web.deps import SessionFactoryDep, SettingsDep
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -20,18 +19,6 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_TIMESTAMP_AGE_S = 600
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
-
-
-def request_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
-
-
-def request_session_factory(request: Request) -> sessionmaker[Session]:
-    return request.app.state.session_factory  # type: ignore[no-any-return]
-
-
-SettingsDep = Annotated[Settings, Depends(request_settings)]
-SessionFactoryDep = Annotated[sessionmaker[Session], Depends(request_session_factory)]
 
 
 async def read_capped_body(request: Request) -> bytes:
