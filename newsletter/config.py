@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     http_max_attempts: int = Field(default=5, ge=1)
     http_backoff_base_s: float = Field(default=3.0, ge=0)
     fetch_interval_hours: float = 8.0
+    # Connections storing fetched pages while the next page is fetched and parsed (each page commits on
+    # its own); 0 stores them in the run's own transaction.
+    ingest_writers: int = Field(default=2, ge=0, le=16)
     # Beat's tick for summarizing, building due editions and sending what is pending. Editions go out
     # at most this late after a subscriber's send time.
     editions_interval_s: float = Field(default=300.0, gt=0)

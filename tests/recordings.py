@@ -31,6 +31,11 @@ def hf_recording(relative: str) -> bytes:
     return (HF / relative).read_bytes()
 
 
+def load_corpus_papers() -> list[dict[str, object]]:
+    """The 222 real papers (title, abstract, page date) the sample feed and benchmarks are built from."""
+    return json.loads((FIXTURES / "corpus" / "papers.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
 @contextmanager
 def shared_redis() -> Iterator[tuple[redis.Redis, str]]:
     """A real Redis and a key prefix of this test's own; its keys are deleted afterwards."""

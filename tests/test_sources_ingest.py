@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import httpx
 import pytest
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
+from newsletter.db import session_scope
 from newsletter.models import FetchCursor, FetchRun, Paper, PaperVersion
-from newsletter.sources.ingest import FetchProgress, fetch, upsert_arxiv_papers, upsert_hf_papers
+from newsletter.sources.ingest import FetchProgress, fetch, fetch_sources
 from newsletter.sources.parse import HfRecord, PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
 from newsletter.sources.replay import ReplayServer, start_replay_server
 from newsletter.sources.samplefeed import load_sample_daily_papers, load_sample_papers
+from newsletter.sources.store import PageWriter, upsert_arxiv_papers, upsert_hf_papers
+from tests.databases import papers_trigger
 from tests.recordings import arxiv_recording, arxiv_xml, hf_recording
 
 SINCE, UNTIL = date(2026, 11, 15), date(2026, 11, 19)
@@ -256,3 +260,71 @@ def test_rejections_are_recorded_on_the_run(session: Session, replay_settings: S
     assert run is not None and run.rejected_count == 3
     assert all("without <id>" in rejection["reason"] for rejection in run.rejections)
     assert summary.counts.new == 1
+
+
+# ---------------------------------------------------------------- with a page writer, as the product fetches
+
+
+def test_fetching_every_source_through_the_writer_stores_and_records_each_run(
+    committed_session_factory: sessionmaker[Session], replay_settings: Settings
+) -> None:
+    assert replay_settings.ingest_writers == 2
+
+    summaries = fetch_sources(committed_session_factory, replay_settings, SINCE, UNTIL)
+
+    assert {summary.status for summary in summaries} == {"ok"}
+    with session_scope(committed_session_factory) as session:
+        stored = session.scalar(select(func.count()).select_from(Paper))
+        runs = session.scalars(select(FetchRun).order_by(FetchRun.id)).all()
+        cursors = session.scalars(select(FetchCursor.fetched_until)).all()
+    assert stored == sum(summary.counts.new for summary in summaries) > 200
+    assert [run.new_count for run in runs] == [summary.counts.new for summary in summaries]
+    assert len(cursors) == len(summaries) and set(cursors) == {UNTIL}
+    again = fetch_sources(committed_session_factory, replay_settings, SINCE, UNTIL)
+    assert sum(summary.counts.new + summary.counts.updated for summary in again) == 0
+
+
+def only_in_cs_lg() -> str:
+    """A sample paper in the window that the cs.LG run fetches and the cs.CL run does not."""
+    low, high = datetime.combine(SINCE, time.min, UTC), datetime.combine(UNTIL, time.max, UTC)
+    return next(
+        paper.arxiv_id
+        for paper in load_sample_papers()
+        if "cs.LG" in paper.categories and "cs.CL" not in paper.categories and low <= paper.published <= high
+    )
+
+
+@pytest.mark.parametrize(
+    ("refusal", "is_transient"),
+    [
+        ("RAISE EXCEPTION 'refused % for the test', NEW.arxiv_id", False),
+        ("PERFORM pg_terminate_backend(pg_backend_pid())", True),
+    ],
+    ids=["refused", "connection lost"],
+)
+def test_a_page_the_database_refuses_fails_its_run_and_leaves_its_cursor(
+    engine: Engine,
+    committed_session_factory: sessionmaker[Session],
+    replay_settings: Settings,
+    refusal: str,
+    is_transient: bool,
+) -> None:
+    refused = only_in_cs_lg()
+    with (
+        papers_trigger(engine, refused, refusal),
+        PageWriter(committed_session_factory, 2) as writer,
+        session_scope(committed_session_factory) as session,
+    ):
+        cs_lg, cs_cl = fetch(
+            session, replay_settings, "arxiv", SINCE, UNTIL, ["cs.LG", "cs.CL"], writer=writer
+        )
+
+    assert cs_lg.status == "failed" and (cs_lg.error or "").startswith("storing a page failed")
+    assert cs_lg.is_transient is is_transient
+    assert cs_cl.status == "ok" and cs_cl.counts.new > 0
+    with session_scope(committed_session_factory) as session:
+        run = session.get(FetchRun, cs_lg.run_id)
+        assert run is not None and run.status == "failed" and run.error == cs_lg.error
+        cursors = dict(session.execute(select(FetchCursor.category, FetchCursor.fetched_until)).all())
+        assert cursors == {"cs.CL": UNTIL}  # cs.LG is fetched again from where it was
+        assert session.scalars(select(Paper).where(Paper.arxiv_id == refused)).one_or_none() is None

@@ -70,6 +70,8 @@ class Paper(Base):
 
     search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True))
 
+    # Migration 0004 also sets toast_tuple_target = 8160 on this table: a paper's row (abstract and search
+    # vector, 3-4 KB) stays in the heap uncompressed instead of being compressed and toasted on insert.
     __table_args__ = (
         Index("ix_papers_search_vector", "search_vector", postgresql_using="gin"),
         CheckConstraint("version >= 1", name="version_positive"),

@@ -11,9 +11,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from newsletter.console import command_session, console, load_settings
+from newsletter.console import command_session, command_session_factory, console, load_settings
+from newsletter.db import session_scope
 from newsletter.papers import list_papers
-from newsletter.sources.ingest import FetchProgress, FetchSummary, fetch
+from newsletter.sources.ingest import FetchProgress, FetchSummary, fetch, page_writer
 
 
 class SourceChoice(StrEnum):
@@ -99,12 +100,23 @@ def fetch_command(
         ["arxiv", "hf"] if source is SourceChoice.all else [source.value]  # type: ignore[list-item]
     )
     failed = False
-    for name in sources:
-        with FetchBars() as bars, command_session(settings) as session:
-            summaries = fetch(session, settings, name, start, end, category or None, page_progress=bars.show)
-        for summary in summaries:
-            console.print(summary_line(summary))
-            failed = failed or summary.status == "failed"
+    session_factory = command_session_factory(settings)
+    with page_writer(session_factory, settings) as writer:
+        for name in sources:
+            with FetchBars() as bars, session_scope(session_factory) as session:
+                summaries = fetch(
+                    session,
+                    settings,
+                    name,
+                    start,
+                    end,
+                    category or None,
+                    page_progress=bars.show,
+                    writer=writer,
+                )
+            for summary in summaries:
+                console.print(summary_line(summary))
+                failed = failed or summary.status == "failed"
     if failed:
         raise typer.Exit(1)
 

@@ -1,58 +1,37 @@
-"""Storing fetched papers: one bulk upsert per page, a fetch_runs row per run, a cursor per source and category."""
+"""Fetching a source over a window: a fetch_runs row per run, a cursor per source and category, the
+pages stored as they arrive (`store.py`)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
 
 import httpx
-import psycopg
-from sqlalchemy import Table, and_, case, func, literal_column, or_, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.errors import PermanentError, TransientError
-from newsletter.models import FetchRun, Paper
+from newsletter.models import FetchRun
 from newsletter.redis_client import make_redis
 from newsletter.sources.arxiv import ArxivClient
 from newsletter.sources.download import RetryPolicy
 from newsletter.sources.hf import HfClient
-from newsletter.sources.parse import ArxivPage, HfPage, HfRecord, PaperRecord, Rejection
+from newsletter.sources.parse import ArxivPage, HfPage, Rejection
 from newsletter.sources.ratelimit import SharedRateLimiter
 from newsletter.sources.runs import Source, advance_cursor, is_suspect_empty_run, window_start
+from newsletter.sources.store import PageWriter, UpsertCounts, upsert_arxiv_papers, upsert_hf_papers
 
 logger = logging.getLogger(__name__)
 
 # A fetch_runs row keeps this many rejection reasons; the count is always exact.
 MAX_STORED_REJECTIONS = 200
-PAPERS = cast(Table, Paper.__table__)
 USER_AGENT = "newsletter-ingest/0.1 (+https://papers.example.org; one request per 3 s)"
-
-HF_SIGNAL_COLUMNS = (
-    "hf_upvotes", "hf_num_comments", "github_repo", "github_stars", "project_page", "ai_keywords",
-)  # fmt: skip
-# Bibliographic fields Hugging Face may fill in only while arXiv has not (yet) been seen.
-HF_BIBLIOGRAPHIC_COLUMNS = ("title", "abstract", "authors", "published_at")
-
-
-@dataclass(slots=True)
-class UpsertCounts:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    new_versions: int = 0
-
-    def add(self, other: UpsertCounts) -> None:
-        self.new += other.new
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.new_versions += other.new_versions
 
 
 @dataclass(slots=True)
@@ -86,195 +65,6 @@ class FetchProgress:
     is_done: bool = False
 
 
-def newest_per_id(records: Iterable[PaperRecord]) -> list[PaperRecord]:
-    newest: dict[str, PaperRecord] = {}
-    for record in records:
-        kept = newest.get(record.arxiv_id)
-        if kept is None or record.version > kept.version:
-            newest[record.arxiv_id] = record
-    return list(newest.values())
-
-
-def upsert_arxiv_papers(session: Session, records: Sequence[PaperRecord]) -> UpsertCounts:
-    """One set-based statement per page: new rows inserted, changed rows updated (never to an older
-    version), identical rows untouched, and the versions seen recorded.
-
-    What is stored is read first and identical (or older) papers are left out: Postgres computes the
-    generated search vector of every proposed row before it finds the conflict, so sending unchanged
-    papers (most of a re-fetched window) would cost a to_tsvector each. The rest is streamed into a
-    temporary table with COPY and stored by one INSERT … SELECT … ON CONFLICT; binding 15 parameters per
-    paper in a multi-row VALUES cost more Python time than Postgres spent storing the rows.
-    """
-    counts = UpsertCounts()
-    newest = newest_per_id(records)
-    to_store = without_unchanged(session, newest)
-    counts.unchanged = len(newest) - len(to_store)
-    if not to_store:
-        return counts
-    connection = session.connection()
-    connection.execute(text(CREATE_INCOMING_SQL))
-    driver_connection = connection.connection.driver_connection
-    assert isinstance(driver_connection, psycopg.Connection)
-    with driver_connection.cursor() as cursor, cursor.copy(COPY_INCOMING_SQL) as copy:
-        for record in to_store:
-            copy.write_row(
-                (
-                    record.arxiv_id, record.version, record.title, record.abstract, record.authors,
-                    record.categories, record.primary_category, record.published, record.updated,
-                    record.abs_url, record.pdf_url, record.comment, record.journal_ref, record.doi,
-                )
-            )  # fmt: skip
-    inserted, changed, new_versions = connection.execute(text(UPSERT_INCOMING_SQL)).one()
-    connection.execute(text("DROP TABLE arxiv_incoming"))
-    counts.new, counts.updated = inserted, changed - inserted
-    counts.unchanged += len(to_store) - changed
-    counts.new_versions = new_versions
-    return counts
-
-
-def without_unchanged(session: Session, records: list[PaperRecord]) -> list[PaperRecord]:
-    """Drop records identical to what is stored, or older than it: one SELECT per page."""
-    if not records:
-        return []
-    stored = {
-        row[0]: row[1:]
-        for row in session.execute(
-            text(
-                """
-                SELECT arxiv_id, is_on_arxiv, version, title, abstract, authors, categories, primary_category,
-                       published_at, updated_at, abs_url, pdf_url, comment, journal_ref, doi
-                FROM papers WHERE arxiv_id = ANY(:ids)
-                """
-            ),
-            {"ids": [record.arxiv_id for record in records]},
-        )
-    }
-    kept = []
-    for record in records:
-        existing = stored.get(record.arxiv_id)
-        if (
-            existing is None
-            or not existing[0]
-            or record.version >= existing[1]
-            and _fields(record) != existing[1:]
-        ):
-            kept.append(record)
-    return kept
-
-
-def _fields(record: PaperRecord) -> tuple[object, ...]:
-    return (
-        record.version, record.title, record.abstract, record.authors, record.categories,
-        record.primary_category, record.published, record.updated, record.abs_url, record.pdf_url,
-        record.comment, record.journal_ref, record.doi,
-    )  # fmt: skip
-
-
-# ON COMMIT DROP: a failed page leaves nothing behind once its transaction ends.
-CREATE_INCOMING_SQL = """
-CREATE TEMPORARY TABLE arxiv_incoming ON COMMIT DROP AS
-SELECT arxiv_id, version, title, abstract, authors, categories, primary_category, published_at,
-       updated_at, abs_url, pdf_url, comment, journal_ref, doi
-FROM papers WITH NO DATA
-"""
-COPY_INCOMING_SQL = """
-COPY arxiv_incoming (arxiv_id, version, title, abstract, authors, categories, primary_category,
-                     published_at, updated_at, abs_url, pdf_url, comment, journal_ref, doi) FROM STDIN
-"""
-# Unchanged papers were left out before the COPY; the ON CONFLICT condition repeats the comparison for
-# a row another transaction stored in the meantime.
-UPSERT_INCOMING_SQL = """
-WITH changed AS (
-    INSERT INTO papers AS paper (arxiv_id, version, title, abstract, authors, categories, primary_category,
-                                 published_at, updated_at, abs_url, pdf_url, comment, journal_ref, doi,
-                                 is_on_arxiv)
-    SELECT incoming.*, true  -- arxiv_incoming's columns are in this order
-    FROM arxiv_incoming AS incoming
-    ON CONFLICT (arxiv_id) DO UPDATE
-    SET version = excluded.version, title = excluded.title, abstract = excluded.abstract,
-        authors = excluded.authors, categories = excluded.categories,
-        primary_category = excluded.primary_category, published_at = excluded.published_at,
-        updated_at = excluded.updated_at, abs_url = excluded.abs_url, pdf_url = excluded.pdf_url,
-        comment = excluded.comment, journal_ref = excluded.journal_ref, doi = excluded.doi,
-        is_on_arxiv = true, changed_at = now()
-    -- An older version fetched late (pages shift) never replaces a newer one.
-    WHERE excluded.version >= paper.version
-      AND (NOT paper.is_on_arxiv
-           OR (excluded.version, excluded.title, excluded.abstract, excluded.authors, excluded.categories,
-               excluded.primary_category, excluded.published_at, excluded.updated_at, excluded.abs_url,
-               excluded.pdf_url, excluded.comment, excluded.journal_ref, excluded.doi)
-              IS DISTINCT FROM
-              (paper.version, paper.title, paper.abstract, paper.authors, paper.categories,
-               paper.primary_category, paper.published_at, paper.updated_at, paper.abs_url,
-               paper.pdf_url, paper.comment, paper.journal_ref, paper.doi))
-    RETURNING paper.id, paper.version, paper.updated_at, paper.xmax = 0 AS is_new
-), versions AS (
-    INSERT INTO paper_versions (paper_id, version, updated_at)
-    SELECT id, version, updated_at FROM changed
-    ON CONFLICT (paper_id, version) DO NOTHING
-    RETURNING 1
-)
-SELECT count(*) FILTER (WHERE is_new), count(*), (SELECT count(*) FROM versions) FROM changed
-"""
-
-
-def upsert_hf_papers(session: Session, records: Sequence[HfRecord]) -> UpsertCounts:
-    """Trending signals onto the paper with the same bare id; a paper not (yet) on arXiv is stored with
-    what Hugging Face gives, and arXiv's text wins once it arrives."""
-    counts = UpsertCounts()
-    by_id = {record.arxiv_id: record for record in records}
-    rows = [
-        {
-            "arxiv_id": record.arxiv_id,
-            "title": record.title,
-            "abstract": record.abstract,
-            "authors": record.authors,
-            "published_at": record.published,
-            "hf_upvotes": record.upvotes,
-            "hf_featured_date": record.featured_date,
-            "hf_num_comments": record.num_comments,
-            "github_repo": record.github_repo,
-            "github_stars": record.github_stars,
-            "project_page": record.project_page,
-            "ai_keywords": record.ai_keywords,
-            "is_on_hf": True,
-        }
-        for record in by_id.values()
-    ]
-    if not rows:
-        return counts
-    statement = insert(PAPERS)
-    incoming = statement.excluded
-    # The first day a paper was featured stays its featured date when it shows up again.
-    featured = func.least(PAPERS.c.hf_featured_date, incoming.hf_featured_date)
-    set_columns: dict[str, Any] = {name: incoming[name] for name in HF_SIGNAL_COLUMNS}
-    set_columns.update(
-        {
-            name: case((PAPERS.c.is_on_arxiv, PAPERS.c[name]), else_=incoming[name])
-            for name in HF_BIBLIOGRAPHIC_COLUMNS
-        }
-    )
-    set_columns.update({"hf_featured_date": featured, "is_on_hf": True, "changed_at": func.now()})
-    is_different = or_(
-        PAPERS.c.is_on_hf.is_(False),
-        PAPERS.c.hf_featured_date.is_distinct_from(featured),
-        *(PAPERS.c[name].is_distinct_from(incoming[name]) for name in HF_SIGNAL_COLUMNS),
-        and_(
-            PAPERS.c.is_on_arxiv.is_(False),
-            or_(*(PAPERS.c[name].is_distinct_from(incoming[name]) for name in HF_BIBLIOGRAPHIC_COLUMNS)),
-        ),
-    )
-    upsert = statement.on_conflict_do_update(
-        index_elements=[PAPERS.c.arxiv_id], set_=set_columns, where=is_different
-    ).returning(PAPERS.c.id, literal_column("(xmax = 0)"))
-    changed = session.connection().execute(upsert, rows).all()
-    inserted = sum(1 for row in changed if row[1])
-    counts.add(
-        UpsertCounts(new=inserted, updated=len(changed) - inserted, unchanged=len(rows) - len(changed))
-    )
-    return counts
-
-
 # ---------------------------------------------------------------- the entry point
 
 
@@ -290,11 +80,14 @@ def fetch(
     http: httpx.Client | None = None,
     retry_policy: RetryPolicy | None = None,
     page_progress: Callable[[FetchProgress], None] | None = None,
+    writer: PageWriter | None = None,
 ) -> list[FetchSummary]:
     """Fetch and store one source over a window: a run per arXiv category, one run for Hugging Face.
 
     Provider failures end that run as `failed` (recorded, with the error) and the next category still runs;
-    the caller retries when a summary `is_transient`. Flushes, never commits.
+    the caller retries when a summary `is_transient`. Without a `writer` the papers are stored in the
+    session's transaction; with one, each page is committed by the writer as soon as it is stored. The
+    runs and cursors are only flushed, never committed.
     """
     until = until or datetime.now(UTC).date()
     retry_policy = retry_policy or RetryPolicy(
@@ -320,7 +113,16 @@ def fetch(
                 pages = arxiv.fetch_window(category, start, until)
                 summaries.append(
                     record_run(
-                        session, "arxiv", category, start, until, arxiv, pages, progress, page_progress
+                        session,
+                        "arxiv",
+                        category,
+                        start,
+                        until,
+                        arxiv,
+                        pages,
+                        progress,
+                        page_progress,
+                        writer,
                     )
                 )
             return summaries
@@ -328,7 +130,7 @@ def fetch(
         start = since or window_start(session, "hf", None, until)
         days = [start + timedelta(days=offset) for offset in range((until - start).days + 1)]
         hf_pages = (page for day in days for page in hf.fetch_day(day))
-        return [record_run(session, "hf", None, start, until, hf, hf_pages, progress, page_progress)]
+        return [record_run(session, "hf", None, start, until, hf, hf_pages, progress, page_progress, writer)]
     finally:
         if redis_client is not None:
             redis_client.close()
@@ -346,15 +148,41 @@ def fetch_sources(
     until: date | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[FetchSummary]:
-    """Every source over a window (default: each from its own cursor to today), one transaction per
-    source, so what one stored is kept whatever the next one does."""
+    """Every source over a window (default: each from its own cursor to today), the pages stored by
+    `settings.ingest_writers` connections as they arrive and the runs committed once per source."""
     summaries: list[FetchSummary] = []
-    for source in SOURCES:
-        if progress:
-            progress(f"fetching {source}")
-        with session_scope(session_factory) as session:
-            summaries.extend(fetch(session, settings, source, since, until, progress=progress))
+    with page_writer(session_factory, settings) as writer:
+        for source in SOURCES:
+            if progress:
+                progress(f"fetching {source}")
+            with session_scope(session_factory) as session:
+                summaries.extend(
+                    fetch(session, settings, source, since, until, progress=progress, writer=writer)
+                )
     return summaries
+
+
+@contextmanager
+def page_writer(session_factory: sessionmaker[Session], settings: Settings) -> Iterator[PageWriter | None]:
+    """The configured page writer; none (pages stored in the run's own transaction) when
+    `ingest_writers` is 0."""
+    if settings.ingest_writers == 0:
+        yield None
+        return
+    with PageWriter(session_factory, settings.ingest_writers) as writer:
+        yield writer
+
+
+def store_page(session: Session, page: ArxivPage | HfPage) -> UpsertCounts:
+    if isinstance(page, ArxivPage):
+        return upsert_arxiv_papers(session, page.entries)
+    return upsert_hf_papers(session, page.items)
+
+
+def page_failure(failure: DBAPIError) -> tuple[str, bool]:
+    """The run's error for a page the database refused, and whether a later run may succeed."""
+    reason = str(failure.orig).strip().splitlines()[0] if failure.orig else type(failure).__name__
+    return f"storing a page failed: {reason}", isinstance(failure, OperationalError)
 
 
 def record_run(
@@ -367,8 +195,14 @@ def record_run(
     pages: Iterator[ArxivPage] | Iterator[HfPage],
     progress: Callable[[str], None] | None,
     page_progress: Callable[[FetchProgress], None] | None = None,
+    writer: PageWriter | None = None,
 ) -> FetchSummary:
-    """Store each page as it comes; the fetch_runs row says how the run went, whatever happened."""
+    """Store each page as it comes; the fetch_runs row says how the run went, whatever happened.
+
+    With a writer, the pages are stored while the next ones are fetched; every page handed to it is
+    stored (or has failed) before the run is recorded, and a page that could not be stored ends the run
+    as `failed` with the database's error.
+    """
     label = f"{source} {category or ''} {since}..{until}".replace("  ", " ")
     is_suspect_if_empty = is_suspect_empty_run(session, source, category, since, until)
     run = FetchRun(source=source, category=category, parameters={"since": str(since), "until": str(until)})
@@ -392,17 +226,19 @@ def record_run(
                 )
             )
 
+    def add_stored(stored: list[UpsertCounts]) -> None:
+        for page_counts in stored:
+            counts.add(page_counts)
+
     report()
     try:
         for page in pages:
-            if isinstance(page, ArxivPage):
-                page_counts = upsert_arxiv_papers(session, page.entries)
-                papers_seen += len(page.entries)
-            else:
-                page_counts = upsert_hf_papers(session, page.items)
-                papers_seen += len(page.items)
-            counts.add(page_counts)
+            papers_seen += len(page.entries) if isinstance(page, ArxivPage) else len(page.items)
             rejections.extend(page.rejections)
+            if writer is None:
+                counts.add(store_page(session, page))
+            else:
+                add_stored(writer.submit(page))
             if progress:
                 progress(f"{label}: {papers_seen} papers ({counts.new} new, {counts.updated} updated)")
             if isinstance(page, ArxivPage):
@@ -411,10 +247,17 @@ def record_run(
             else:
                 entries_read += page.raw_item_count
             report()
+            if writer is not None and writer.failure is not None:
+                break  # the database refused a page: the cursor stays, the next run fetches it again
     except TransientError as failure:
         error, is_transient = str(failure), True
     except PermanentError as failure:
         error = str(failure)
+    if writer is not None:
+        stored, page_error = writer.finish()
+        add_stored(stored)
+        if page_error is not None and error is None:
+            error, is_transient = page_failure(page_error)
 
     if error is not None:
         run.status = "failed"
