@@ -300,15 +300,26 @@ def synthesise_records(
 
 
 def synthesise_feed(corpus: Sequence[dict[str, Any]], count: int, today: date = SAMPLE_TODAY) -> bytes:
+    [feed] = synthesise_feed_pages(corpus, count, count, today)
+    return feed
+
+
+def synthesise_feed_pages(
+    corpus: Sequence[dict[str, Any]], count: int, page_size: int, today: date = SAMPLE_TODAY
+) -> list[bytes]:
+    """`count` papers as the arXiv API pages them: Atom documents of `page_size` entries each."""
     records = synthesise_records(corpus, count, today)
-    return render_atom_feed(
-        [render_atom_entry(record) for record in records],
-        search_query=SAMPLE_SEARCH_QUERY,
-        start=0,
-        max_results=count,
-        total_results=count,
-        generated_at=datetime.combine(today, datetime.min.time(), UTC),
-    )
+    return [
+        render_atom_feed(
+            [render_atom_entry(record) for record in records[start : start + page_size]],
+            search_query=SAMPLE_SEARCH_QUERY,
+            start=start,
+            max_results=page_size,
+            total_results=count,
+            generated_at=datetime.combine(today, datetime.min.time(), UTC),
+        )
+        for start in range(0, count, page_size)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
