@@ -121,20 +121,29 @@ def test_a_page_the_database_refuses_is_reported_and_the_other_pages_are_kept(
     assert missing == []  # the refused page is one transaction: none of its papers half-stored
 
 
-def test_a_writer_whose_connection_dies_reports_a_transient_failure(
-    engine: Engine, committed_session_factory: sessionmaker[Session]
+@pytest.mark.parametrize(
+    ("action", "error_type"),
+    [
+        # The connection dies under the writer (the run is then retried) ...
+        ("PERFORM pg_terminate_backend(pg_backend_pid())", OperationalError),
+        # ... or the database refuses the data (it would refuse it again).
+        ("RAISE unique_violation USING MESSAGE = 'taken'", IntegrityError),
+    ],
+    ids=["connection lost", "constraint"],
+)
+def test_the_error_of_a_failed_page_is_the_databases_own(
+    engine: Engine, committed_session_factory: sessionmaker[Session], action: str, error_type: type[Exception]
 ) -> None:
     papers = records(300)
-    terminate = "PERFORM pg_terminate_backend(pg_backend_pid())"
     with (
-        papers_trigger(engine, papers[150].arxiv_id, terminate),
+        papers_trigger(engine, papers[150].arxiv_id, action),
         PageWriter(committed_session_factory, 2) as writer,
     ):
         for page in pages_of(papers, 100):
             writer.submit(page)
         _, failure = writer.finish()
 
-    assert isinstance(failure, OperationalError)
+    assert isinstance(failure, error_type)
     assert stored_count(committed_session_factory, Paper) == 200
 
 
