@@ -25,7 +25,7 @@ from newsletter.sources.hf import HfClient
 from newsletter.sources.parse import ArxivPage, HfPage, Rejection
 from newsletter.sources.ratelimit import SharedRateLimiter
 from newsletter.sources.runs import Source, advance_cursor, is_suspect_empty_run, window_start
-from newsletter.sources.store import PageWriter, UpsertCounts, upsert_arxiv_papers, upsert_hf_papers
+from newsletter.sources.store import PageWriter, UpsertCounts, store_page
 
 logger = logging.getLogger(__name__)
 
@@ -171,12 +171,6 @@ def page_writer(session_factory: sessionmaker[Session], settings: Settings) -> I
         return
     with PageWriter(session_factory, settings.ingest_writers) as writer:
         yield writer
-
-
-def store_page(session: Session, page: ArxivPage | HfPage) -> UpsertCounts:
-    if isinstance(page, ArxivPage):
-        return upsert_arxiv_papers(session, page.entries)
-    return upsert_hf_papers(session, page.items)
 
 
 def page_failure(failure: DBAPIError) -> tuple[str, bool]:

@@ -241,6 +241,12 @@ def upsert_hf_papers(session: Session, records: Sequence[HfRecord]) -> UpsertCou
     return counts
 
 
+def store_page(session: Session, page: ArxivPage | HfPage) -> UpsertCounts:
+    if isinstance(page, ArxivPage):
+        return upsert_arxiv_papers(session, page.entries)
+    return upsert_hf_papers(session, page.items)
+
+
 # ---------------------------------------------------------------- storing pages while fetching
 
 
@@ -310,6 +316,4 @@ class PageWriter:
 
     def _store(self, page: ArxivPage | HfPage) -> UpsertCounts:
         with session_scope(self._session_factory) as session:
-            if isinstance(page, ArxivPage):
-                return upsert_arxiv_papers(session, page.entries)
-            return upsert_hf_papers(session, page.items)
+            return store_page(session, page)
