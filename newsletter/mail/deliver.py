@@ -361,7 +361,8 @@ class PreparedEmail:
 def _prepare_transactional(
     session: Session, settings: Settings, delivery: Delivery
 ) -> PreparedEmail | SendResult:
-    """The email to send, or the result that settles a delivery that must not be sent."""
+    """The email to send, recorded as handed over (the caller commits before sending), or the result
+    that settles a delivery that must not be sent."""
     subscriber = session.get(Subscriber, delivery.subscriber_id)
     if subscriber is None:
         return SendResult([delivery.id], "failed", error="subscriber is gone")
@@ -380,10 +381,16 @@ def _prepare_transactional(
         email=subscriber.email,
         is_bulk=delivery.kind == "welcome",
     )
+    mark_handed(session, [delivery.id])
     return PreparedEmail(rendered, recipient)
 
 
-def _send_prepared(settings: Settings, prepared: PreparedEmail, backend: MailBackend | None) -> SendResult:
+def _send_prepared(
+    settings: Settings, prepared: PreparedEmail | SendResult, backend: MailBackend | None
+) -> SendResult:
+    """Send the prepared email; a delivery already settled by `_prepare_transactional` keeps its result."""
+    if isinstance(prepared, SendResult):
+        return prepared
     mailer = backend or make_backend(settings)
     try:
         return list(mailer.send_batch(prepared.rendered, [prepared.recipient]))[0]
@@ -408,9 +415,7 @@ def deliver_transactional(
             raise InvalidInput(f"delivery {delivery_id} is an {delivery.kind} delivery, not transactional")
     with session_scope(session_factory) as session:
         prepared = _prepare_transactional(session, settings, session.get_one(Delivery, delivery_id))
-        if isinstance(prepared, PreparedEmail):
-            mark_handed(session, [delivery_id])
-    result = prepared if isinstance(prepared, SendResult) else _send_prepared(settings, prepared, backend)
+    result = _send_prepared(settings, prepared, backend)
     with session_scope(session_factory) as session:
         record_results(session, backend.name if backend else settings.mail_backend, [result])
     return "pending" if result.outcome == "retry" else result.outcome
@@ -425,9 +430,6 @@ def send_transactional(
     delivery = claim_delivery(session, delivery_id)
     if delivery is None:
         raise NotFound(f"delivery {delivery_id} vanished")
-    prepared = _prepare_transactional(session, settings, delivery)
-    if isinstance(prepared, PreparedEmail):
-        mark_handed(session, [delivery_id])
-    result = prepared if isinstance(prepared, SendResult) else _send_prepared(settings, prepared, backend)
+    result = _send_prepared(settings, _prepare_transactional(session, settings, delivery), backend)
     record_results(session, backend.name if backend else settings.mail_backend, [result])
     return result
