@@ -389,6 +389,25 @@ def is_everyone_settled(factory: sessionmaker[Session], emails: Sequence[str], d
     return bool(settled == len(emails) and open_rows == 0)
 
 
+def wait_until_everyone_settled(
+    factory: sessionmaker[Session],
+    emails: Sequence[str],
+    day: date,
+    alive: Sequence[ChildProcess],
+    *,
+    what: str = "every reader's edition sent",
+    timeout_s: float = 120,
+) -> float:
+    """Wait until every reader's edition of `day` is sent or settled; the seconds it took."""
+    return wait_until(
+        lambda: is_everyone_settled(factory, emails, day),
+        what,
+        timeout_s=timeout_s,
+        alive=alive,
+        describe=lambda: progress(factory, day),
+    )
+
+
 def progress(factory: sessionmaker[Session], day: date) -> str:
     editions = scalar(factory, "SELECT count(*) FROM editions WHERE edition_date = :day", day=day)
     return f"{editions} editions for {day}, deliveries {dict(delivery_states(factory))}"

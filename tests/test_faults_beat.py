@@ -15,12 +15,10 @@ from tests.fault_fixtures import (
     assert_each_reader_got_exactly_one_delivery,
     beat,
     fault_environment,
-    is_everyone_settled,
-    progress,
     running,
     seed_due_readers,
     today_utc,
-    wait_until,
+    wait_until_everyone_settled,
     worker,
 )
 from tests.mail_factories import SendGridStandIn, running_stand_in
@@ -58,12 +56,7 @@ def test_two_beats_at_once_build_and_send_each_edition_once(
         with running([]) as processes:
             beats = [beat("beat-1", environment, tmp_path), beat("beat-2", environment, tmp_path)]
             processes += [worker("worker", environment, tmp_path, concurrency=2), *beats]
-            took = wait_until(
-                lambda: is_everyone_settled(factory, emails, day),
-                "every reader's edition sent",
-                alive=processes,
-                describe=lambda: progress(factory, day),
-            )
+            took = wait_until_everyone_settled(factory, emails, day, processes)
             settled_requests = len(stand_in.requests)
             time.sleep(5)  # ten more ticks (five from each beat) find nothing to do
             ticks = [process.output().count("Sending due task build-due-editions") for process in beats]

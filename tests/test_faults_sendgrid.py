@@ -19,13 +19,11 @@ from tests.fault_fixtures import (
     assert_each_reader_got_exactly_one_delivery,
     beat,
     fault_environment,
-    is_everyone_settled,
-    progress,
     running,
     scalar,
     seed_due_readers,
     today_utc,
-    wait_until,
+    wait_until_everyone_settled,
     worker,
 )
 from tests.mail_factories import SendGridStandIn, running_stand_in
@@ -60,12 +58,8 @@ def test_429s_5xx_and_a_request_never_answered_end_with_one_email_per_reader(
         environment = fault_environment(child_environment, stand_in)
         with running([]) as processes:
             processes += [worker("worker", environment, tmp_path), beat("beat", environment, tmp_path)]
-            took = wait_until(
-                lambda: is_everyone_settled(factory, emails, day),
-                "every reader's edition settled",
-                timeout_s=240,
-                alive=processes,
-                describe=lambda: progress(factory, day),
+            took = wait_until_everyone_settled(
+                factory, emails, day, processes, what="every reader's edition settled", timeout_s=240
             )
         requests = answered_requests(stand_in, script)
         log = processes[0].output()

@@ -17,14 +17,13 @@ from tests.fault_fixtures import (
     assert_each_reader_got_exactly_one_delivery,
     beat,
     fault_environment,
-    is_everyone_settled,
     own_redis,
-    progress,
     running,
     scalar,
     seed_due_readers,
     today_utc,
     wait_until,
+    wait_until_everyone_settled,
     worker,
 )
 from tests.mail_factories import SendGridStandIn, running_stand_in
@@ -60,12 +59,13 @@ def test_redis_restarted_empty_mid_send_loses_nothing_and_sends_nothing_twice(
             server.kill()
             time.sleep(3)
             server.start()
-            took = wait_until(
-                lambda: is_everyone_settled(factory, emails, day),
-                "every reader's edition sent after the restart",
+            took = wait_until_everyone_settled(
+                factory,
+                emails,
+                day,
+                processes,
+                what="every reader's edition sent after the restart",
                 timeout_s=180,
-                alive=processes,
-                describe=lambda: progress(factory, day),
             )
         requests = answered_requests(stand_in, [])
 
@@ -141,13 +141,7 @@ def test_postgres_connections_dropped_mid_transaction_lose_nothing_and_send_noth
                     wait_until(lambda: bool(waiting.extend(terminate_open_transactions(factory, waiting_only=True)) or waiting),
                                "a worker waiting on the edition contents", timeout_s=30, alive=processes)  # fmt: skip
                     interrupted_sends += waiting
-            took = wait_until(
-                lambda: is_everyone_settled(factory, emails, day),
-                "every reader's edition sent",
-                timeout_s=240,
-                alive=processes,
-                describe=lambda: progress(factory, day),
-            )
+            took = wait_until_everyone_settled(factory, emails, day, processes, timeout_s=240)
         requests = answered_requests(stand_in, [])
 
     assert len(interrupted) >= 12, interrupted

@@ -20,15 +20,14 @@ from tests.fault_fixtures import (
     assert_each_reader_got_exactly_one_delivery,
     beat,
     fault_environment,
-    is_everyone_settled,
     let_claims_go_stale,
-    progress,
     running,
     scalar,
     seed_due_readers,
     sending_ids,
     today_utc,
     wait_until,
+    wait_until_everyone_settled,
     worker,
 )
 from tests.mail_factories import SendGridStandIn, running_stand_in
@@ -69,13 +68,7 @@ def test_a_worker_killed_mid_fan_out_leaves_no_reader_without_exactly_one_email(
             let_claims_go_stale(factory, orphaned)
 
             processes.append(worker("worker-2", environment, tmp_path))
-            took = wait_until(
-                lambda: is_everyone_settled(factory, emails, day),
-                "every reader's edition sent",
-                timeout_s=240,
-                alive=processes[1:],
-                describe=lambda: progress(factory, day),
-            )
+            took = wait_until_everyone_settled(factory, emails, day, processes[1:], timeout_s=240)
             requests_when_settled = len(stand_in.requests)
             time.sleep(6)  # three more ticks: they find nothing left to build or send
         requests = answered_requests(stand_in, [])
@@ -112,12 +105,7 @@ def test_a_worker_killed_mid_send_is_finished_by_beat_and_a_fresh_worker(
             let_claims_go_stale(factory, orphaned)
 
             processes.append(worker("worker-2", environment, tmp_path))
-            took = wait_until(
-                lambda: is_everyone_settled(factory, emails, day),
-                "every reader's edition sent",
-                alive=processes[1:],
-                describe=lambda: progress(factory, day),
-            )
+            took = wait_until_everyone_settled(factory, emails, day, processes[1:])
         requests = answered_requests(stand_in, [])
 
     assert len(orphaned) == len(in_flight) > 0
