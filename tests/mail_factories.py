@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session
 
 from newsletter.models import Edition, EditionContent, EditionItem, Paper, Subscriber
@@ -76,6 +77,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_smtp_server(handler: object, **options: Any) -> Iterator[int]:
+    """A real SMTP server (aiosmtpd) on a free local port answering with `handler`; yields the port."""
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
 
 
 @dataclass

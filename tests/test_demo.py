@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.demo import DEMO_READERS
+from tests.mail_factories import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def newsletter_command(*arguments: str) -> list[str]:

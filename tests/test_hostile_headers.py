@@ -16,7 +16,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +25,13 @@ from newsletter.db import session_scope
 from newsletter.mail.deliver import send_pending, send_transactional
 from newsletter.models import Delivery
 from tests.factories import make_paper, make_subscriber
-from tests.mail_factories import EDITION_DAY, free_port, make_content, make_edition, running_stand_in
+from tests.mail_factories import (
+    EDITION_DAY,
+    make_content,
+    make_edition,
+    running_smtp_server,
+    running_stand_in,
+)
 
 VICTIM = "victim@example.org"
 # Every spelling of a line break a header could be split on: CRLF, LF, CR, NEL, LS, PS, VT, FF.
@@ -173,13 +178,8 @@ class RecordingHandler:
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[RecordingHandler, int]]:
     handler = RecordingHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with running_smtp_server(handler) as port:
         yield handler, port
-    finally:
-        controller.stop()
 
 
 def test_a_real_smtp_server_sees_one_recipient_per_envelope_and_only_our_headers(

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,7 +27,7 @@ from newsletter.mail.context import edition_context
 from newsletter.mail.message import Recipient
 from newsletter.mail.render import RenderedEmail, render_email
 from tests.factories import make_paper, make_subscriber
-from tests.mail_factories import free_port, make_content, make_edition
+from tests.mail_factories import free_port, make_content, make_edition, running_smtp_server
 
 RENDERED = RenderedEmail(subject="Hello %%name%%", text="Text for %%name%%", html="<p>HTML for %%name%%</p>")
 
@@ -70,13 +69,8 @@ class ScriptedHandler:
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[ScriptedHandler, int]]:
     handler = ScriptedHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with running_smtp_server(handler) as port:
         yield handler, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -132,19 +126,14 @@ def tls_smtp_server(
     certificate: tuple[Path, Path], *, implicit: bool
 ) -> Iterator[tuple[ScriptedHandler, int]]:
     handler = ScriptedHandler()
-    port = free_port()
     options: dict[str, Any] = {"authenticator": accept_mailer_login}
     if implicit:
         # aiosmtpd only knows of TLS it negotiated itself (STARTTLS); this connection is TLS from the start.
         options.update(ssl_context=server_tls_context(certificate), auth_require_tls=False)
     else:
         options.update(tls_context=server_tls_context(certificate), require_starttls=True)
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
-    controller.start()
-    try:
+    with running_smtp_server(handler, **options) as port:
         yield handler, port
-    finally:
-        controller.stop()
 
 
 def recipient(delivery_id: int, address: str) -> Recipient:
