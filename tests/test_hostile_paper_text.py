@@ -23,10 +23,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import links
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.digests.build import build_due_editions
+from newsletter.links import urls as links
 from newsletter.mail.context import EditionGroupKey, content_context
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.render import render_email

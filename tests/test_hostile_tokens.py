@@ -21,11 +21,11 @@ from itsdangerous.encoding import base64_decode
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import links
 from newsletter.config import Settings
 from newsletter.db import session_scope
+from newsletter.links import urls as links
+from newsletter.links.tokens import Purpose, make_token
 from newsletter.models import ConsentEvent, Delivery, KeywordAlert, Subscriber, SubscriberTopic
-from newsletter.subscribers.tokens import Purpose, make_token
 from newsletter.web.app import create_app
 from newsletter.web.csrf import COOKIE_NAME, form_token
 from tests.factories import make_paper, make_subscriber

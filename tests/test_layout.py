@@ -31,3 +31,46 @@ def test_domain_modules_do_not_import_adapters() -> None:
             if module.startswith(ADAPTERS):
                 offenders.append(f"{path.relative_to(PACKAGE)} imports {module}")
     assert offenders == []
+
+
+def rooms_imported_by_room() -> dict[str, set[str]]:
+    # A room is a package or a top-level module of `newsletter`; an edge means some file of the first
+    # imports the second.
+    rooms = {
+        path.stem for path in PACKAGE.iterdir() if path.suffix == ".py" or (path / "__init__.py").exists()
+    }
+    edges: dict[str, set[str]] = {room: set() for room in rooms}
+    for path in PACKAGE.rglob("*.py"):
+        room = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        for module in imported_modules(path) | names_imported_from_package(path):
+            parts = module.split(".")
+            if parts[0] == "newsletter" and len(parts) > 1 and parts[1] in rooms and parts[1] != room:
+                edges[room].add(parts[1])
+    return edges
+
+
+def names_imported_from_package(path: Path) -> set[str]:
+    # `from newsletter import links` imports the room `newsletter.links`.
+    return {
+        f"newsletter.{alias.name}"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module == "newsletter"
+        for alias in node.names
+    }
+
+
+def test_no_two_rooms_import_each_other_even_through_a_third() -> None:
+    edges = rooms_imported_by_room()
+    assert edges["mail"] and edges["subscribers"]
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [start]
+        while stack:
+            for room in edges[stack.pop()]:
+                if room not in seen:
+                    seen.add(room)
+                    stack.append(room)
+        return seen
+
+    assert [room for room in sorted(edges) if room in reachable(room)] == []

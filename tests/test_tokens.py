@@ -5,7 +5,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from newsletter.config import Settings
 from newsletter.errors import InvalidToken
-from newsletter.subscribers.tokens import make_token, read_token
+from newsletter.links.tokens import make_token, read_token
 
 
 def test_a_token_round_trips_for_its_purpose(settings: Settings) -> None:

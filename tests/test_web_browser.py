@@ -27,9 +27,9 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import links
 from newsletter.config import Settings
 from newsletter.db import session_scope
+from newsletter.links import urls as links
 from newsletter.models import Delivery
 from newsletter.subscribers.service import find_subscriber_by_email, subscriber_view
 from newsletter.web.app import create_app

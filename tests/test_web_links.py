@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from newsletter import links
 from newsletter.db import session_scope
+from newsletter.links import urls as links
 from newsletter.models import ConsentEvent, Subscriber
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import make_content, make_edition

@@ -165,7 +165,7 @@ def test_the_webhook_is_mounted_without_a_csrf_check(client):
 
 
 def test_hostile_paper_text_is_escaped_in_the_archived_edition(client, settings, committed_session_factory):
-    from newsletter import links
+    from newsletter.links import urls as links
     from tests.factories import make_subscriber
     from tests.mail_factories import make_content, make_edition
 
@@ -182,7 +182,7 @@ def test_hostile_paper_text_is_escaped_in_the_archived_edition(client, settings,
 def test_keywords_and_addresses_are_escaped_in_the_preference_center(
     client, settings, committed_session_factory
 ):
-    from newsletter import links
+    from newsletter.links import urls as links
     from tests.factories import make_subscriber
     from tests.web_fixtures import post_form
 

@@ -8,8 +8,8 @@ from unittest import mock
 
 import pytest
 
-from newsletter import links
 from newsletter.db import session_scope
+from newsletter.links import urls as links
 from tests.factories import make_subscriber
 from tests.web_fixtures import (
     BASE_URL,

@@ -1,6 +1,6 @@
 """Quiet days: telling a morning without an arXiv announcement from a pipeline that stopped bringing papers.
 
-arXiv announces at 20:00 US-Eastern on its announcement evenings (`newsletter.announcements`). A build
+arXiv announces at 20:00 US-Eastern on its announcement evenings (`newsletter.sources.announcements`). A build
 whose last 24 hours hold no announcement is quiet by design (weekends, holidays); one whose last 24 hours
 hold an announcement but brought no new paper suggests fetching or summarizing stopped.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from newsletter.announcements import is_announcement_evening
+from newsletter.sources.announcements import is_announcement_evening
 
 ARXIV_ZONE = ZoneInfo("America/New_York")
 ANNOUNCEMENT_TIME = time(20, 0)

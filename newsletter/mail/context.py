@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import links
 from newsletter.config import Settings
 from newsletter.errors import NotFound
+from newsletter.links import urls as links
 from newsletter.models import (
     Edition,
     EditionContent,

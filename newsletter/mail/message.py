@@ -14,9 +14,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from newsletter import links
 from newsletter.config import Settings
 from newsletter.errors import PermanentError
+from newsletter.links import urls as links
 from newsletter.mail.render import RenderedEmail, strip_control_characters
 
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from newsletter.console import command_session, command_session_factory, console, load_settings
+from newsletter.console import command_session_factory, console, load_settings
 from newsletter.db import session_scope
-from newsletter.papers import list_papers
 from newsletter.sources.ingest import FetchProgress, FetchSummary, fetch, page_writer
 
 
@@ -119,38 +116,3 @@ def fetch_command(
                 failed = failed or summary.status == "failed"
     if failed:
         raise typer.Exit(1)
-
-
-papers_app = typer.Typer(help="Stored papers.", no_args_is_help=True)
-
-
-@papers_app.command("list")
-def list_command(
-    on: Annotated[
-        str | None, typer.Option("--date", help="Published or featured on this day, YYYY-MM-DD.")
-    ] = None,
-    topic: Annotated[
-        str | None, typer.Option("--topic", help="Only papers with this tag (name or slug).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
-    limit: Annotated[int, typer.Option(help="At most this many papers.")] = 200,
-) -> None:
-    """List stored papers, newest first, with their tags and whether they are summarized."""
-    settings = load_settings()
-    with command_session(settings) as session:
-        papers = list_papers(session, parse_day(on, "--date"), topic, limit)
-    if as_json:
-        console.print_json(json.dumps([paper.to_json() for paper in papers]))
-        return
-    table = Table("arXiv", "v", "published", "upvotes", "topics", "title")
-    for paper in papers:
-        table.add_row(
-            paper.arxiv_id,
-            str(paper.version),
-            paper.published_at.date().isoformat() if paper.published_at else "",
-            "" if paper.hf_upvotes is None else str(paper.hf_upvotes),
-            ", ".join(paper.topics) + ("" if paper.is_summarized else " (not summarized yet)"),
-            paper.title,
-        )
-    console.print(table)
-    console.print(f"{len(papers)} papers")

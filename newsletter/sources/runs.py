@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from newsletter.announcements import is_announcement_evening
 from newsletter.models import FetchCursor, FetchRun
+from newsletter.sources.announcements import is_announcement_evening
 
 Source = Literal["arxiv", "hf"]
 # An empty answer on an announcement day after a run that saw this many papers smells like a stale upstream.

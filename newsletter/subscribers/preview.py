@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from newsletter.catalog.site import PaperCard, papers_by_ids
 from newsletter.config import Settings
 from newsletter.digests.build import EditionPlanner
 from newsletter.digests.schedule import DueSubscriber
-from newsletter.site import PaperCard, papers_by_ids
 from newsletter.subscribers.service import get_subscriber
 
 

@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from newsletter import links
 from newsletter.config import Settings
+from newsletter.links import urls as links
 from newsletter.models.subscriber import FREQUENCIES
 from newsletter.subscribers.consent import CURRENT_WORDING_VERSION, WORDINGS
 from newsletter.subscribers.validation import WEEKDAYS, timezone_names

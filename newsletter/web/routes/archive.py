@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from newsletter.links.tokens import read_token
 from newsletter.mail.context import edition_context
-from newsletter.subscribers.tokens import read_token
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.pages import render
 

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from newsletter.db import session_scope
+from newsletter.links.tokens import read_token
 from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.service import confirm, is_confirmation_link_current, subscriber_view
-from newsletter.subscribers.tokens import read_token
 from newsletter.web.deps import (
     ClientIpDep,
     SessionDep,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.errors import InvalidInput
+from newsletter.links.tokens import read_token
 from newsletter.models.subscriber import SUPPRESSED_STATUSES
 from newsletter.subscribers.preview import next_edition_preview
 from newsletter.subscribers.service import (
@@ -24,7 +25,6 @@ from newsletter.subscribers.service import (
     subscriber_view,
     update_preferences,
 )
-from newsletter.subscribers.tokens import read_token
 from newsletter.subscribers.validation import topic_choices
 from newsletter.web.deps import (
     ClientIpDep,

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from newsletter.catalog.site import MAX_QUERY_CHARS, paper_detail, papers_for_day, recent_days, site_stats
 from newsletter.errors import InvalidInput
-from newsletter.site import MAX_QUERY_CHARS, paper_detail, papers_for_day, recent_days, site_stats
 from newsletter.subscribers.validation import topic_choices
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.pages import render

@@ -10,9 +10,9 @@ from starlette.exceptions import HTTPException
 
 from newsletter.db import session_scope
 from newsletter.errors import InvalidToken, NotFound
+from newsletter.links.tokens import read_token
 from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.service import subscriber_view, unsubscribe
-from newsletter.subscribers.tokens import read_token
 from newsletter.web.deps import (
     ClientIpDep,
     SessionDep,

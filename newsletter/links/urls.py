@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from newsletter.config import Settings
-from newsletter.subscribers.tokens import make_token
+from newsletter.links.tokens import make_token
 
 
 def _url(settings: Settings, path: str) -> str:

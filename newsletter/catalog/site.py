@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, ScalarSelect, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from newsletter.catalog.papers import has_topic, paper_tags_column
 from newsletter.errors import NotFound
 from newsletter.mail.context import safe_web_url
 from newsletter.models import Paper, Summary
-from newsletter.papers import has_topic, paper_tags_column
 
 MAX_QUERY_CHARS = 200
 CARDS_PER_PAGE = 100
