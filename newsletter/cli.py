@@ -214,7 +214,7 @@ def web(
     """Serve the site: papers, signup, preferences, unsubscribe, archive, webhooks, /healthz, /metrics."""
     from newsletter.web.app import run_web
 
-    settings = load_settings()
+    settings = load_settings().served_on(port)
     migrations.upgrade(resolved_database_url(settings))
     run_web(settings, host, port)
 
@@ -262,9 +262,9 @@ def demo(
     """Run the whole pipeline on the bundled sample of real papers, on embedded services."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from newsletter.demo import DEMO_STAGES, run_demo
+    from newsletter.demo import DEMO_NOW, DEMO_STAGES, DemoReport, run_demo
 
-    settings = load_settings()
+    settings = load_settings().served_on(port)
     with Progress(
         TextColumn("{task.description:<12}"), BarColumn(), TimeElapsedColumn(), console=console
     ) as progress:
@@ -273,23 +273,29 @@ def demo(
         def advance(stage: str) -> None:
             progress.update(task, description=stage, completed=DEMO_STAGES.index(stage))
 
+        def report_and_serve(report: DemoReport, demo_settings: Settings) -> None:
+            progress.update(task, description="done", completed=len(DEMO_STAGES))
+            progress.stop()
+            print_stages(report.stages)
+            console.print(
+                f"{report.emails_in_outbox} emails in {report.outbox}/ (open the .eml files in any mail"
+                f" client)\nworker log: {settings.data_dir / 'demo-worker.log'}"
+            )
+            if serve:
+                from newsletter.web.app import run_web
+
+                console.print(
+                    f"serving the site at http://127.0.0.1:{port} with the worker running; the emails it"
+                    f" sends are on its Outbox page (Ctrl-C stops)"
+                )
+                run_web(demo_settings, "127.0.0.1", port, demo_now=DEMO_NOW)
+
         try:
-            report = run_demo(settings, progress=advance)
+            run_demo(settings, progress=advance, while_running=report_and_serve)
         except (RuntimeError, TimeoutError, services.ServiceError) as error:
             error_console.print(f"[red]demo failed:[/red] {error}")
             error_console.print(f"worker log: {settings.data_dir / 'demo-worker.log'}")
             raise typer.Exit(1) from error
-        progress.update(task, description="done", completed=len(DEMO_STAGES))
-    print_stages(report.stages)
-    console.print(
-        f"{report.emails_in_outbox} emails in {report.outbox}/ (open the .eml files in any mail client)\n"
-        f"worker log: {settings.data_dir / 'demo-worker.log'}"
-    )
-    if serve:
-        from newsletter.web.app import run_web
-
-        console.print(f"serving the site at http://127.0.0.1:{port} (Ctrl-C stops)")
-        run_web(settings, "127.0.0.1", port)
 
 
 def main_entry() -> None:

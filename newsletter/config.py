@@ -159,6 +159,13 @@ class Settings(BaseSettings):
     def resolved_outbox_dir(self) -> Path:
         return self.outbox_dir if self.outbox_dir is not None else self.data_dir / "outbox"
 
+    def served_on(self, port: int) -> Settings:
+        """These settings for a site served locally on `port`: emailed links point at that port unless a
+        public base URL was configured (environment or `.env`)."""
+        if "public_base_url" in self.model_fields_set:
+            return self
+        return self.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"})
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

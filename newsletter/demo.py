@@ -105,6 +105,8 @@ def worker_environment(settings: Settings) -> dict[str, str]:
             "NEWSLETTER_ARXIV_MIN_INTERVAL_S": str(settings.arxiv_min_interval_s),
             "NEWSLETTER_MAIL_BACKEND": settings.mail_backend,
             "NEWSLETTER_OUTBOX_DIR": str(settings.resolved_outbox_dir.resolve()),
+            # The worker renders the emails: their links must point where the demo serves the site.
+            "NEWSLETTER_PUBLIC_BASE_URL": settings.public_base_url,
         }
     )
     return env
@@ -147,8 +149,15 @@ def scalar(factory: sessionmaker[Session], statement) -> int:  # type: ignore[no
         return int(session.execute(statement).scalar_one())
 
 
-def run_demo(settings: Settings, progress: Progress = lambda text: None) -> DemoReport:
-    """Run every stage on the embedded (or configured) services; safe to run again."""
+def run_demo(
+    settings: Settings,
+    progress: Progress = lambda text: None,
+    while_running: Callable[[DemoReport, Settings], None] | None = None,
+) -> DemoReport:
+    """Run every stage on the embedded (or configured) services; safe to run again.
+
+    `while_running` (serving the site) is called after the stages with the worker still up, so what the
+    site enqueues (a signup's confirmation email) is sent within seconds."""
     report = DemoReport()
 
     def stage(name: str, unit: str, action: Callable[[], int]) -> None:
@@ -177,9 +186,10 @@ def run_demo(settings: Settings, progress: Progress = lambda text: None) -> Demo
             stage("subscribers", "readers", lambda: seed_stage(factory))
             stage("editions", "editions", lambda: editions_stage(settings, factory, worker))
             stage("send", "emails", lambda: send_stage(settings, factory, worker))
-
-    report.outbox = settings.resolved_outbox_dir
-    report.emails_in_outbox = len(list(report.outbox.glob("*.eml"))) if report.outbox.exists() else 0
+            report.outbox = settings.resolved_outbox_dir
+            report.emails_in_outbox = len(list(report.outbox.glob("*.eml"))) if report.outbox.exists() else 0
+            if while_running is not None:
+                while_running(report, settings)
     return report
 
 

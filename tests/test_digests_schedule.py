@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.digests.build import build_editions_chunk
-from newsletter.digests.schedule import due_subscriber_chunks
+from newsletter.digests.schedule import due_subscriber_chunks, next_send_at
 from newsletter.models import Edition, EditionContent
 from tests.factories import make_paper, make_subscriber
 
@@ -134,3 +134,26 @@ def test_due_subscribers_come_in_chunks_of_ids_for_fanning_out(session: Session)
 
     ids = [subscriber.id for subscriber in due]
     assert chunks == [ids[0:2], ids[2:4], ids[4:5]]
+
+
+@pytest.mark.parametrize(
+    ("frequency", "weekly_day", "now", "expected"),
+    [
+        # 06:00 in Berlin on Tuesday 2026-11-24: today at 07:00.
+        ("daily", 0, datetime(2026, 11, 24, 5, 0, tzinfo=UTC), datetime(2026, 11, 24, 7, 0)),
+        # Past 07:00 in Berlin: tomorrow.
+        ("daily", 0, datetime(2026, 11, 24, 6, 30, tzinfo=UTC), datetime(2026, 11, 25, 7, 0)),
+        # Weekly on Monday (0), asked on a Tuesday: the Monday after.
+        ("weekly", 0, datetime(2026, 11, 24, 5, 0, tzinfo=UTC), datetime(2026, 11, 30, 7, 0)),
+        # Weekly on Monday, asked on that Monday after the send time: a week later.
+        ("weekly", 0, datetime(2026, 11, 23, 12, 0, tzinfo=UTC), datetime(2026, 11, 30, 7, 0)),
+    ],
+)
+def test_next_send_at_is_the_next_scheduled_local_send_time(frequency, weekly_day, now, expected) -> None:
+    moment = next_send_at(frequency, weekly_day, time(7, 0), "Europe/Berlin", now)
+    assert moment is not None
+    assert moment.replace(tzinfo=None) == expected and str(moment.tzinfo) == "Europe/Berlin"
+
+
+def test_next_send_at_is_none_for_an_unknown_zone() -> None:
+    assert next_send_at("daily", 0, time(7, 0), "Mars/Olympus", datetime(2026, 11, 24, tzinfo=UTC)) is None

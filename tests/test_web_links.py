@@ -190,6 +190,8 @@ def test_preferences_page_previews_the_next_edition(client, settings, committed_
     preview = html.split('id="preview-heading"')[1]
     assert "Retrieval heads in long-context models" in preview
     assert "Legged robots on ice" not in preview  # not in Alice's topics
+    # Outside the demo the page says when the next email goes out, in the reader's zone.
+    assert re.search(r"Next email: \w+day \d\d:\d\d [\w/]+, about 1 paper\.", preview)
     snapshot = database_snapshot(committed_session_factory)
     assert snapshot["deliveries"] == [] and snapshot["editions"] == 0  # nothing was built or sent
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import text
 from sqlalchemy.exc import DataError
@@ -101,3 +102,22 @@ def due_subscriber_chunks(session: Session, now: datetime, chunk_size: int) -> I
             return
         yield [subscriber.id for subscriber in due]
         after_id = due[-1].id
+
+
+def next_send_at(
+    frequency: str, weekly_day: int, send_time: time, zone: str, now: datetime
+) -> datetime | None:
+    """When the subscriber's next email is due, in their own zone: the first day from today (local) on
+    their schedule whose send time is still ahead. None for an unknown zone."""
+    try:
+        local_now = now.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    for offset in range(8):
+        day = local_now.date() + timedelta(days=offset)
+        if frequency == "weekly" and day.weekday() != weekly_day:
+            continue
+        moment = datetime.combine(day, send_time, tzinfo=local_now.tzinfo)
+        if moment > local_now:
+            return moment
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -24,6 +25,7 @@ from newsletter.web.routes import (
     archive,
     confirm,
     operations,
+    outbox,
     preferences,
     public,
     signup,
@@ -85,8 +87,12 @@ async def validation_error_handler(request: Request, error: Exception) -> HTMLRe
 
 
 def create_app(
-    settings: Settings | None = None, *, signup_answer_seconds: float = signup.SIGNUP_ANSWER_SECONDS
+    settings: Settings | None = None,
+    *,
+    signup_answer_seconds: float = signup.SIGNUP_ANSWER_SECONDS,
+    demo_now: datetime | None = None,
 ) -> FastAPI:
+    """The site. With `demo_now` it is the demo's: an Outbox page, and previews as of the demo clock."""
     settings = settings or get_settings()
     app = FastAPI(title=settings.sender_name, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
@@ -97,9 +103,12 @@ def create_app(
     app.state.metrics_registry.register(StatsCollector(app.state.session_factory, settings))
     app.state.trusted_networks = parse_networks(settings.trusted_proxies)
     app.state.signup_answer_seconds = signup_answer_seconds
+    app.state.demo_now = demo_now
 
     for module in (public, signup, confirm, preferences, unsubscribe, archive, operations, webhooks):
         app.include_router(module.router)
+    if demo_now is not None:
+        app.include_router(outbox.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_exception_handler(NewsletterError, domain_error_handler)
@@ -112,12 +121,14 @@ def create_app(
     return app
 
 
-def run_web(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
+def run_web(
+    settings: Settings, host: str = "127.0.0.1", port: int = 8000, *, demo_now: datetime | None = None
+) -> None:
     """`newsletter web`: serve the site with uvicorn (one process; put several behind a proxy to scale)."""
     import uvicorn
 
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, demo_now=demo_now),
         host=host,
         port=port,
         proxy_headers=bool(settings.trusted_proxies),

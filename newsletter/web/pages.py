@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,12 @@ def page_links(settings: Settings, subscriber_id: int) -> dict[str, str]:
     }
 
 
+def clock(request: Request) -> datetime:
+    """Now, for what a page computes (the preview of the next email): the demo's fixed clock in the demo."""
+    demo_now: datetime | None = request.app.state.demo_now
+    return demo_now if demo_now is not None else datetime.now(UTC)
+
+
 def render(
     request: Request,
     template: str,
@@ -77,6 +84,7 @@ def render(
         .get_template(template)
         .render(
             request_path=request.url.path,
+            is_demo=request.app.state.demo_now is not None,
             site_name=settings.sender_name,
             postal_address=settings.postal_address,
             csrf_field=csrf.FIELD_NAME,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,11 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
+from newsletter.digests.schedule import next_send_at
 from newsletter.errors import InvalidInput
 from newsletter.links.tokens import read_token
 from newsletter.models.subscriber import SUPPRESSED_STATUSES
 from newsletter.subscribers.preview import next_edition_preview
 from newsletter.subscribers.service import (
+    SubscriberView,
     delete_subscriber,
     export_data,
     pause,
@@ -34,7 +35,7 @@ from newsletter.web.deps import (
     UserAgentDep,
 )
 from newsletter.web.forms import PreferencesFormDep
-from newsletter.web.pages import page_links, render
+from newsletter.web.pages import clock, page_links, render
 from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
 router = APIRouter()
@@ -43,6 +44,21 @@ NOTICES = {
     "paused": "Your emails are paused. Resume whenever you like.",
     "resumed": "Your emails are back on.",
 }
+
+# A subscription's state in the words a reader uses, not the stored enum.
+STATUS_WORDS = {
+    "pending": "Waiting for confirmation",
+    "active": "Active",
+    "paused": "Paused since {since}",
+    "unsubscribed": "Unsubscribed since {since}",
+    "bounced": "Stopped: emails to this address could not be delivered",
+    "complained": "Stopped: an email was reported as spam",
+}
+
+
+def status_words(view: SubscriberView) -> str:
+    since = view.status_changed_at.strftime("%-d %B %Y")
+    return STATUS_WORDS.get(view.status, view.status.capitalize()).format(since=since)
 
 
 def _preferences_page(
@@ -58,9 +74,11 @@ def _preferences_page(
     subscriber_id = read_token(settings, "preferences", token).subject_id
     view = subscriber_view(session, subscriber_id)
     is_suppressed = view.status in SUPPRESSED_STATUSES
-    preview = (
-        [] if is_suppressed else next_edition_preview(session, settings, subscriber_id, datetime.now(UTC))
-    )
+    now = clock(request)
+    preview = [] if is_suppressed else next_edition_preview(session, settings, subscriber_id, now)
+    next_email = None
+    if view.status == "active":
+        next_email = next_send_at(view.frequency, view.weekly_day, view.send_time, view.timezone, now)
     values = form or {
         "topics": view.topic_slugs,
         "keywords": "\n".join(view.keywords),
@@ -78,6 +96,9 @@ def _preferences_page(
             "topics": topic_choices(session),
             "form": values,
             "preview": preview,
+            "preview_day": now.date(),
+            "next_email": next_email,
+            "status_words": status_words(view),
             "base": f"/preferences/{token}",
             "links": page_links(settings, subscriber_id),
             "notice": NOTICES.get(request.query_params.get("notice", "")),

@@ -1,0 +1,144 @@
+"""The first ten minutes, as a newcomer lives them: `newsletter demo --port P` served, the system Chromium
+driven by Playwright (it never downloads a browser), and no mail client — the demo's Outbox page shows
+what the demo sent, with links that point at the port it serves on."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.mail_factories import free_port
+from tests.test_web_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="the system chromium is not installed (apt-get install chromium)"
+    ),
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+DEMO_START_TIMEOUT_S = 240
+EMAIL_TIMEOUT_S = 30
+
+
+@pytest.fixture
+def served_demo(
+    child_environment: dict[str, str], committed_session_factory: sessionmaker[Session], tmp_path: Path
+) -> Iterator[str]:
+    """`newsletter demo --port P` with no public base URL configured, as a newcomer runs it."""
+    port = free_port()
+    environment = {k: v for k, v in child_environment.items() if k != "NEWSLETTER_PUBLIC_BASE_URL"}
+    log_path = tmp_path / "demo.log"
+    with log_path.open("wb") as log:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "newsletter.cli", "demo", "--port", str(port)],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + DEMO_START_TIMEOUT_S
+        while True:
+            assert demo.poll() is None, log_path.read_text(errors="replace")
+            assert time.monotonic() < deadline, "the demo never served the site"
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code < 500:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        try:
+            yield base
+        finally:
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+    output = log_path.read_text(errors="replace")
+    assert "Traceback" not in output, output
+
+
+@pytest.fixture
+def browser(served_demo: str, record_property: Any) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    record_property("screenshots", str(ARTIFACTS))
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def new_page(browser: Any, viewport: dict[str, int], **options: Any) -> Any:
+    context = browser.new_context(viewport=viewport, timezone_id="Europe/Berlin", **options)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"demo-{name}.png"), full_page=True)
+
+
+def open_newest_email(page: Any, base: str, subject_part: str, to: str) -> None:
+    """The Outbox page, polled until the email arrives (the worker sends it), then the email itself."""
+    deadline = time.monotonic() + EMAIL_TIMEOUT_S
+    while True:
+        page.goto(base + "/outbox")
+        entry = page.locator("ol.outbox li", has_text=to).filter(has_text=subject_part)
+        if entry.count():
+            entry.first.get_by_role("link").click()
+            return
+        assert time.monotonic() < deadline, f"no email '{subject_part}' to {to} in the demo's outbox"
+        time.sleep(0.5)
+
+
+def test_a_newcomer_signs_up_confirms_from_the_demo_outbox_and_changes_topics(browser, served_demo):
+    base = served_demo
+    page = new_page(browser, DESKTOP)
+    page.goto(base + "/")
+    # Every page's header leads to the Outbox in the demo.
+    assert page.get_by_role("navigation").get_by_role("link", name="Outbox").is_visible()
+    page.get_by_role("navigation").get_by_role("link", name="Subscribe").click()
+    page.get_by_label("Email address").fill("newcomer@example.org")
+    page.get_by_label("NLP", exact=True).check()
+    page.get_by_role("button", name="Subscribe").click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+
+    open_newest_email(page, base, "Confirm your subscription", "newcomer@example.org")
+    shot(page, "confirmation-email")
+    # The emailed link points at the port the demo serves on (no public base URL was configured).
+    confirm_link = page.locator('a[href*="/confirm/"]:not([target])').first
+    assert confirm_link.get_attribute("href").startswith(base + "/confirm/")
+    confirm_link.click()
+    page.get_by_role("button", name="Confirm my subscription").click()
+    page.get_by_role("heading", name="You are subscribed").wait_for()
+    page.get_by_role("link", name="Change topics, time or frequency").click()
+    page.get_by_role("heading", name="Your preferences").wait_for()
+    assert "Active" in page.locator("main").inner_text()
+
+    page.get_by_label("Large Language Models").check()
+    page.get_by_role("button", name="Save preferences").click()
+    page.get_by_text("Your preferences are saved").wait_for()
+    preview = page.locator("section", has=page.get_by_role("heading", name="Preview of your next email"))
+    # The preview runs on the demo's clock: the sample's papers, never an empty list.
+    assert "As of the demo's day" in preview.inner_text()
+    assert preview.locator("article.card").count() > 0
+    shot(page, "preferences")
+
+    # The welcome email arrived as well, and its preference link works.
+    open_newest_email(page, base, "Welcome", "newcomer@example.org")
+    page.locator('a[href*="/preferences/"]').first.click()
+    page.get_by_role("heading", name="Your preferences").wait_for()

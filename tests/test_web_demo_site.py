@@ -1,0 +1,90 @@
+"""The site as the demo serves it: the Outbox page (demo only), previews on the demo clock, and links
+that point at the port the site is served on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter import links
+from newsletter.config import Settings
+from newsletter.db import session_scope
+from newsletter.demo import DEMO_NOW
+from newsletter.mail.deliver import create_transactional_delivery, deliver_transactional
+from newsletter.web.app import create_app
+from tests.factories import make_paper, make_subscriber
+from tests.test_web_links import path
+from tests.web_fixtures import BASE_URL, client_fixture  # noqa: F401
+
+
+@pytest.fixture
+def demo_client(
+    settings: Settings, committed_session_factory: sessionmaker[Session], redis_client: redis.Redis
+) -> Iterator[TestClient]:
+    app = create_app(settings, signup_answer_seconds=0, demo_now=DEMO_NOW)
+    with TestClient(app, base_url=BASE_URL) as test_client:
+        yield test_client
+
+
+def send_confirmation(factory: sessionmaker[Session], settings: Settings, email: str) -> None:
+    with session_scope(factory) as session:
+        subscriber = make_subscriber(session, email, status="pending")
+        delivery_id = create_transactional_delivery(session, subscriber.id, "confirmation")
+    deliver_transactional(factory, settings, delivery_id)
+
+
+def test_the_outbox_lists_sent_emails_newest_first_and_shows_each_with_its_links(
+    demo_client, settings, committed_session_factory
+):
+    send_confirmation(committed_session_factory, settings, "first@example.org")
+    send_confirmation(committed_session_factory, settings, "second@example.org")
+    page = demo_client.get("/outbox")
+    assert page.status_code == 200
+    assert 'href="/outbox"' in page.text  # the header link
+    assert page.text.index("second@example.org") < page.text.index("first@example.org")
+    newest = page.text.split('<ol class="outbox">')[1].split('href="')[1].split('"')[0]
+    email_page = demo_client.get(newest)
+    assert email_page.status_code == 200
+    assert f"{settings.public_base_url}/confirm/" in email_page.text
+    # The email's own inline styles are allowed there; scripts still are not.
+    policy = email_page.headers["content-security-policy"]
+    assert "style-src 'unsafe-inline'" in policy and "script-src" not in policy
+    assert "default-src 'none'" in policy
+
+
+@pytest.mark.parametrize("name", ["..%2F..%2Fetc%2Fpasswd", "x.eml", "20261121T120000000000Z-1.eml"])
+def test_the_outbox_serves_only_the_files_it_wrote(demo_client, name):
+    assert demo_client.get(f"/outbox/{name}").status_code == 404
+
+
+def test_the_outbox_exists_only_in_the_demo(client):
+    assert client.get("/outbox").status_code == 404
+    assert 'href="/outbox"' not in client.get("/").text
+
+
+def test_the_demo_preview_uses_the_demo_clock(demo_client, settings, committed_session_factory):
+    with session_scope(committed_session_factory) as session:
+        make_paper(
+            session,
+            title="Paper of the demo day",
+            topics=["NLP"],
+            published_at=DEMO_NOW.replace(hour=3),
+            upvotes=12,
+        )
+        reader = make_subscriber(session, "reader@example.org", topics=["NLP"])
+        reader_id = reader.id
+    html = demo_client.get(path(links.preferences_url(settings, reader_id))).text
+    preview = html.split('id="preview-heading"')[1]
+    assert "Paper of the demo day" in preview and "As of the demo's day, Saturday 21 November" in preview
+
+
+def test_a_port_given_on_the_command_line_is_used_unless_a_base_url_is_configured(monkeypatch):
+    monkeypatch.delenv("NEWSLETTER_PUBLIC_BASE_URL", raising=False)
+    unset = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert unset.served_on(8123).public_base_url == "http://127.0.0.1:8123"
+    configured = Settings(_env_file=None, public_base_url="https://papers.example.org")  # type: ignore[call-arg]
+    assert configured.served_on(8123).public_base_url == "https://papers.example.org"
