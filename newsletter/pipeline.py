@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.digests.build import build_due_editions
+from newsletter.embeddings import embed_all_pending, load_model
 from newsletter.mail.deliver import send_pending
 from newsletter.sources.ingest import fetch_sources
 from newsletter.summaries.factory import make_summarizer
@@ -76,6 +77,8 @@ def run_pipeline(
     def summarize() -> tuple[int, str | None]:
         progress("summarizing")
         counts = summarize_all_pending(factory, make_summarizer(settings))
+        # Kept beside the summaries for ranking and similar papers; cheap (thousands a second).
+        embed_all_pending(factory, load_model())
         return counts.stored, f"{counts.failed} failed" if counts.failed else None
 
     def editions() -> tuple[int, str | None]:

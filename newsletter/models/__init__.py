@@ -3,6 +3,7 @@
 from newsletter.models.base import Base
 from newsletter.models.delivery import Delivery
 from newsletter.models.edition import Edition, EditionContent, EditionItem
+from newsletter.models.embedding import PaperEmbedding
 from newsletter.models.event import WebhookEvent
 from newsletter.models.paper import FetchCursor, FetchRun, Paper, PaperVersion
 from newsletter.models.subscriber import ConsentEvent, KeywordAlert, Subscriber, SubscriberTopic
@@ -19,6 +20,7 @@ __all__ = [
     "FetchRun",
     "KeywordAlert",
     "Paper",
+    "PaperEmbedding",
     "PaperTopic",
     "PaperVersion",
     "Subscriber",

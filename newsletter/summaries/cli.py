@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from newsletter.console import command_session_factory, console, error_console, load_settings
+from newsletter.embeddings import embed_all_pending, load_model
 from newsletter.summaries.factory import make_summarizer
 from newsletter.summaries.jsonl import summarize_jsonl
 from newsletter.summaries.store import summarize_all_pending
@@ -40,8 +41,10 @@ def summarize_command(
             error_console.print(f"line {line_number}: {reason}")
         console.print(f"read {counts.read}, wrote {counts.written}, failed {counts.failed} → {output_path}")
         return
-    total = summarize_all_pending(command_session_factory(settings), summarizer)
+    factory = command_session_factory(settings)
+    total = summarize_all_pending(factory, summarizer)
+    embedded = embed_all_pending(factory, load_model())
     console.print(
         f"summarized {total.stored} papers ({total.already_stored} already done, "
-        f"{total.fell_back} fell back to offline, {total.failed} failed)"
+        f"{total.fell_back} fell back to offline, {total.failed} failed); embedded {embedded.stored}"
     )
