@@ -10,7 +10,7 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter import links
+from newsletter.links import urls as links
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.demo import DEMO_NOW
