@@ -31,6 +31,7 @@ from newsletter.mail.context import EditionGroupKey, content_context
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.render import render_email
 from newsletter.models import Edition, Paper, Summary, Topic
+from newsletter.plaintext.latex import latex_to_text
 from newsletter.sources.parse import PaperRecord, parse_hf_daily_papers
 from newsletter.sources.store import upsert_arxiv_papers, upsert_hf_papers
 from newsletter.summaries.extractive import ExtractiveSummarizer
@@ -49,6 +50,11 @@ INJECTION_TITLE = f"{SCRIPT} Sparse attention for language models {JINJA_EXPRESS
 STRUCTURE_TITLE = f"Retrieval {STRUCTURE_BREAKERS} transformers with <b>bold</b> &amp; <!-- a comment"
 BIDI_TITLE = f"Invoice {RTL_OVERRIDE}fdp.exe zero{ZERO_WIDTH}width language model"
 LONG_TITLE = "Language model " + "x" * 19_985
+# Titles and abstracts are shown as plain text: braces, `$` and backslashes are LaTeX markup and never
+# reach a reader (the source's own text is kept in title_raw / abstract_raw).
+INJECTION_SHOWN = latex_to_text(INJECTION_TITLE)
+JINJA_EXPRESSION_SHOWN = latex_to_text(JINJA_EXPRESSION)
+JINJA_STATEMENT_SHOWN = latex_to_text(JINJA_STATEMENT)
 HOSTILE_ABSTRACT = (
     "We propose <img src=x onerror=alert(1)> a language model for retrieval. "
     f"Our results show {JINJA_EXPRESSION} gains on </table> benchmarks and {JINJA_STATEMENT} tasks. "
@@ -211,7 +217,7 @@ def assert_inert(html: str, allowed_scripts: int = 0) -> None:
             assert element.tag != f"{XHTML}img" or not element.get("src", "").startswith("x")
     # The statement is shown as written, never run: its body only ever appears inside the literal.
     text = text_content(html)
-    assert text.count("JINJA-RAN") == text.count(JINJA_STATEMENT)
+    assert text.count("JINJA-RAN") == text.count(JINJA_STATEMENT) + text.count(JINJA_STATEMENT_SHOWN)
 
 
 # ---------------------------------------------------------------- the email
@@ -221,14 +227,17 @@ def test_the_stored_text_is_literal_and_the_nul_was_stripped_at_the_door(
     world: HostileWorld, committed_session_factory: sessionmaker[Session]
 ) -> None:
     with session_scope(committed_session_factory) as session:
-        stored = dict(session.execute(select(Paper.arxiv_id, Paper.title)).all())
+        stored = {
+            row[0]: row[1:] for row in session.execute(select(Paper.arxiv_id, Paper.title, Paper.title_raw))
+        }
         summaries = list(session.scalars(select(Summary)))
-    assert stored[world.arxiv_ids["injection"]] == INJECTION_TITLE
-    assert stored[world.arxiv_ids["long"]] == LONG_TITLE
-    assert stored[world.arxiv_ids["nul"]] == "Null byte language model"
-    # The summarizer copies sentences of the abstract as they are: escaping is the renderers' job.
+    assert stored[world.arxiv_ids["injection"]] == (INJECTION_SHOWN, INJECTION_TITLE)
+    assert "{" not in INJECTION_SHOWN and "7*7" in INJECTION_SHOWN
+    assert stored[world.arxiv_ids["long"]] == (LONG_TITLE, LONG_TITLE)
+    assert stored[world.arxiv_ids["nul"]][0] == "Null byte language model"
+    # The summarizer keeps the abstract's words as they are: escaping is the renderers' job.
     key_points = [point for summary in summaries for point in summary.key_points]
-    assert any("<img src=x onerror=alert(1)>" in point or "{{ 7*7 }}" in point for point in key_points)
+    assert any("<img src=x onerror=alert(1)>" in point or "7*7" in point for point in key_points)
 
 
 def test_the_email_html_has_the_structure_of_the_same_email_with_harmless_text(
@@ -251,8 +260,8 @@ def test_the_email_html_shows_hostile_text_escaped_and_unevaluated(world: Hostil
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;/table&gt;&lt;/td&gt;&lt;/tr&gt;" in html and "&lt;/mj-column&gt;" in html
     text = text_content(html)
-    assert INJECTION_TITLE in text
-    assert JINJA_EXPRESSION in text and JINJA_STATEMENT in text
+    assert INJECTION_SHOWN in text
+    assert JINJA_EXPRESSION_SHOWN in text and JINJA_STATEMENT_SHOWN in text
     assert "Retrieval " + STRUCTURE_BREAKERS in text
     # `{{ 7*7 }}` is never replaced by its value anywhere it was written.
     assert not re.search(r"language models 49\b", text) and "gains on" in text
@@ -261,7 +270,7 @@ def test_the_email_html_shows_hostile_text_escaped_and_unevaluated(world: Hostil
 
 def test_the_text_part_is_literal_with_controls_and_bidi_overrides_removed(world: HostileWorld) -> None:
     text = text_part(world.message)
-    assert INJECTION_TITLE in text  # plain text is never HTML-escaped
+    assert INJECTION_SHOWN in text  # plain text is never HTML-escaped
     assert "&lt;" not in text and "&amp;amp;" not in text
     assert RTL_OVERRIDE not in text and "\x00" not in text
     assert "Invoice fdp.exe zero" in text
@@ -335,7 +344,7 @@ def test_the_home_page_escapes_every_hostile_title_and_keeps_its_layout(site: Te
     assert_inert(html, allowed_scripts=1)
     assert_page_layout_holds(html, cards=5)
     text = text_content(html)
-    assert INJECTION_TITLE in text and "Retrieval " + STRUCTURE_BREAKERS in text
+    assert INJECTION_SHOWN in text and "Retrieval " + STRUCTURE_BREAKERS in text
     assert RTL_OVERRIDE not in html and "\x00" not in html
 
 
@@ -351,7 +360,7 @@ def test_each_paper_page_escapes_its_text_and_keeps_its_layout(
         assert "Null byte language model" in text and "Nul Author" in text
     else:
         assert "<img src=x onerror=alert(1)>" in text  # the abstract, shown as text
-        assert f"Mallory {SCRIPT}" in text and f"Eve {JINJA_EXPRESSION}" in text
+        assert f"Mallory {SCRIPT}" in text and f"Eve {JINJA_EXPRESSION}" in text  # names are not LaTeX
     assert RTL_OVERRIDE not in html and "\x00" not in html
     assert "javascript:" not in html
     if role == "long":
@@ -366,7 +375,7 @@ def test_the_archived_edition_page_escapes_and_keeps_its_layout(
     assert_inert(html, allowed_scripts=1)
     assert_page_layout_holds(html, cards=5)
     text = text_content(html)
-    assert INJECTION_TITLE in text and JINJA_STATEMENT in text
+    assert INJECTION_SHOWN in text and JINJA_STATEMENT_SHOWN in text
     assert "x" * 20_000 not in text  # the same shortened title as the email
 
 
@@ -383,7 +392,7 @@ def test_the_preference_preview_escapes_and_keeps_its_layout(
     assert_inert(html, allowed_scripts=1)
     assert_page_layout_holds(html, cards=5)
     text = text_content(html)
-    assert INJECTION_TITLE in text and "Retrieval " + STRUCTURE_BREAKERS in text
+    assert INJECTION_SHOWN in text and "Retrieval " + STRUCTURE_BREAKERS in text
     assert RTL_OVERRIDE not in html and "\x00" not in html
     # Every form still posts to bob's own links and carries its CSRF field inside it.
     forms = list(parse_html(html).iter(f"{XHTML}form"))

@@ -26,6 +26,8 @@ from newsletter.models.base import Base, created_at_column, one_of
 
 FETCH_SOURCES = ("arxiv", "hf")
 FETCH_RUN_STATUSES = ("running", "ok", "suspect", "failed")
+# Where a paper's one-line TL;DR came from: Hugging Face's `ai_summary`.
+TLDR_SOURCES = ("hf",)
 
 # Title weighs more than abstract in keyword search; `english` stems (accumulation ~ accumulates).
 SEARCH_VECTOR_SQL = (
@@ -41,8 +43,11 @@ class Paper(Base):
     # Bare arXiv id without version: 2611.01234 or astro-ph/0601001.
     arxiv_id: Mapped[str] = mapped_column(String(64), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Plain text, as readers are shown it; the source's own text (LaTeX) is kept in the *_raw columns.
     title: Mapped[str] = mapped_column(Text)
     abstract: Mapped[str] = mapped_column(Text, default="", server_default="")
+    title_raw: Mapped[str] = mapped_column(Text, default="", server_default="")
+    abstract_raw: Mapped[str] = mapped_column(Text, default="", server_default="")
     authors: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
     categories: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
     primary_category: Mapped[str | None] = mapped_column(String(32))
@@ -62,6 +67,8 @@ class Paper(Base):
     github_stars: Mapped[int | None] = mapped_column(Integer)
     project_page: Mapped[str | None] = mapped_column(Text)
     ai_keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    tldr: Mapped[str | None] = mapped_column(Text)
+    tldr_source: Mapped[str | None] = mapped_column(String(16))
 
     is_on_arxiv: Mapped[bool] = mapped_column(default=False, server_default="false")
     is_on_hf: Mapped[bool] = mapped_column(default=False, server_default="false")
@@ -75,6 +82,10 @@ class Paper(Base):
     __table_args__ = (
         Index("ix_papers_search_vector", "search_vector", postgresql_using="gin"),
         CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint(
+            f"{one_of('tldr_source', TLDR_SOURCES)} AND tldr IS NOT NULL OR tldr_source IS NULL",
+            name="tldr_source",
+        ),
     )
 
 

@@ -17,6 +17,7 @@ import defusedxml
 import defusedxml.ElementTree
 
 from newsletter.errors import PermanentError
+from newsletter.plaintext.latex import latex_to_text
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,13 @@ class PaperRecord:
     doi: str | None = None
     # Author name -> affiliations, only when the feed gives any (old papers mostly).
     affiliations: dict[str, list[str]] | None = None
+    # `title` and `abstract` are as the source sent them (LaTeX); these are what readers are shown.
+    clean_title: str = field(init=False, default="")
+    clean_abstract: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        self.clean_title = latex_to_text(self.title)
+        self.clean_abstract = latex_to_text(self.abstract)
 
 
 @dataclass(slots=True)
@@ -119,6 +127,14 @@ class HfRecord:
     ai_keywords: list[str] = field(default_factory=list)
     ai_summary: str | None = None
     num_comments: int | None = None
+    clean_title: str = field(init=False, default="")
+    clean_abstract: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        self.clean_title = latex_to_text(self.title)
+        self.clean_abstract = latex_to_text(self.abstract)
+        if self.ai_summary is not None:
+            self.ai_summary = latex_to_text(self.ai_summary) or None
 
 
 @dataclass(slots=True)

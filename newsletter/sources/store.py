@@ -26,7 +26,7 @@ HF_SIGNAL_COLUMNS = (
     "hf_upvotes", "hf_num_comments", "github_repo", "github_stars", "project_page", "ai_keywords",
 )  # fmt: skip
 # Bibliographic fields Hugging Face may fill in only while arXiv has not (yet) been seen.
-HF_BIBLIOGRAPHIC_COLUMNS = ("title", "abstract", "authors", "published_at")
+HF_BIBLIOGRAPHIC_COLUMNS = ("title", "abstract", "title_raw", "abstract_raw", "authors", "published_at")
 
 
 @dataclass(slots=True)
@@ -78,9 +78,10 @@ def upsert_arxiv_papers(session: Session, records: Sequence[PaperRecord]) -> Ups
         for record in to_store:
             copy.write_row(
                 (
-                    record.arxiv_id, record.version, record.title, record.abstract, record.authors,
-                    record.categories, record.primary_category, record.published, record.updated,
-                    record.abs_url, record.pdf_url, record.comment, record.journal_ref, record.doi,
+                    record.arxiv_id, record.version, record.clean_title, record.clean_abstract,
+                    record.authors, record.categories, record.primary_category, record.published,
+                    record.updated, record.abs_url, record.pdf_url, record.comment, record.journal_ref,
+                    record.doi, record.title, record.abstract,
                 )
             )  # fmt: skip
     inserted, changed, new_versions = connection.execute(text(UPSERT_INCOMING_SQL)).one()
@@ -101,7 +102,8 @@ def without_unchanged(session: Session, records: list[PaperRecord]) -> list[Pape
             text(
                 """
                 SELECT arxiv_id, is_on_arxiv, version, title, abstract, authors, categories, primary_category,
-                       published_at, updated_at, abs_url, pdf_url, comment, journal_ref, doi
+                       published_at, updated_at, abs_url, pdf_url, comment, journal_ref, doi, title_raw,
+                       abstract_raw
                 FROM papers WHERE arxiv_id = ANY(:ids)
                 """
             ),
@@ -123,9 +125,9 @@ def without_unchanged(session: Session, records: list[PaperRecord]) -> list[Pape
 
 def _fields(record: PaperRecord) -> tuple[object, ...]:
     return (
-        record.version, record.title, record.abstract, record.authors, record.categories,
+        record.version, record.clean_title, record.clean_abstract, record.authors, record.categories,
         record.primary_category, record.published, record.updated, record.abs_url, record.pdf_url,
-        record.comment, record.journal_ref, record.doi,
+        record.comment, record.journal_ref, record.doi, record.title, record.abstract,
     )  # fmt: skip
 
 
@@ -134,18 +136,19 @@ def _fields(record: PaperRecord) -> tuple[object, ...]:
 CREATE_INCOMING_SQL = """
 CREATE TEMPORARY TABLE arxiv_incoming WITH (toast_tuple_target = 8160) ON COMMIT DROP AS
 SELECT arxiv_id, version, title, abstract, authors, categories, primary_category, published_at,
-       updated_at, abs_url, pdf_url, comment, journal_ref, doi
+       updated_at, abs_url, pdf_url, comment, journal_ref, doi, title_raw, abstract_raw
 FROM papers WITH NO DATA
 """
 # Binary COPY: half the Python time of the text format (timestamps and arrays need no formatting).
 COPY_INCOMING_SQL = """
 COPY arxiv_incoming (arxiv_id, version, title, abstract, authors, categories, primary_category,
-                     published_at, updated_at, abs_url, pdf_url, comment, journal_ref, doi)
+                     published_at, updated_at, abs_url, pdf_url, comment, journal_ref, doi, title_raw,
+                     abstract_raw)
 FROM STDIN (FORMAT BINARY)
 """
 INCOMING_TYPES = (
     "varchar", "int4", "text", "text", "text[]", "text[]", "varchar", "timestamptz", "timestamptz", "text",
-    "text", "text", "text", "text",
+    "text", "text", "text", "text", "text", "text",
 )  # fmt: skip
 # Unchanged papers were left out before the COPY; the ON CONFLICT condition repeats the comparison for
 # a row another transaction stored in the meantime.
@@ -153,7 +156,7 @@ UPSERT_INCOMING_SQL = """
 WITH changed AS (
     INSERT INTO papers AS paper (arxiv_id, version, title, abstract, authors, categories, primary_category,
                                  published_at, updated_at, abs_url, pdf_url, comment, journal_ref, doi,
-                                 is_on_arxiv)
+                                 title_raw, abstract_raw, is_on_arxiv)
     SELECT incoming.*, true  -- arxiv_incoming's columns are in this order
     FROM arxiv_incoming AS incoming
     ON CONFLICT (arxiv_id) DO UPDATE
@@ -162,17 +165,20 @@ WITH changed AS (
         primary_category = excluded.primary_category, published_at = excluded.published_at,
         updated_at = excluded.updated_at, abs_url = excluded.abs_url, pdf_url = excluded.pdf_url,
         comment = excluded.comment, journal_ref = excluded.journal_ref, doi = excluded.doi,
+        title_raw = excluded.title_raw, abstract_raw = excluded.abstract_raw,
         is_on_arxiv = true, changed_at = now()
     -- An older version fetched late (pages shift) never replaces a newer one.
     WHERE excluded.version >= paper.version
       AND (NOT paper.is_on_arxiv
            OR (excluded.version, excluded.title, excluded.abstract, excluded.authors, excluded.categories,
                excluded.primary_category, excluded.published_at, excluded.updated_at, excluded.abs_url,
-               excluded.pdf_url, excluded.comment, excluded.journal_ref, excluded.doi)
+               excluded.pdf_url, excluded.comment, excluded.journal_ref, excluded.doi, excluded.title_raw,
+               excluded.abstract_raw)
               IS DISTINCT FROM
               (paper.version, paper.title, paper.abstract, paper.authors, paper.categories,
                paper.primary_category, paper.published_at, paper.updated_at, paper.abs_url,
-               paper.pdf_url, paper.comment, paper.journal_ref, paper.doi))
+               paper.pdf_url, paper.comment, paper.journal_ref, paper.doi, paper.title_raw,
+               paper.abstract_raw))
     RETURNING paper.id, paper.version, paper.updated_at, paper.xmax = 0 AS is_new
 ), versions AS (
     INSERT INTO paper_versions (paper_id, version, updated_at)
@@ -192,8 +198,12 @@ def upsert_hf_papers(session: Session, records: Sequence[HfRecord]) -> UpsertCou
     rows = [
         {
             "arxiv_id": record.arxiv_id,
-            "title": record.title,
-            "abstract": record.abstract,
+            "title": record.clean_title,
+            "abstract": record.clean_abstract,
+            "title_raw": record.title,
+            "abstract_raw": record.abstract,
+            "tldr": record.ai_summary,
+            "tldr_source": "hf" if record.ai_summary else None,
             "authors": record.authors,
             "published_at": record.published,
             "hf_upvotes": record.upvotes,
@@ -221,10 +231,15 @@ def upsert_hf_papers(session: Session, records: Sequence[HfRecord]) -> UpsertCou
         }
     )
     set_columns.update({"hf_featured_date": featured, "is_on_hf": True, "changed_at": func.now()})
+    # A day's answer without `ai_summary` keeps the TL;DR an earlier day gave.
+    has_tldr = incoming.tldr.is_not(None)
+    set_columns["tldr"] = case((has_tldr, incoming.tldr), else_=PAPERS.c.tldr)
+    set_columns["tldr_source"] = case((has_tldr, incoming.tldr_source), else_=PAPERS.c.tldr_source)
     is_different = or_(
         PAPERS.c.is_on_hf.is_(False),
         PAPERS.c.hf_featured_date.is_distinct_from(featured),
         *(PAPERS.c[name].is_distinct_from(incoming[name]) for name in HF_SIGNAL_COLUMNS),
+        and_(has_tldr, PAPERS.c.tldr.is_distinct_from(incoming.tldr)),
         and_(
             PAPERS.c.is_on_arxiv.is_(False),
             or_(*(PAPERS.c[name].is_distinct_from(incoming[name]) for name in HF_BIBLIOGRAPHIC_COLUMNS)),

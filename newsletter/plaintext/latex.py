@@ -1,0 +1,182 @@
+"""Titles and abstracts as readers should see them: arXiv's LaTeX turned into plain Unicode text.
+
+arXiv titles and abstracts are written in LaTeX (`$\\mathcal{O}(n)$`, `Norouzi{-}Fard`, `50\\%`,
+`et al.~\\cite{x}`). pylatexenc parses them (tolerantly: unbalanced braces and unclosed math are common)
+and renders text; the few conventions of abstracts it does not know are configured here. A last sweep
+removes whatever markup survives, so no `{ } $ \\` ever reaches a summary, an email or a page.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pylatexenc import latexwalker, macrospec
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+
+# Some sources strip the backslashes and keep the rest ("2.57times", "O(nfrac{L{mu}}log(1{epsilon}))",
+# "1{2} -epsilon"). Command names that are not English words, written where English never puts them
+# (glued to a number or a one-letter symbol, or beside a brace, ^ or _), get their backslash back.
+MATH_NAMES = (
+    "times|cdot|cdots|ldots|dots|frac|sqrt|epsilon|varepsilon|delta|lambda|mu|sigma|theta|Theta|Omega|omega|"
+    "alpha|beta|gamma|eta|tau|rho|phi|psi|pi|ell|infty|log|leq|geq|le|ge|top|ast|approx|sim|tilde|"
+    "mathcal|mathbb|mathbf|left|right|big|Big"
+)
+# A name counts as stripped in math context: after a brace, ^, _ or a digit, or as "-name" after a
+# non-letter, or after an operator ("1/2 -epsilon", "1/2+epsilon").
+MATH_CONTEXT = r"(?:(?<=[{}^_\d+*/=])|(?<=[^A-Za-z]-))"
+NEVER_ENGLISH = r"(?<!\\)(?:ldots|cdots|varepsilon|mathcal|mathbb|frac|infty)(?![A-Za-z])"
+GLUED_OPERATOR_PATTERN = r"(?<![A-Za-z\\])(\d+(?:\.\d+)?|[A-Za-z])(times|cdot)\b"
+BARE_NAME_PATTERN = rf"{MATH_CONTEXT}(?:{MATH_NAMES})(?![A-Za-z])|{NEVER_ENGLISH}"
+# "1{2}" is what is left of a fraction once "\frac" and its first braces are gone ("10{,}000" is not).
+STRIPPED_FRACTION_PATTERN = r"(?<![\w^_{\\])(\d+)\{(?![,.])"
+STRIPPED_COMMAND_PATTERN = rf"{GLUED_OPERATOR_PATTERN}|{BARE_NAME_PATTERN}|{STRIPPED_FRACTION_PATTERN}"
+# LaTeX eats the space after a command word; in an abstract "2.57\\times faster" means "2.57× faster".
+SYMBOL_BEFORE_SPACE = re.compile(
+    r"(\\(?:times|cdot|pm|mp|approx|sim|simeq|leq|geq|le|ge|neq|to|rightarrow|infty|ldots|cdots|dots|ast|top))"
+    r"(?=\s)"
+)
+TAKE_ARGUMENTS = frozenset({"frac", "sqrt", "tilde", "mathcal", "mathbb", "mathbf"})
+STRIPPED_COMMAND = re.compile(STRIPPED_COMMAND_PATTERN)
+GLUED_OPERATOR = re.compile(GLUED_OPERATOR_PATTERN)
+BARE_NAME = re.compile(BARE_NAME_PATTERN)
+STRIPPED_FRACTION = re.compile(STRIPPED_FRACTION_PATTERN)
+
+# Only text with one of these can hold LaTeX; most abstracts have none and are returned as they are.
+LATEX_MARKERS = re.compile(r"[\\${}]|(?<=\S)~(?=\S)|``|" + STRIPPED_COMMAND_PATTERN)
+# A comment sign in an abstract is a percent sign ("50% faster"): escaped before parsing.
+UNESCAPED_PERCENT = re.compile(r"(?<!\\)%")
+# `~` between two words is a non-breaking space ("et al.~\cite{x}", "Fig.~3"); a free-standing one
+# ("~10% faster") means "about" and is kept.
+TIE = re.compile(r"(?<=\S)~(?=\S)")
+FREE_TILDE = re.compile(r"(?<!\\)~")
+LEFTOVER_COMMAND = re.compile(r"\\[A-Za-z]+\*?|\\.")
+LEFTOVER_MARKUP = re.compile(r"[{}$\\]")
+SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?)\]])")
+SPACE_AFTER_OPENING = re.compile(r"([(\[])\s+")
+EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
+# "Fig.~\ref{x}." loses its reference and leaves "Fig.." behind.
+DOUBLED_PERIOD = re.compile(r"(?<!\.)\.\.(?!\.)")
+SPACES = re.compile(r"\s+")
+# What LaTeX debris looks like once printed: markup characters, or a command name glued to a number or
+# left behind on its own ("2.57times", "1/2 -epsilon", "mathcal O").
+DEBRIS = re.compile(
+    r"[{}$\\]|\d(?:times|cdot|pm|approx|sim|leq|geq|epsilon)\b|[\d)] ?-epsilon\b|"
+    r"(?<![A-Za-z])(?:varepsilon|mathcal|mathbb|mathbf|mathrm|emph|textbf|textit|frac|citep|citet|eqref|"
+    r"ldots|cdots|leq|geq|infty)\b"
+)
+
+# Citations, cross-references and labels say nothing to a reader of the abstract alone.
+DROPPED_MACROS = ("cite", "citep", "citet", "citealp", "ref", "eqref", "autoref", "cref", "Cref", "label",
+                  "footnote", "footnotemark", "vspace", "hspace", "nocite")  # fmt: skip
+# Font and style switches keep their argument: `\mathcal{O}(n)` is read "O(n)", `\emph{x}` "x".
+KEPT_ARGUMENT_MACROS = ("mathcal", "mathscr", "mathfrak", "mathsf", "mathtt", "mathit", "mathbf",
+                        "mathrm", "boldsymbol", "bm", "operatorname", "textsc", "textsf", "texttt",
+                        "textnormal", "textup", "underline", "uline", "mbox", "text")  # fmt: skip
+SYMBOLS = {
+    # The Greek letter readers know, not the lunate ϵ pylatexenc prints.
+    "epsilon": "ε",
+    "varepsilon": "ε",
+    "|": "‖",
+    "Vert": "‖",
+    "lVert": "‖",
+    "rVert": "‖",
+    "textasciitilde": "~",
+}
+
+logger = logging.getLogger(__name__)
+
+
+def _fraction(node: Any, l2tobj: LatexNodes2Text) -> str:
+    # pylatexenc's own "%s/%s" fails on a \frac missing an argument (cut-short or malformed input).
+    arguments = [argument for argument in (node.nodeargd.argnlist if node.nodeargd else []) if argument]
+    parts = [l2tobj.nodelist_to_text([argument]).strip() for argument in arguments]
+    parts = [f"({part})" if len(part) > 1 and not part.isalnum() else part for part in parts]
+    return "/".join(parts)
+
+
+def _nothing(node: Any) -> str:
+    return ""
+
+
+def _walker_context() -> Any:
+    context = latexwalker.get_default_latex_context_db()
+    context.add_context_category(
+        "abstracts",
+        prepend=True,
+        macros=[
+            *(macrospec.MacroSpec(name, "*[[{") for name in DROPPED_MACROS),
+            macrospec.MacroSpec("url", "{"),
+            macrospec.MacroSpec("href", "{{"),
+        ],
+    )
+    return context
+
+
+def _text_context() -> Any:
+    context = get_default_latex_context_db()
+    fraction: Callable[[Any, LatexNodes2Text], str] = _fraction
+    context.add_context_category(
+        "abstracts",
+        prepend=True,
+        macros=[
+            *(MacroTextSpec(name, simplify_repl=_nothing) for name in DROPPED_MACROS),
+            *(MacroTextSpec(name, simplify_repl="%(1)s") for name in KEPT_ARGUMENT_MACROS),
+            *(MacroTextSpec(name, simplify_repl=symbol) for name, symbol in SYMBOLS.items()),
+            MacroTextSpec("url", simplify_repl="%(1)s"),
+            MacroTextSpec("href", simplify_repl="%(2)s"),
+            MacroTextSpec("frac", simplify_repl=fraction),
+            MacroTextSpec("dfrac", simplify_repl=fraction),
+            MacroTextSpec("tfrac", simplify_repl=fraction),
+        ],
+    )
+    return context
+
+
+WALKER_CONTEXT = _walker_context()
+RENDERER = LatexNodes2Text(latex_context=_text_context(), math_mode="text", strict_latex_spaces=False)
+# Malformed LaTeX is expected input, parsed tolerantly: pylatexenc's warnings about it are noise.
+logging.getLogger("pylatexenc").setLevel(logging.ERROR)
+
+
+def latex_to_text(text: str) -> str:
+    """Plain text of a LaTeX title or abstract, whitespace folded; text without LaTeX comes back as is."""
+    if not LATEX_MARKERS.search(text):
+        return SPACES.sub(" ", text).strip()
+    if STRIPPED_COMMAND.search(text):
+        text = restore_stripped_commands(text)
+    prepared = UNESCAPED_PERCENT.sub(r"\\%", TIE.sub(" ", SYMBOL_BEFORE_SPACE.sub(r"\1{}", text)))
+    prepared = FREE_TILDE.sub(r"\\textasciitilde{}", prepared)
+    try:
+        nodes, _, _ = latexwalker.LatexWalker(
+            prepared, latex_context=WALKER_CONTEXT, tolerant_parsing=True
+        ).get_latex_nodes()
+        rendered = RENDERER.nodelist_to_text(nodes)
+    except (latexwalker.LatexWalkerError, RecursionError, IndexError, KeyError, ValueError, TypeError):
+        # Beyond what tolerant parsing recovers from: markup stripped by the sweep below instead.
+        logger.warning("LaTeX not parsed, markup stripped instead: %.80r", text)
+        rendered = prepared
+    return tidy(rendered)
+
+
+def restore_stripped_commands(text: str) -> str:
+    # "{}" ends the command name without eating the space after it, as LaTeX would.
+    text = GLUED_OPERATOR.sub(r"\1\\\2{}", text)
+    text = BARE_NAME.sub(
+        lambda match: "\\" + match.group(0) + ("" if match.group(0) in TAKE_ARGUMENTS else "{}"), text
+    )
+    return STRIPPED_FRACTION.sub(r"\1/{", text)
+
+
+def tidy(text: str) -> str:
+    text = LEFTOVER_MARKUP.sub("", LEFTOVER_COMMAND.sub(" ", text.replace("\\%", "%")))
+    text = EMPTY_BRACKETS.sub("", SPACES.sub(" ", text))
+    text = SPACE_AFTER_OPENING.sub(r"\1", SPACE_BEFORE_PUNCTUATION.sub(r"\1", text))
+    text = DOUBLED_PERIOD.sub(".", text)
+    return SPACES.sub(" ", text).strip()
+
+
+def has_latex_debris(text: str) -> bool:
+    return DEBRIS.search(text) is not None

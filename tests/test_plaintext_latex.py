@@ -1,0 +1,131 @@
+"""LaTeX in titles and abstracts becomes plain text at ingest; the source's text is kept beside it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter.models import Paper
+from newsletter.plaintext.latex import has_latex_debris, latex_to_text
+from newsletter.sources.parse import PaperRecord, parse_hf_daily_papers
+from newsletter.sources.store import upsert_arxiv_papers, upsert_hf_papers
+from tests.recordings import load_corpus_papers
+
+# Abstracts written for these tests the way arXiv authors write them: inline math, font commands,
+# citations, ties, escaped percent signs, unbalanced braces and unclosed math.
+HOSTILE_ABSTRACTS = [
+    r"We give a $(1-1/e-\varepsilon)$-approximation in $\mathcal{O}(nk\log n)$ time, improving on "
+    r"Badanidiyuru~et~al.~\cite{badanidiyuru2014streaming,kazemi19} by $3.1\times$ on $90\%$ of inputs.",
+    r"Our \emph{sparse} router (Sec.~\ref{sec:method}, Eq.~\eqref{eq:loss}) keeps $\|W\|_2 \leq 1$\label{x} "
+    r"and reaches $\tilde{O}(\sqrt{T})$ regret with $\frac{1}{2}$ of the \textbf{compute}.",
+    r"Unbalanced {braces} and $unclosed math \frac{ in the same \textit{abstract}} with \unknowncommand{arg}.",
+    r"Results hold for $k \geq 2$ and $\epsilon \in (0, 1)$; see \url{https://example.org/code} and "
+    r"\href{https://example.org}{our page} --- code is ``open''.",
+    r"Stripped sources print 2.57times faster, (1{2}-epsilon)-approximate, O(nfrac{L{mu}}log(1{epsilon})) "
+    r"and g(1),ldots,g(J) with Norouzi{-}Fard.",
+    r"$$\sum_{i=1}^{n} x_i^{2}$$ and \[ y = mx + b \] and \( z \) and {\em emphasis} and {\bf bold} ~10% more.",
+]
+
+
+@pytest.mark.parametrize("abstract", HOSTILE_ABSTRACTS)
+def test_latex_heavy_abstracts_leave_no_markup_or_command_words(abstract: str) -> None:
+    text = latex_to_text(abstract)
+    assert not has_latex_debris(text), text
+    assert not any(character in text for character in "{}$\\"), text
+    assert "  " not in text and text == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("latex", "plain"),
+    [
+        (r"$\epsilon$-greedy", "ε-greedy"),
+        (r"a $2.57\times$ speedup", "a 2.57× speedup"),
+        (r"$\mathcal{O}(n)$ memory", "O(n) memory"),
+        (r"Norouzi{-}Fard", "Norouzi-Fard"),
+        (r"an \emph{exact} bound", "an exact bound"),
+        (r"Smith et al.~\cite{smith} show", "Smith et al. show"),
+        (r"see Fig.~\ref{fig:main}\label{fig:main}.", "see Fig."),
+        (r"$90\%$ of 50% of inputs", "90% of 50% of inputs"),
+        ("~10% faster", "~10% faster"),
+        (r"$10{,}000$ images", "10,000 images"),
+        ("2.57times faster", "2.57× faster"),
+        ("a 1{2} -epsilon approximation", "a 1/2 -ε approximation"),
+    ],
+)
+def test_the_conventions_of_abstracts_read_as_a_reader_expects(latex: str, plain: str) -> None:
+    assert latex_to_text(latex) == plain
+
+
+def test_text_without_latex_comes_back_unchanged_but_for_whitespace() -> None:
+    text = "Sometimes 3 times faster -- with 50% less memory, a win (in this work) at 2pm.\n"
+    assert latex_to_text(text) == text.strip()
+    assert latex_to_text("") == ""
+
+
+def test_no_bundled_corpus_text_keeps_latex_debris() -> None:
+    debris = [
+        text
+        for paper in load_corpus_papers()
+        for text in (latex_to_text(paper["title"]), latex_to_text(paper["abstract"]))
+        if has_latex_debris(text)
+    ]
+    assert debris == []
+
+
+def record(arxiv_id: str, title: str, abstract: str) -> PaperRecord:
+    published = datetime(2026, 11, 20, tzinfo=UTC)
+    return PaperRecord(
+        arxiv_id=arxiv_id,
+        version=1,
+        title=title,
+        abstract=abstract,
+        authors=["Ada"],
+        categories=["cs.LG"],
+        primary_category="cs.LG",
+        published=published,
+        updated=published,
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}v1",
+    )
+
+
+def test_arxiv_papers_are_stored_as_plain_text_with_the_source_text_beside(session: Session) -> None:
+    title, abstract = r"Fast $\mathcal{O}(n)$ Routing", HOSTILE_ABSTRACTS[0]
+    upsert_arxiv_papers(session, [record("2611.00001", title, abstract)])
+    stored = session.scalars(select(Paper).where(Paper.arxiv_id == "2611.00001")).one()
+    assert (stored.title, stored.title_raw) == ("Fast O(n) Routing", title)
+    assert stored.abstract == latex_to_text(abstract) and stored.abstract_raw == abstract
+    # The same text fetched again is unchanged; a new raw text is an update.
+    assert upsert_arxiv_papers(session, [record("2611.00001", title, abstract)]).unchanged == 1
+    assert upsert_arxiv_papers(session, [record("2611.00001", title + "!", abstract)]).updated == 1
+
+
+def hf_body(arxiv_id: str, ai_summary: str | None) -> bytes:
+    paper = {
+        "id": arxiv_id,
+        "title": r"Sparse $k$-means in $\mathcal{O}(n)$",
+        "summary": r"We cluster with $\epsilon$ error.",
+        "authors": [{"name": "Ada"}],
+        "publishedAt": "2026-11-20T00:00:00.000Z",
+        "submittedOnDailyAt": "2026-11-20T08:00:00.000Z",
+        "upvotes": 4,
+    }
+    if ai_summary is not None:
+        paper["ai_summary"] = ai_summary
+    return json.dumps([{"paper": paper, "numComments": 0}]).encode()
+
+
+def test_hugging_face_text_is_cleaned_and_its_ai_summary_kept_as_the_tldr(session: Session) -> None:
+    tldr = r"A $k$-means variant runs in $\mathcal{O}(n)$ time."
+    upsert_hf_papers(session, parse_hf_daily_papers(hf_body("2611.00002", tldr)).items)
+    stored = session.scalars(select(Paper).where(Paper.arxiv_id == "2611.00002")).one()
+    assert stored.title == "Sparse k-means in O(n)" and stored.abstract == "We cluster with ε error."
+    assert stored.title_raw.startswith("Sparse $k$")
+    assert (stored.tldr, stored.tldr_source) == ("A k-means variant runs in O(n) time.", "hf")
+    # A later day's answer without ai_summary keeps the TL;DR.
+    upsert_hf_papers(session, parse_hf_daily_papers(hf_body("2611.00002", None)).items)
+    session.expire_all()
+    assert session.scalars(select(Paper.tldr).where(Paper.arxiv_id == "2611.00002")).one() == stored.tldr
