@@ -28,6 +28,7 @@ from newsletter.models import (
     Summary,
     Topic,
 )
+from newsletter.plaintext.shorten import shorten
 
 MAX_TITLE_CHARS = 300
 MAX_POINT_CHARS = 400
@@ -52,8 +53,7 @@ class EditionGroupKey:
 
 def _shorten(value: str, limit: int) -> str:
     # "%%" would let paper text spell a per-recipient placeholder; whitespace runs are folded.
-    value = " ".join(value.replace("%%", "%").split())
-    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+    return shorten(value.replace("%%", "%"), limit)
 
 
 def safe_web_url(value: str | None) -> str | None:

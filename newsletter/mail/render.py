@@ -25,6 +25,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 from mjml import mjml2html
 
+from newsletter.plaintext.shorten import shorten
+
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
 EMAIL_NAMES = ("edition", "nothing_new", "confirmation", "welcome", "unsubscribed")
 
@@ -53,7 +55,7 @@ def _finalize(value: Any) -> Any:
 
 @lru_cache(maxsize=1)
 def _runtime_environment() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
         # select_autoescape() does not know `.mjml`: HTML-producing templates are named explicitly.
         autoescape=lambda name: name is None or name.endswith((".mjml", ".html")),  # noqa: S701
@@ -62,6 +64,8 @@ def _runtime_environment() -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,
     )
+    environment.filters["shorten"] = shorten
+    return environment
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from newsletter.config import Settings
 from newsletter.links import urls as links
 from newsletter.models.subscriber import FREQUENCIES
+from newsletter.plaintext.shorten import shorten
 from newsletter.subscribers.consent import CURRENT_WORDING_VERSION, WORDINGS
 from newsletter.subscribers.validation import WEEKDAYS, timezone_names
 from newsletter.web import csrf
@@ -42,6 +43,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["shorten"] = shorten
     env.globals.update(
         weekdays=WEEKDAYS,
         frequencies=FREQUENCIES,
