@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from newsletter.config import Settings
 from newsletter.errors import PermanentError
 from newsletter.models import FetchCursor, FetchRun, Paper
+from newsletter.plaintext.latex import latex_to_text
 from newsletter.sources.download import RetryPolicy
 from newsletter.sources.ingest import fetch
 from newsletter.sources.parse import PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
@@ -219,9 +220,15 @@ def test_a_hostile_title_in_a_well_formed_feed_is_stored_literally(
         session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
     )
     assert summary.status == "ok"
-    [title] = session.scalars(select(Paper.title)).all()
-    # Storage keeps the text as sent (whitespace folded); escaping is the renderers' job.
-    assert title == hostile.strip()
+    [(title, title_raw)] = session.execute(select(Paper.title, Paper.title_raw)).all()
+    # The source's text is kept as sent (whitespace folded); readers are shown it as plain text, LaTeX
+    # markup (braces) removed; escaping is the renderers' job.
+    assert title_raw == hostile.strip()
+    assert (
+        title
+        == latex_to_text(hostile)
+        == "<script>alert(1)</script> 7*7 % raw % </table> </mj-column> \u202eevil \u200b"
+    )
 
 
 @pytest.mark.parametrize("character", ["&#0;", "&#1;", "&#xFFFE;"])

@@ -97,8 +97,7 @@ class PaperRecord:
     clean_abstract: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        self.clean_title = latex_to_text(self.title)
-        self.clean_abstract = latex_to_text(self.abstract)
+        self.clean_title, self.clean_abstract = plain_texts(self.title, self.abstract)
 
 
 @dataclass(slots=True)
@@ -131,8 +130,7 @@ class HfRecord:
     clean_abstract: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        self.clean_title = latex_to_text(self.title)
-        self.clean_abstract = latex_to_text(self.abstract)
+        self.clean_title, self.clean_abstract = plain_texts(self.title, self.abstract)
         if self.ai_summary is not None:
             self.ai_summary = latex_to_text(self.ai_summary) or None
 
@@ -142,6 +140,14 @@ class HfPage:
     items: list[HfRecord]
     raw_item_count: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+
+
+def plain_texts(title: object, abstract: object) -> tuple[str, str]:
+    # Records are also built by hand (sample feeds, wire-format writers) with whatever a test gives them.
+    return (
+        latex_to_text(title) if isinstance(title, str) else "",
+        latex_to_text(abstract) if isinstance(abstract, str) else "",
+    )
 
 
 class ArxivApiError(PermanentError):
