@@ -10,7 +10,12 @@ class NotFound(NewsletterError):
 
 
 class InvalidInput(NewsletterError):
-    """Input from outside failed validation; the message says what and why."""
+    """Input from outside failed validation; the message says what and why, `field` which form field
+    (so a form can show the message beside it)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidToken(NewsletterError):

@@ -29,6 +29,7 @@ def make_paper(
     published_at: datetime | None = None,
     upvotes: int | None = None,
     stars: int | None = None,
+    comments: int | None = None,
     version: int = 1,
     arxiv_id: str | None = None,
     summarized: bool = True,
@@ -42,6 +43,7 @@ def make_paper(
         published_at=published_at or datetime(2026, 11, 20, 12, 0, tzinfo=UTC),
         hf_upvotes=upvotes,
         github_stars=stars,
+        hf_num_comments=comments,
         is_on_arxiv=True,
         is_on_hf=upvotes is not None,
     )

@@ -23,6 +23,7 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.mail.deliver import deliver_transactional
 from newsletter.models import Delivery, KeywordAlert, Subscriber
+from newsletter.web.assets import static_url
 from tests.web_fixtures import (
     client_fixture,  # noqa: F401
     csrf_token,
@@ -134,7 +135,7 @@ def test_an_address_echoed_back_in_the_form_stays_an_attribute_value(
     response = post_signup(client, address)
     assert response.status_code == 422
     tree = html5lib.parse(response.text, treebuilder="etree")
-    assert [script.get("src") for script in tree.iter(f"{XHTML}script")] == ["/static/timezone.js"]
+    assert [script.get("src") for script in tree.iter(f"{XHTML}script")] == [static_url("timezone.js")]
     [email_input] = [field for field in tree.iter(f"{XHTML}input") if field.get("id") == "email"]
     assert email_input.get("value") == address
     assert not [field for field in tree.iter(f"{XHTML}input") if field.get("name") == "x"]
@@ -210,7 +211,7 @@ def test_hostile_keywords_echoed_back_stay_inside_the_textarea(
     response = post_signup(client, "eve@example.org", keywords=keywords, timezone="Mars/Olympus")
     assert response.status_code == 422
     tree = html5lib.parse(response.text, treebuilder="etree")
-    assert [script.get("src") for script in tree.iter(f"{XHTML}script")] == ["/static/timezone.js"]
+    assert [script.get("src") for script in tree.iter(f"{XHTML}script")] == [static_url("timezone.js")]
     [textarea] = [area for area in tree.iter(f"{XHTML}textarea") if area.get("name") == "keywords"]
     assert (textarea.text or "").strip() == keywords
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from newsletter.db import session_scope
 from newsletter.models import ConsentEvent
 from newsletter.web.app import create_app
+from newsletter.web.assets import static_url
 from newsletter.web.ratelimit import SIGNUP_PER_ADDRESS, SIGNUP_PER_IP
 from tests.factories import make_paper
 from tests.web_fixtures import (
@@ -111,8 +112,8 @@ def test_security_headers_are_on_every_answer(client):
 def test_pages_have_no_inline_script(client):
     html = client.get("/").text
     assert "<script>" not in html
-    assert 'src="/static/timezone.js"' in html
-    assert client.get("/static/timezone.js").status_code == 200
+    assert f'src="{static_url("timezone.js")}"' in html
+    assert client.get(static_url("timezone.js")).status_code == 200
     assert client.get("/static/site.css").status_code == 200
 
 

@@ -29,7 +29,7 @@ from tests.mail_factories import EDITION_DAY, make_content, make_edition
 
 BASE_URL = "https://papers.example.org"
 ALICE_IP = "198.51.100.7"
-TOKEN_PATTERN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+TOKEN_PATTERN = re.compile(r'name="csrf_token" value="([0-9a-f]{128})"')
 
 
 @pytest.fixture(name="client")

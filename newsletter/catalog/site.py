@@ -16,6 +16,7 @@ from newsletter.models import Paper, Summary
 
 MAX_QUERY_CHARS = 200
 CARDS_PER_PAGE = 100
+MAX_DAYS_LISTED = 366
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class PaperCard:
     key_points: list[str]
     upvotes: int | None
     published_at: datetime | None
+    comments: int | None
+    github_stars: int | None
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,23 @@ def _card_columns() -> tuple[Any, ...]:
         _key_points_column(),
         Paper.hf_upvotes,
         Paper.published_at,
+        Paper.hf_num_comments,
+        Paper.github_stars,
     )
 
 
 def _card(row: Any) -> PaperCard:
-    arxiv_id, title, authors, tags, points, upvotes, published = row
+    arxiv_id, title, authors, tags, points, upvotes, published, comments, stars = row
     return PaperCard(
-        arxiv_id, title, list(authors or []), list(tags or []), list(points or [])[:3], upvotes, published
+        arxiv_id,
+        title,
+        list(authors or []),
+        list(tags or []),
+        list(points or [])[:3],
+        upvotes,
+        published,
+        comments,
+        stars,
     )
 
 
@@ -106,7 +119,9 @@ def site_stats(session: Session) -> SiteStats:
     return SiteStats(latest, int(on_latest), int(days or 0), int(total or 0))
 
 
-def recent_days(session: Session, limit: int = 14) -> list[date]:
+def recent_days(session: Session, limit: int = MAX_DAYS_LISTED) -> list[date]:
+    """The days that have papers, newest first: the day menu and the prev/next links, so they list as
+    many days as the stats count (up to `limit`)."""
     day = _paper_day()
     return list(
         session.execute(

@@ -62,11 +62,11 @@ def normalize_email(value: str) -> str:
     """
     value = value.strip()
     if not value or len(value) > MAX_EMAIL_CHARS or CONTROL_CHARACTERS.search(value):
-        raise InvalidInput("Please enter a valid email address.")
+        raise InvalidInput("Please enter a valid email address.", "email")
     try:
         validated = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
-        raise InvalidInput("Please enter a valid email address.") from error
+        raise InvalidInput("Please enter a valid email address.", "email") from error
     assert validated.ascii_email is not None  # always set when SMTPUTF8 is not allowed
     return validated.ascii_email
 
@@ -80,12 +80,12 @@ def resolve_topics(session: Session, values: list[str]) -> list[Topic]:
     """Topics by name or slug; unknown ones are an error, never silently dropped."""
     wanted = [value.strip() for value in values if value.strip()]
     if len(wanted) > MAX_TOPICS:
-        raise InvalidInput("Too many topics.")
+        raise InvalidInput("Too many topics.", "topics")
     known = topic_choices(session)
     by_key = {topic.slug: topic for topic in known} | {topic.name.lower(): topic for topic in known}
     unknown = [value for value in wanted if value.lower() not in by_key and value not in by_key]
     if unknown:
-        raise InvalidInput(f"Unknown topic: {unknown[0][:64]}")
+        raise InvalidInput(f"Unknown topic: {unknown[0][:64]}", "topics")
     resolved: dict[int, Topic] = {}
     for value in wanted:
         topic = by_key.get(value) or by_key[value.lower()]
@@ -102,21 +102,23 @@ def parse_keywords(value: str | list[str]) -> list[str]:
         if not keyword:
             continue
         if CONTROL_CHARACTERS.search(part.strip("\r\n")) or len(keyword) > MAX_KEYWORD_CHARS:
-            raise InvalidInput(f"Keywords are plain words of at most {MAX_KEYWORD_CHARS} characters.")
+            raise InvalidInput(
+                f"Keywords are plain words of at most {MAX_KEYWORD_CHARS} characters.", "keywords"
+            )
         keywords.setdefault(keyword.lower(), keyword)
     if len(keywords) > MAX_KEYWORDS:
-        raise InvalidInput(f"At most {MAX_KEYWORDS} keywords.")
+        raise InvalidInput(f"At most {MAX_KEYWORDS} keywords.", "keywords")
     return list(keywords.values())
 
 
 def parse_timezone(value: str) -> str:
     value = value.strip()
     if not value or len(value) > 64 or CONTROL_CHARACTERS.search(value) or value not in timezone_names():
-        raise InvalidInput("Please choose a time zone from the list.")
+        raise InvalidInput("Please choose a time zone from the list.", "timezone")
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidInput("Please choose a time zone from the list.") from error
+        raise InvalidInput("Please choose a time zone from the list.", "timezone") from error
     return value
 
 
@@ -127,13 +129,13 @@ def timezone_names() -> frozenset[str]:
 def parse_send_time(value: str) -> time:
     match = SEND_TIME_PATTERN.match(value.strip())
     if match is None:
-        raise InvalidInput("Send time must look like 07:30.")
+        raise InvalidInput("Send time must look like 07:30.", "send_time")
     return time(int(match.group(1)), int(match.group(2)))
 
 
 def parse_frequency(value: str) -> str:
     if value not in FREQUENCIES:
-        raise InvalidInput("Frequency must be daily or weekly.")
+        raise InvalidInput("Frequency must be daily or weekly.", "frequency")
     return value
 
 
@@ -141,9 +143,9 @@ def parse_weekly_day(value: str | int) -> int:
     try:
         day = int(value)
     except (TypeError, ValueError) as error:
-        raise InvalidInput("Choose a day of the week.") from error
+        raise InvalidInput("Choose a day of the week.", "weekly_day") from error
     if not 0 <= day <= 6:
-        raise InvalidInput("Choose a day of the week.")
+        raise InvalidInput("Choose a day of the week.", "weekly_day")
     return day
 
 
@@ -151,7 +153,7 @@ def validate_preferences(session: Session, form: PreferencesForm) -> Preferences
     topics = resolve_topics(session, form.topics)
     keywords = parse_keywords(form.keywords)
     if not topics and not keywords:
-        raise InvalidInput("Choose at least one topic or keyword.")
+        raise InvalidInput("Choose at least one topic or keyword.", "topics")
     return Preferences(
         topic_ids=[topic.id for topic in topics],
         topic_names=[topic.name for topic in topics],

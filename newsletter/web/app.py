@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse
-from fastapi.staticfiles import StaticFiles
 from prometheus_client.registry import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from newsletter.config import Settings, get_settings
 from newsletter.db import get_engine, make_session_factory
@@ -19,6 +18,7 @@ from newsletter.errors import InvalidInput, InvalidToken, NewsletterError, NotFo
 from newsletter.metrics import StatsCollector
 from newsletter.redis_client import make_redis
 from newsletter.web.deps import parse_networks
+from newsletter.web.options import OptionsMiddleware
 from newsletter.web.pages import render
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.routes import (
@@ -29,13 +29,13 @@ from newsletter.web.routes import (
     preferences,
     public,
     signup,
+    site_files,
     unsubscribe,
     webhooks,
 )
 from newsletter.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
 logger = logging.getLogger(__name__)
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Forms are a few kilobytes; anything near this is an attack or a mistake.
 MAX_FORM_BYTES = 64 * 1024
 ERROR_TITLES = {
@@ -105,16 +105,28 @@ def create_app(
     app.state.signup_answer_seconds = signup_answer_seconds
     app.state.demo_now = demo_now
 
-    for module in (public, signup, confirm, preferences, unsubscribe, archive, operations, webhooks):
+    for module in (
+        public,
+        signup,
+        confirm,
+        preferences,
+        unsubscribe,
+        archive,
+        operations,
+        webhooks,
+        site_files,
+    ):
         app.include_router(module.router)
     if demo_now is not None:
         app.include_router(outbox.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_exception_handler(NewsletterError, domain_error_handler)
     app.add_exception_handler(operations.AdminLoginRequired, operations.admin_login_required)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_middleware(OptionsMiddleware)
+    # Pages shrink to about a quarter; the CSRF token in them is masked per response (csrf.py).
+    app.add_middleware(GZipMiddleware, minimum_size=512)
     # Added last = outermost: the headers are on every answer, the body cap's 413 included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_FORM_BYTES, exempt_prefixes=("/webhooks/",))
     app.add_middleware(SecurityHeadersMiddleware, is_https=settings.public_base_url.startswith("https://"))

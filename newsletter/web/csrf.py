@@ -24,6 +24,26 @@ def form_token(settings: Settings, cookie_value: str) -> str:
     return hmac.new(key, f"csrf:{cookie_value}".encode(), hashlib.sha256).hexdigest()
 
 
+def masked_form_token(settings: Settings, cookie_value: str) -> str:
+    """The form token under a fresh random mask (mask, then token XOR mask, in hex): pages are compressed,
+    and a secret that repeats byte for byte beside reflected input (a search) could be guessed from the
+    compressed size (BREACH). Masked, it differs in every response."""
+    token = bytes.fromhex(form_token(settings, cookie_value))
+    mask = secrets.token_bytes(len(token))
+    return mask.hex() + bytes(a ^ b for a, b in zip(token, mask, strict=True)).hex()
+
+
+def unmasked(submitted: str) -> str:
+    """The form token inside a masked one; a bare (unmasked) token is returned as it is."""
+    if len(submitted) != 128:
+        return submitted
+    try:
+        raw = bytes.fromhex(submitted)
+    except ValueError:
+        return submitted
+    return bytes(a ^ b for a, b in zip(raw[:32], raw[32:], strict=True)).hex()
+
+
 def cookie_for(request: Request) -> tuple[str, bool]:
     """The request's CSRF cookie value, and whether it is new (must be set on the response)."""
     value = request.cookies.get(COOKIE_NAME, "")
@@ -41,7 +61,7 @@ async def require_csrf(request: Request) -> None:
     if (
         not COOKIE_PATTERN.match(cookie)
         or not isinstance(submitted, str)
-        or not hmac.compare_digest(submitted, form_token(settings, cookie))
+        or not hmac.compare_digest(unmasked(submitted), form_token(settings, cookie))
     ):
         raise HTTPException(
             status_code=403,

@@ -36,7 +36,8 @@ def _preferences(form: FormData) -> PreferencesForm:
         frequency=_text(form, "frequency", "daily"),
         weekly_day=_text(form, "weekly_day", "0"),
         send_time=_text(form, "send_time", "07:00"),
-        timezone=_text(form, "timezone", "UTC"),
+        # A zone typed in (not in the short menu) wins over the menu's choice.
+        timezone=_text(form, "timezone_other").strip() or _text(form, "timezone", "UTC"),
     )
 
 

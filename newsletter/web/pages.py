@@ -15,12 +15,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from newsletter.config import Settings
+from newsletter.errors import InvalidInput
 from newsletter.links import urls as links
 from newsletter.models.subscriber import FREQUENCIES
 from newsletter.plaintext.shorten import shorten
 from newsletter.subscribers.consent import CURRENT_WORDING_VERSION, WORDINGS
-from newsletter.subscribers.validation import WEEKDAYS, timezone_names
+from newsletter.subscribers.validation import WEEKDAYS
 from newsletter.web import csrf
+from newsletter.web.assets import static_url
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
 # Bidi overrides and isolates in outside text could reorder what a reader sees; control characters
@@ -47,7 +49,8 @@ def environment() -> Environment:
     env.globals.update(
         weekdays=WEEKDAYS,
         frequencies=FREQUENCIES,
-        timezones=sorted(timezone_names()),
+        common_timezones=common_timezones,
+        static_url=static_url,
         wording=WORDINGS[CURRENT_WORDING_VERSION],
         wording_version=CURRENT_WORDING_VERSION,
     )
@@ -72,6 +75,78 @@ def clock(request: Request) -> datetime:
     return demo_now if demo_now is not None else datetime.now(UTC)
 
 
+# Pages reached through a signed link, and the demo's outbox: never in a search index.
+PRIVATE_PREFIXES = (
+    "/preferences/",
+    "/unsubscribe/",
+    "/confirm/",
+    "/editions/",
+    "/outbox",
+    "/admin",
+    "/feeds/private/",
+)
+# The time-zone menu's short list; any other IANA zone can be typed in (and the browser's own is added).
+COMMON_TIMEZONES = (
+    "UTC",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Toronto",
+    "America/Mexico_City",
+    "America/Sao_Paulo",
+    "America/Buenos_Aires",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Amsterdam",
+    "Europe/Zurich",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "Europe/Athens",
+    "Europe/Istanbul",
+    "Europe/Moscow",
+    "Africa/Lagos",
+    "Africa/Cairo",
+    "Africa/Johannesburg",
+    "Africa/Nairobi",
+    "Asia/Dubai",
+    "Asia/Tehran",
+    "Asia/Karachi",
+    "Asia/Kolkata",
+    "Asia/Dhaka",
+    "Asia/Bangkok",
+    "Asia/Jakarta",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Seoul",
+    "Asia/Tokyo",
+    "Australia/Perth",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
+
+
+def common_timezones(current: str) -> list[str]:
+    """The short list, with the zone already chosen (if it is another) on top."""
+    return ([current] if current and current not in COMMON_TIMEZONES else []) + list(COMMON_TIMEZONES)
+
+
+def field_errors(error: InvalidInput) -> dict[str, str]:
+    """The message to show beside the form field it concerns (none when it concerns no one field)."""
+    return {error.field: str(error)} if error.field else {}
+
+
+def is_private_path(path: str) -> bool:
+    return path.startswith(PRIVATE_PREFIXES)
+
+
 def render(
     request: Request,
     template: str,
@@ -87,16 +162,19 @@ def render(
         .render(
             request_path=request.url.path,
             is_demo=request.app.state.demo_now is not None,
+            is_private=is_private_path(request.url.path),
             site_name=settings.sender_name,
             postal_address=settings.postal_address,
             csrf_field=csrf.FIELD_NAME,
-            csrf_token=csrf.form_token(settings, cookie),
+            csrf_token=csrf.masked_form_token(settings, cookie),
             **(context or {}),
         )
     )
     response = HTMLResponse(html, status_code=status_code)
     # Every page carries a personal CSRF token and many a signed link: never cache them.
     response.headers["cache-control"] = "no-store"
+    if is_private_path(request.url.path):
+        response.headers["x-robots-tag"] = "noindex, nofollow"
     if is_new:
         response.set_cookie(
             csrf.COOKIE_NAME,

@@ -35,7 +35,7 @@ from newsletter.web.deps import (
     UserAgentDep,
 )
 from newsletter.web.forms import PreferencesFormDep
-from newsletter.web.pages import clock, page_links, render
+from newsletter.web.pages import clock, field_errors, page_links, render
 from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
 router = APIRouter()
@@ -68,7 +68,7 @@ def _preferences_page(
     session: SessionDep,
     *,
     form: dict[str, Any] | None = None,
-    error: str | None = None,
+    error: InvalidInput | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     subscriber_id = read_token(settings, "preferences", token).subject_id
@@ -102,7 +102,8 @@ def _preferences_page(
             "base": f"/preferences/{token}",
             "links": page_links(settings, subscriber_id),
             "notice": NOTICES.get(request.query_params.get("notice", "")),
-            "error": error,
+            "error": str(error) if error else None,
+            "errors": field_errors(error) if error else None,
         },
         status_code=status_code,
     )
@@ -138,7 +139,7 @@ def preferences_submit(
         with session_scope(factory) as session:
             values = {**form.__dict__, "topics": form.topics}
             return _preferences_page(
-                request, token, settings, session, form=values, error=str(error), status_code=422
+                request, token, settings, session, form=values, error=error, status_code=422
             )
     return _back(token, "saved")
 

@@ -29,7 +29,7 @@ from newsletter.web.deps import (
     UserAgentDep,
 )
 from newsletter.web.forms import SignupFormDep
-from newsletter.web.pages import render
+from newsletter.web.pages import field_errors, render
 from newsletter.web.ratelimit import SIGNUP_PER_ADDRESS, SIGNUP_PER_IP, RateLimiter
 from newsletter.web.routes.public import signup_defaults
 
@@ -102,7 +102,7 @@ def answer_signup(
         return render(
             request,
             "signup.html",
-            {"topics": topics, "form": asdict(form), "error": str(error)},
+            {"topics": topics, "form": asdict(form), "error": str(error), "errors": field_errors(error)},
             status_code=422,
         )
     enqueue_delivery(settings, result.delivery_id)
