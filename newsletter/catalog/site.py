@@ -30,6 +30,7 @@ class PaperCard:
     published_at: datetime | None
     comments: int | None
     github_stars: int | None
+    changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,12 @@ def _card_columns() -> tuple[Any, ...]:
         Paper.published_at,
         Paper.hf_num_comments,
         Paper.github_stars,
+        Paper.changed_at,
     )
 
 
 def _card(row: Any) -> PaperCard:
-    arxiv_id, title, authors, tags, points, upvotes, published, comments, stars = row
+    arxiv_id, title, authors, tags, points, upvotes, published, comments, stars, changed = row
     return PaperCard(
         arxiv_id,
         title,
@@ -105,6 +107,7 @@ def _card(row: Any) -> PaperCard:
         published,
         comments,
         stars,
+        changed,
     )
 
 
@@ -158,6 +161,22 @@ def papers_for_day(
         )
     statement = statement.order_by(
         Paper.hf_upvotes.desc().nulls_last(), Paper.published_at.desc().nulls_last(), Paper.arxiv_id
+    ).limit(limit)
+    return [_card(row) for row in session.execute(statement)]
+
+
+def trending_papers(session: Session, topic: str | None = None, limit: int = 50) -> list[PaperCard]:
+    """The latest papers across days (newest day first, most upvoted first within a day), optionally of
+    one topic: what the Atom feeds carry."""
+    day = _paper_day()
+    statement = select(*_card_columns()).where(day.is_not(None))
+    if topic:
+        statement = statement.where(has_topic(topic))
+    statement = statement.order_by(
+        day.desc(),
+        Paper.hf_upvotes.desc().nulls_last(),
+        Paper.published_at.desc().nulls_last(),
+        Paper.arxiv_id,
     ).limit(limit)
     return [_card(row) for row in session.execute(statement)]
 

@@ -16,13 +16,15 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from newsletter.config import Settings
 from newsletter.errors import InvalidToken
 
-Purpose = Literal["confirm", "preferences", "unsubscribe", "edition"]
+Purpose = Literal["confirm", "preferences", "unsubscribe", "edition", "feed"]
 
 MAX_AGE: dict[Purpose, timedelta] = {
     "confirm": timedelta(days=7),
     "preferences": timedelta(days=365),
     "unsubscribe": timedelta(days=365),
     "edition": timedelta(days=3650),
+    # A feed reader keeps polling the address it was given; the token only reads the subscriber's feed.
+    "feed": timedelta(days=3650),
 }
 
 

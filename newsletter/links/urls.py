@@ -36,6 +36,11 @@ def edition_url(settings: Settings, edition_id: int) -> str:
     return _url(settings, f"/editions/{make_token(settings, 'edition', edition_id)}")
 
 
+def private_feed_url(settings: Settings, subscriber_id: int) -> str:
+    """The subscriber's own Atom feed of their editions: the token reads that feed and nothing else."""
+    return _url(settings, f"/feeds/private/{make_token(settings, 'feed', subscriber_id)}.atom")
+
+
 def paper_url(settings: Settings, arxiv_id: str) -> str:
     return _url(settings, f"/papers/{quote(arxiv_id, safe='')}")
 

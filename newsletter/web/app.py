@@ -24,6 +24,7 @@ from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.routes import (
     archive,
     confirm,
+    feeds,
     operations,
     outbox,
     preferences,
@@ -115,6 +116,7 @@ def create_app(
         operations,
         webhooks,
         site_files,
+        feeds,
     ):
         app.include_router(module.router)
     if demo_now is not None:

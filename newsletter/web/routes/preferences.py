@@ -15,6 +15,7 @@ from newsletter.db import session_scope
 from newsletter.digests.schedule import next_send_at
 from newsletter.errors import InvalidInput
 from newsletter.links.tokens import read_token
+from newsletter.links.urls import private_feed_url
 from newsletter.models.subscriber import SUPPRESSED_STATUSES
 from newsletter.subscribers.preview import next_edition_preview
 from newsletter.subscribers.service import (
@@ -96,6 +97,7 @@ def _preferences_page(
             "topics": topic_choices(session),
             "form": values,
             "preview": preview,
+            "feed_url": private_feed_url(settings, subscriber_id),
             "preview_day": now.date(),
             "next_email": next_email,
             "status_words": status_words(view),
