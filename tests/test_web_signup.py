@@ -196,8 +196,15 @@ def test_expired_tampered_and_wrong_purpose_tokens_are_refused_with_a_clear_page
     real_time = __import__("time").time
     with mock.patch("time.time", return_value=real_time() + timedelta(days=8).total_seconds()):
         expired = client.get(good)
+        # The expired page offers a new link; asking for it writes one confirmation for the address.
+        resend = client.post(good + "/resend", data={"csrf_token": csrf_token(expired.text)})
     assert expired.status_code == 400 and "has expired" in expired.text
+    assert 'action="' + good + '/resend"' in expired.text
+    assert resend.status_code == 200 and "Check your inbox" in resend.text
+    assert [kind for kind, _ in deliveries(committed_session_factory, dave_id)] == ["confirmation"]
     assert subscriber_row(committed_session_factory, "dave@example.org").status == "pending"
+    # A tampered link is not ours: it offers nothing.
+    assert "/resend" not in client.get(tampered).text
 
 
 def test_honeypot_filled_gives_the_same_page_and_stores_nothing(client, committed_session_factory):

@@ -58,3 +58,19 @@ def read_token(settings: Settings, purpose: Purpose, token: str) -> TokenPayload
     if not isinstance(data, dict) or not isinstance(data.get("id"), int):
         raise InvalidToken(f"this {purpose} link is not valid")
     return TokenPayload(purpose=purpose, subject_id=data["id"], issued_at=issued_at)
+
+
+def read_expired_token(settings: Settings, purpose: Purpose, token: str) -> TokenPayload | None:
+    """The payload of a token that is genuinely ours but too old (so a page can offer a fresh link);
+    None if it is still valid, tampered with, or made for another purpose."""
+    try:
+        read_token(settings, purpose, token)
+    except InvalidToken as error:
+        if not isinstance(error.__cause__, SignatureExpired):
+            return None
+    else:
+        return None
+    data, issued_at = _serializer(settings, purpose).loads(token, return_timestamp=True)
+    if not isinstance(data, dict) or not isinstance(data.get("id"), int):
+        return None
+    return TokenPayload(purpose=purpose, subject_id=data["id"], issued_at=issued_at)

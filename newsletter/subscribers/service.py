@@ -231,6 +231,17 @@ def confirm(
     return StatusChange(subscriber.id, "active", is_changed=True, delivery_id=delivery_id)
 
 
+def resend_confirmation(session: Session, subscriber_id: int) -> int | None:
+    """A new confirmation email for an address still waiting for confirmation (its link expired);
+    None (nothing sent) in any other state or once the subscriber is gone."""
+    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
+    if subscriber is None or subscriber.status != "pending":
+        return None
+    delivery_id = create_transactional_delivery(session, subscriber.id, "confirmation")
+    logger.info("confirmation resent to subscriber %s, delivery %s", subscriber.id, delivery_id)
+    return delivery_id
+
+
 def update_preferences(
     session: Session, subscriber_id: int, form: PreferencesForm, ip: str | None, user_agent: str | None
 ) -> SubscriberView:

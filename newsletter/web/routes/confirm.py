@@ -6,17 +6,24 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from newsletter.db import session_scope
-from newsletter.links.tokens import read_token
+from newsletter.links.tokens import read_expired_token, read_token
 from newsletter.subscribers.outbox import enqueue_delivery
-from newsletter.subscribers.service import confirm, is_confirmation_link_current, subscriber_view
+from newsletter.subscribers.service import (
+    confirm,
+    is_confirmation_link_current,
+    resend_confirmation,
+    subscriber_view,
+)
 from newsletter.web.deps import (
     ClientIpDep,
+    RateLimiterDep,
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
     UserAgentDep,
 )
 from newsletter.web.pages import page_links, render
+from newsletter.web.ratelimit import SIGNUP_PER_ADDRESS
 from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
 router = APIRouter()
@@ -24,6 +31,11 @@ router = APIRouter()
 
 @router.api_route("/confirm/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def confirm_page(request: Request, token: str, settings: SettingsDep, session: SessionDep) -> HTMLResponse:
+    if read_expired_token(settings, "confirm", token) is not None:
+        # The link is ours but older than a week: offer a new one instead of a dead end.
+        return render(
+            request, "confirm_expired.html", {"action": f"/confirm/{token}/resend"}, status_code=400
+        )
     link = read_token(settings, "confirm", token)
     view = subscriber_view(session, link.subject_id)
     return render(
@@ -63,3 +75,22 @@ def confirm_submit(
         "confirmed.html",
         {"was_already_active": not change.is_changed, "links": page_links(settings, subscriber_id)},
     )
+
+
+@router.post("/confirm/{token}/resend", response_class=HTMLResponse, dependencies=LINK_FORM_CHECKS)
+def resend_submit(
+    request: Request,
+    token: str,
+    settings: SettingsDep,
+    factory: SessionFactoryDep,
+    limiter: RateLimiterDep,
+) -> HTMLResponse:
+    link = read_expired_token(settings, "confirm", token) or read_token(settings, "confirm", token)
+    with session_scope(factory) as session:
+        view = subscriber_view(session, link.subject_id)
+        # The same budget as signing up again: an old link cannot fill an inbox.
+        if not limiter.allow(SIGNUP_PER_ADDRESS, view.email):
+            return render(request, "check_inbox.html")
+        delivery_id = resend_confirmation(session, link.subject_id)
+    enqueue_delivery(settings, delivery_id)
+    return render(request, "check_inbox.html")
