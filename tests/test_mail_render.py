@@ -59,7 +59,7 @@ def edition_context(papers: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def transactional_context(kind: str) -> dict[str, Any]:
-    subscribed = kind == "welcome"
+    subscribed = kind in ("welcome", "manage")
     return {
         "email": "alice@example.org",
         "topics": ["NLP", "Computer Vision"],
@@ -92,6 +92,8 @@ EXPECTED_FRAGMENTS = {
     "confirmation": ["Confirm", "https://papers.example.org/confirm/TOKEN", "alice@example.org"],
     "welcome": ["Welcome to ML Papers Daily", "NLP, Computer Vision", "https://papers.example.org/unsubscribe/TOKEN"],
     "unsubscribed": ["You are unsubscribed", "alice@example.org", "https://papers.example.org/"],
+    "manage": ["Manage your ML Papers Daily subscription", "alice@example.org", "already subscribed to NLP, Computer Vision",
+               "https://papers.example.org/preferences/TOKEN"],
 }  # fmt: skip
 
 

@@ -58,11 +58,13 @@ def test_signup_is_idempotent_by_lower_case_email(session):
     assert delivery_kinds(session, first.subscriber_id) == ["confirmation", "confirmation"]
 
 
-def test_signup_of_an_active_address_sends_nothing_and_changes_nothing(session):
+def test_signup_of_an_active_address_changes_nothing_and_sends_a_manage_email(session):
     alice = make_subscriber(session, "alice@example.org", topics=["Robotics"])
     result = signup(session, form("ALICE@example.org", topics=["nlp"]), None, None, WORDING)
-    assert result.delivery_id is None
-    assert subscriber_view(session, alice.id).topic_names == ["Robotics"]
+    assert result.delivery_id is not None
+    assert delivery_kinds(session, alice.id) == ["manage"]
+    view = subscriber_view(session, alice.id)
+    assert view.topic_names == ["Robotics"] and view.status == "active"
 
 
 def test_confirm_activates_records_consent_and_queues_a_welcome(session):

@@ -57,7 +57,8 @@ def test_signup_answer_is_identical_for_new_active_and_unsubscribed_addresses(
     assert len(set(texts.values())) == 1
     active = subscriber_row(committed_session_factory, "active@example.org")
     assert active.status == "active"
-    assert deliveries(committed_session_factory, active.id) == []
+    # Unchanged, but told how to manage the subscription (the answer above was the same).
+    assert deliveries(committed_session_factory, active.id) == [("manage", "pending")]
 
 
 def test_signup_answers_take_the_same_time_whatever_the_address_state(
@@ -84,15 +85,19 @@ def test_signup_answers_take_the_same_time_whatever_the_address_state(
             assert response.status_code == 200
             bodies.add(response.text)
     assert len(bodies) == 1
-    # The work differed (a confirmation for some, nothing for others); the time it took did not show.
+    # The work differed (a confirmation for some, a "manage your subscription" email for the
+    # subscribed); the time it took did not show.
     sent = {
-        address: bool(
-            deliveries(committed_session_factory, subscriber_row(committed_session_factory, address).id)
-        )
+        address: [
+            kind
+            for kind, _ in deliveries(
+                committed_session_factory, subscriber_row(committed_session_factory, address).id
+            )
+        ]
         for address in addresses
     }
     assert sent == {
-        address: address.split("@")[0] in ("new", "pending", "unsubscribed", "bounced")
+        address: ["manage"] if address.split("@")[0] in ("active", "paused") else ["confirmation"]
         for address in addresses
     }
     assert all(seconds >= SIGNUP_ANSWER_SECONDS for seconds in elapsed.values()), elapsed

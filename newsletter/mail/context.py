@@ -206,7 +206,7 @@ def transactional_context(
             .order_by(Topic.name)
         ).scalars()
     )
-    is_subscribed = kind == "welcome"
+    is_subscribed = kind in ("welcome", "manage")
     return {
         "email": subscriber.email,
         "topics": topics,
@@ -214,6 +214,7 @@ def transactional_context(
             "confirmation": "One click to confirm your subscription.",
             "welcome": "Your subscription is confirmed.",
             "unsubscribed": "You will not receive the newsletter any more.",
+            "manage": "You are already subscribed: change or stop it here.",
         }[kind],
         "links": {
             "confirm": links.confirm_url(settings, subscriber.id) if kind == "confirmation" else "",
@@ -227,5 +228,6 @@ def transactional_context(
             "confirmation": "You receive this email because this address was entered on our sign-up form.",
             "welcome": "",
             "unsubscribed": "You receive this email to confirm your unsubscribe request.",
+            "manage": "You receive this email because this address was entered on our sign-up form.",
         }[kind],
     }

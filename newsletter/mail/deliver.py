@@ -54,9 +54,14 @@ __all__ = [
     "send_transactional",
 ]
 logger = logging.getLogger(__name__)
-TRANSACTIONAL_KINDS = ("confirmation", "welcome", "unsubscribed")
-# The subscriber state in which each transactional email still makes sense.
-TRANSACTIONAL_STATUS = {"confirmation": "pending", "welcome": "active", "unsubscribed": "unsubscribed"}
+TRANSACTIONAL_KINDS = ("confirmation", "welcome", "unsubscribed", "manage")
+# The subscriber states in which each transactional email still makes sense.
+TRANSACTIONAL_STATUS = {
+    "confirmation": ("pending",),
+    "welcome": ("active",),
+    "unsubscribed": ("unsubscribed",),
+    "manage": ("active", "paused"),
+}
 # A worker's claim is older than this only if the worker died (the task time limit is 30 minutes).
 STALE_SENDING_AFTER = timedelta(minutes=35)
 
@@ -366,7 +371,7 @@ def _prepare_transactional(
     subscriber = session.get(Subscriber, delivery.subscriber_id)
     if subscriber is None:
         return SendResult([delivery.id], "failed", error="subscriber is gone")
-    if subscriber.status != TRANSACTIONAL_STATUS[delivery.kind]:
+    if subscriber.status not in TRANSACTIONAL_STATUS[delivery.kind]:
         return SendResult(
             [delivery.id], "failed", error=f"{delivery.kind} not sent: subscriber is {subscriber.status}"
         )

@@ -158,13 +158,22 @@ def signup(
     source: str = "web",
 ) -> SignupResult:
     """Double opt-in. New, pending or suppressed addresses get (another) confirmation email; active and
-    paused ones are left untouched — an anonymous form must not change a confirmed subscription."""
+    paused ones are left untouched — an anonymous form must not change a confirmed subscription — and
+    get a "manage your subscription" email instead."""
     email = normalize_email(form.email)
     preferences = validate_preferences(session, form)
     subscriber, is_new = _locked_subscriber_for_email(session, email)
     if subscriber.status in ("active", "paused"):
-        logger.info("signup for already %s subscriber %s: nothing sent", subscriber.status, subscriber.id)
-        return SignupResult(subscriber.id, None)
+        # Nothing changes (an anonymous form must not alter a confirmed subscription), but the owner gets
+        # the way to their preferences: they may have forgotten they subscribed.
+        delivery_id = create_transactional_delivery(session, subscriber.id, "manage")
+        logger.info(
+            "signup for already %s subscriber %s: manage email %s",
+            subscriber.status,
+            subscriber.id,
+            delivery_id,
+        )
+        return SignupResult(subscriber.id, delivery_id)
     previous = subscriber.status
     if previous != "pending" or is_new:
         _set_status(subscriber, "pending")
