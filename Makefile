@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test faults load lint bench install clean
+.PHONY: demo test faults load lint bench lighthouse install clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ lint: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks
+
+# Lighthouse (npm package, pinned in tools/lighthouse/package-lock.json) with the system Chromium against
+# the served demo: home, paper, signup and preference pages, mobile and desktop; reports in var/lighthouse/.
+lighthouse: $(INSTALLED)
+	cd tools/lighthouse && npm install --no-audit --no-fund
+	$(BIN)/python tools/lighthouse/audit.py
 
 clean:
 	rm -rf $(VENV) var/outbox var/bench

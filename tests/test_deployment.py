@@ -132,7 +132,7 @@ from newsletter.mail import render
 from newsletter.sources import samplefeed
 from newsletter.summaries.taxonomy import load_taxonomy
 from newsletter.summaries.topics import load_lexicon
-from newsletter.web import app as web_app, pages
+from newsletter.web import app as web_app, assets, pages
 import workers.celery_app
 
 root = Path(sys.argv[1])
@@ -143,7 +143,7 @@ print(json.dumps({
     "heads": list(script.get_heads()),
     "email_templates": sorted(p.name for p in render.TEMPLATE_DIR.glob("*.mjml")),
     "web_templates": sorted(p.name for p in pages.TEMPLATE_DIR.glob("*.html")),
-    "static": sorted(p.name for p in web_app.STATIC_DIR.iterdir()),
+    "static": sorted(p.name for p in assets.STATIC_DIR.iterdir()),
     "sample_feed": sorted(str(p.relative_to(samplefeed.SAMPLE_FEED_DIR)) for p in samplefeed.SAMPLE_FEED_DIR.rglob("*.*")),
     "topics": len(load_taxonomy()),
     "lexicon": len(load_lexicon()),
