@@ -207,3 +207,32 @@ def test_csv_import_reports_bad_rows_and_keeps_going(session, tmp_path: Path):
         "ann@example.org": "active",
         "cat@example.org": "active",
     }
+
+
+def test_resubscribing_with_no_topics_restores_the_old_topics_and_schedule(session):
+    make_subscriber(
+        session,
+        "back@example.org",
+        topics=["Robotics"],
+        keywords=["legged"],
+        status="unsubscribed",
+        frequency="weekly",
+        weekly_day=2,
+        timezone="Asia/Tokyo",
+    )
+    result = signup(session, form("back@example.org", topics=[], keywords=""), None, None, WORDING)
+    view = subscriber_view(session, result.subscriber_id)
+    assert view.status == "pending"
+    assert (view.topic_names, view.keywords) == (["Robotics"], ["legged"])
+    assert (view.frequency, view.weekly_day, view.timezone) == ("weekly", 2, "Asia/Tokyo")
+
+
+def test_resubscribing_with_topics_takes_the_new_ones(session):
+    make_subscriber(session, "back@example.org", topics=["Robotics"], status="unsubscribed")
+    result = signup(session, form("back@example.org", topics=["nlp"]), None, None, WORDING)
+    assert subscriber_view(session, result.subscriber_id).topic_names == ["NLP"]
+
+
+def test_a_new_address_with_no_topic_is_still_refused(session):
+    with pytest.raises(InvalidInput):
+        signup(session, form("new@example.org", topics=[], keywords=""), None, None, WORDING)

@@ -51,6 +51,20 @@ def test_signups_for_one_address_are_limited_without_revealing_it(
     assert len(deliveries(committed_session_factory, target.id)) == SIGNUP_PER_ADDRESS.max_hits
 
 
+def test_refused_attempts_do_not_count_against_the_signup_limits(client, committed_session_factory):
+    for _ in range(SIGNUP_PER_IP.max_hits + 2):
+        refused = post_signup(client, "typo@example.org", topics=[], keywords="")
+        assert refused.status_code == 422 and 'id="topics-error"' in refused.text
+        # What was typed is kept, the message sits beside the field it concerns.
+        assert 'value="typo@example.org"' in refused.text
+    for number in range(SIGNUP_PER_ADDRESS.max_hits):
+        assert "Check your inbox" in post_signup(client, "typo@example.org").text
+    typo = subscriber_row(committed_session_factory, "typo@example.org")
+    from tests.web_fixtures import deliveries
+
+    assert len(deliveries(committed_session_factory, typo.id)) == SIGNUP_PER_ADDRESS.max_hits
+
+
 def test_rate_limit_keys_live_under_the_configured_prefix(client, redis_client, redis_prefix):
     post_signup(client, "keys@example.org")
     keys = [key.decode() for key in redis_client.scan_iter(match=f"{redis_prefix}ratelimit:*")]

@@ -25,6 +25,7 @@ from newsletter.subscribers.validation import (
     PreferencesForm,
     SignupForm,
     normalize_email,
+    parse_keywords,
     validate_preferences,
 )
 
@@ -149,6 +150,23 @@ def _locked_subscriber_for_email(session: Session, email: str) -> tuple[Subscrib
     return subscriber, inserted_id is not None
 
 
+def _restores_old_preferences(session: Session, email: str, form: SignupForm) -> bool:
+    """A returning address whose form chose nothing keeps what it had chosen before unsubscribing."""
+    if any(topic.strip() for topic in form.topics) or parse_keywords(form.keywords):
+        return False
+    returning = find_subscriber_by_email(session, email)
+    if returning is None or returning.status not in SUPPRESSED_STATUSES:
+        return False
+    view = subscriber_view(session, returning.id)
+    return bool(view.topic_slugs or view.keywords)
+
+
+def validate_signup_form(session: Session, email: str, form: SignupForm) -> None:
+    """InvalidInput if `signup` would refuse this form (checked before any budget is spent on it)."""
+    if not _restores_old_preferences(session, email, form):
+        validate_preferences(session, form)
+
+
 def signup(
     session: Session,
     form: SignupForm,
@@ -159,9 +177,12 @@ def signup(
 ) -> SignupResult:
     """Double opt-in. New, pending or suppressed addresses get (another) confirmation email; active and
     paused ones are left untouched — an anonymous form must not change a confirmed subscription — and
-    get a "manage your subscription" email instead."""
+    get a "manage your subscription" email instead. A returning (unsubscribed) address whose form names
+    no topic and no keyword gets its old topics, keywords and schedule back."""
     email = normalize_email(form.email)
-    preferences = validate_preferences(session, form)
+    preferences = (
+        None if _restores_old_preferences(session, email, form) else validate_preferences(session, form)
+    )
     subscriber, is_new = _locked_subscriber_for_email(session, email)
     if subscriber.status in ("active", "paused"):
         # Nothing changes (an anonymous form must not alter a confirmed subscription), but the owner gets
@@ -177,7 +198,11 @@ def signup(
     previous = subscriber.status
     if previous != "pending" or is_new:
         _set_status(subscriber, "pending")
-    apply_preferences(session, subscriber, preferences)
+    if preferences is not None:
+        apply_preferences(session, subscriber, preferences)
+    topic_names = (
+        preferences.topic_names if preferences else subscriber_view(session, subscriber.id).topic_names
+    )
     record_consent(
         session,
         subscriber_id=subscriber.id,
@@ -187,7 +212,7 @@ def signup(
         ip=ip,
         user_agent=user_agent,
         wording_version=wording_version,
-        details={"previous_status": None if is_new else previous, "topics": preferences.topic_names},
+        details={"previous_status": None if is_new else previous, "topics": topic_names},
     )
     delivery_id = create_transactional_delivery(session, subscriber.id, "confirmation")
     logger.info("signup: subscriber %s pending (was %s), delivery %s", subscriber.id, previous, delivery_id)

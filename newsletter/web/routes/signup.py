@@ -17,7 +17,7 @@ from newsletter.db import session_scope
 from newsletter.errors import InvalidInput
 from newsletter.subscribers.consent import CURRENT_WORDING_VERSION
 from newsletter.subscribers.outbox import enqueue_delivery
-from newsletter.subscribers.service import signup
+from newsletter.subscribers.service import signup, validate_signup_form
 from newsletter.subscribers.validation import SignupForm, normalize_email, topic_choices
 from newsletter.web.csrf import require_csrf
 from newsletter.web.deps import (
@@ -74,6 +74,17 @@ def answer_signup(
     ip: str,
     agent: str | None,
 ) -> HTMLResponse:
+    form, is_bot = submitted
+    if is_bot:
+        logger.info("signup honeypot filled from %s: ignored", ip)
+        return render(request, "check_inbox.html")
+    try:
+        address = normalize_email(form.email)
+        # A refused form (a typo, no topic) sends nothing: it does not count against anyone's budget.
+        with session_scope(factory) as session:
+            validate_signup_form(session, address, form)
+    except InvalidInput as error:
+        return form_with_error(request, factory, form, error)
     if not limiter.allow(SIGNUP_PER_IP, ip):
         return render(
             request,
@@ -84,26 +95,28 @@ def answer_signup(
             },
             status_code=429,
         )
-    form, is_bot = submitted
-    if is_bot:
-        logger.info("signup honeypot filled from %s: ignored", ip)
+    # Past the per-address budget the answer is the same page, with nothing sent: no enumeration,
+    # and nobody can fill a stranger's inbox with confirmation emails.
+    if not limiter.allow(SIGNUP_PER_ADDRESS, address):
         return render(request, "check_inbox.html")
     try:
-        address = normalize_email(form.email)
-        # Past the per-address budget the answer is the same page, with nothing sent: no enumeration,
-        # and nobody can fill a stranger's inbox with confirmation emails.
-        if not limiter.allow(SIGNUP_PER_ADDRESS, address):
-            return render(request, "check_inbox.html")
         with session_scope(factory) as session:
             result = signup(session, form, ip, agent, CURRENT_WORDING_VERSION)
     except InvalidInput as error:
-        with session_scope(factory) as session:
-            topics = topic_choices(session)
-        return render(
-            request,
-            "signup.html",
-            {"topics": topics, "form": asdict(form), "error": str(error), "errors": field_errors(error)},
-            status_code=422,
-        )
+        return form_with_error(request, factory, form, error)
     enqueue_delivery(settings, result.delivery_id)
     return render(request, "check_inbox.html")
+
+
+def form_with_error(
+    request: Request, factory: sessionmaker[Session], form: SignupForm, error: InvalidInput
+) -> HTMLResponse:
+    """The form again, as typed, with the message beside the field it concerns."""
+    with session_scope(factory) as session:
+        topics = topic_choices(session)
+    return render(
+        request,
+        "signup.html",
+        {"topics": topics, "form": asdict(form), "error": str(error), "errors": field_errors(error)},
+        status_code=422,
+    )
