@@ -19,6 +19,7 @@ from newsletter.pipeline import StageResult
 from newsletter.sources.cli import fetch_command
 from newsletter.subscribers.cli import subscribers_app
 from newsletter.summaries.cli import summarize_command
+from newsletter.tagging.cli import tagger_app
 from newsletter.taskqueue import QUEUES
 
 app = typer.Typer(help="ML papers newsletter: fetch, summarize, build editions, send.", no_args_is_help=True)
@@ -33,6 +34,7 @@ app.command("summarize")(summarize_command)
 app.command("send")(send_command)
 app.command("preview")(preview_command)
 app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(tagger_app, name="tagger")
 
 
 @app.callback()

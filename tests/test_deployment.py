@@ -130,8 +130,9 @@ from alembic.script import ScriptDirectory
 from newsletter import migrations
 from newsletter.mail import render
 from newsletter.sources import samplefeed
-from newsletter.summaries.taxonomy import load_taxonomy
-from newsletter.summaries.topics import load_lexicon
+from newsletter.tagging.taxonomy import load_taxonomy
+from newsletter.tagging.lexicon import load_lexicon
+from newsletter.tagging import tag_topics
 from newsletter.web import app as web_app, assets, pages
 import workers.celery_app
 
@@ -147,6 +148,7 @@ print(json.dumps({
     "sample_feed": sorted(str(p.relative_to(samplefeed.SAMPLE_FEED_DIR)) for p in samplefeed.SAMPLE_FEED_DIR.rglob("*.*")),
     "topics": len(load_taxonomy()),
     "lexicon": len(load_lexicon()),
+    "tags": tag_topics("Evicting the KV cache", "Large language model inference with less memory."),
 }))
 """
     env = {key: value for key, value in os.environ.items() if not key.startswith(("NEWSLETTER_", "PYTHON"))}
@@ -169,3 +171,5 @@ print(json.dumps({
     assert found["email_templates"] and found["web_templates"] and found["static"]
     assert found["sample_feed"]
     assert found["topics"] == 15 and found["lexicon"] > 0
+    # The embedding model and the trained tagger ship inside the package.
+    assert 1 <= len(found["tags"]) <= 3

@@ -5,7 +5,7 @@ import pytest
 
 from newsletter.summaries import BACKEND_VERSION, ExtractiveSummarizer, PaperText, input_hash
 from newsletter.summaries.sentences import normalize_whitespace, split_sentences
-from newsletter.summaries.taxonomy import topic_names
+from newsletter.tagging.taxonomy import topic_names
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "corpus" / "papers.json"
 SECTIONS = ("summary", "methodology", "results", "implications")

@@ -1,7 +1,7 @@
 import json
 
 from newsletter.summaries import ExtractiveSummarizer, summarize_jsonl
-from newsletter.summaries.taxonomy import topic_names
+from newsletter.tagging.taxonomy import topic_names
 
 ABSTRACT = (
     "Training large models is slow. We propose a pruning method for transformers. The method removes "

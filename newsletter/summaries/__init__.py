@@ -5,7 +5,7 @@ from newsletter.summaries.factory import Summarizer, make_summarizer
 from newsletter.summaries.hashing import input_hash
 from newsletter.summaries.jsonl import JsonlCounts, summarize_jsonl
 from newsletter.summaries.model import PaperText, StructuredSummary
-from newsletter.summaries.topics import tag_topics
+from newsletter.tagging import tag_topics
 
 __all__ = [
     "BACKEND_VERSION",

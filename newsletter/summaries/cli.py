@@ -1,4 +1,5 @@
-"""`newsletter summarize`: a JSONL file offline, or the stored papers still without a summary."""
+"""`newsletter summarize`: a JSONL file offline, the stored papers still without a summary, or re-tagging
+the stored papers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from newsletter.console import command_session_factory, console, error_console, 
 from newsletter.embeddings import embed_all_pending, load_model
 from newsletter.summaries.factory import make_summarizer
 from newsletter.summaries.jsonl import summarize_jsonl
+from newsletter.summaries.retag import retag_stored
 from newsletter.summaries.store import summarize_all_pending
 
 
@@ -25,12 +27,25 @@ def summarize_command(
     pending: Annotated[
         bool, typer.Option("--pending", help="Summarize stored papers without a current summary.")
     ] = False,
+    retag: Annotated[
+        bool,
+        typer.Option(
+            "--retag", help="Re-tag the stored papers with the current tagger; reports what changed."
+        ),
+    ] = False,
 ) -> None:
     """Structured summaries and topic tags, offline from a file or for the stored papers."""
     settings = load_settings()
+    if [pending, retag, input_path is not None].count(True) != 1:
+        raise typer.BadParameter("give one of --input/--output, --pending or --retag")
+    if retag:
+        retagged = retag_stored(command_session_factory(settings))
+        console.print(
+            f"re-tagged {retagged.papers} papers: {retagged.changed} changed "
+            f"({retagged.tags_added} tags added, {retagged.tags_removed} removed)"
+        )
+        return
     summarizer = make_summarizer(settings)
-    if pending == (input_path is not None):
-        raise typer.BadParameter("give either --input/--output or --pending")
     if input_path is not None:
         if output_path is None:
             raise typer.BadParameter("--input needs --output")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from newsletter.summaries.model import PaperText, StructuredSummary
 from newsletter.summaries.sentences import is_complete_sentence, split_sentences
-from newsletter.summaries.topics import tag_topics
+from newsletter.tagging import tag_papers, tag_topics
 
 BACKEND = "extractive"
 # Bump when the output for the same input changes: stored summaries are keyed by it.
@@ -133,12 +133,24 @@ class ExtractiveSummarizer:
         return summary
 
     def summarize_many(self, papers: Sequence[PaperText]) -> list[StructuredSummary]:
-        return [self.summarize(paper) for paper in papers]
+        # Tagging a batch at once is vectorized: about twice as fast per paper as one at a time.
+        started = time.perf_counter()
+        topics = tag_papers(papers)
+        tagging_share = (time.perf_counter() - started) / max(len(papers), 1)
+        summaries = []
+        for paper, paper_topics in zip(papers, topics, strict=True):
+            started = time.perf_counter()
+            summary = summarize_extractively(paper, paper_topics)
+            summary.duration_s = time.perf_counter() - started + tagging_share
+            summaries.append(summary)
+        return summaries
 
 
-def summarize_extractively(paper: PaperText) -> StructuredSummary:
+def summarize_extractively(paper: PaperText, topics: list[str] | None = None) -> StructuredSummary:
+    """`topics` when already tagged (a batch is tagged at once), else tagged here."""
     scored = score_sentences(paper.title, paper.abstract)
-    topics = tag_topics(paper.title, paper.abstract, paper.categories)
+    if topics is None:
+        topics = tag_topics(paper.title, paper.abstract, paper.categories)
     if not scored:
         # Nothing usable in the abstract: the title is the only text from the paper we may repeat.
         title = paper.title.strip()

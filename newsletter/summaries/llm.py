@@ -20,8 +20,8 @@ from newsletter.summaries.extractive import ExtractiveSummarizer
 from newsletter.summaries.guard import unsupported_numbers
 from newsletter.summaries.model import PaperText, StructuredSummary
 from newsletter.summaries.sentences import split_sentences
-from newsletter.summaries.taxonomy import is_known_topic, load_taxonomy
-from newsletter.summaries.topics import MAX_TOPICS, tag_topics
+from newsletter.tagging import MAX_TAGS, tag_topics
+from newsletter.tagging.taxonomy import is_known_topic, load_taxonomy
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ class LLMSummarizer:
         invented = unsupported_numbers(answer_text, f"{paper.title} {paper.abstract}")
         if invented:
             raise PermanentError(f"faithfulness guard: numbers absent from the paper: {', '.join(invented)}")
-        topics = [t for t in dict.fromkeys(answer.topics) if is_known_topic(t)][:MAX_TOPICS]
+        topics = [t for t in dict.fromkeys(answer.topics) if is_known_topic(t)][:MAX_TAGS]
         return StructuredSummary(
             key_points=[point.strip() for point in answer.key_points[:4]],
             summary=_first_sentences(answer.summary),

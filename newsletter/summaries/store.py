@@ -155,16 +155,23 @@ def store_summary(
     if inserted is None:
         return False
     # The newest summary decides the paper's topics: a changed abstract may change them.
+    replace_paper_topics(session, paper_id, summary.topics, topic_ids)
+    return True
+
+
+def replace_paper_topics(
+    session: Session, paper_id: int, topics: list[str], topic_ids: dict[str, int]
+) -> None:
+    """The paper's topic links become `topics`, rank = position (editions and pages read these)."""
     session.execute(delete(PaperTopic).where(PaperTopic.paper_id == paper_id))
     links = [
         {"paper_id": paper_id, "topic_id": topic_ids[name], "rank": rank}
-        for rank, name in enumerate(summary.topics)
+        for rank, name in enumerate(topics)
         if name in topic_ids
     ]
     if links:
         session.execute(insert(PaperTopic).values(links).on_conflict_do_nothing())
     session.flush()
-    return True
 
 
 def paper_text(paper: Paper) -> PaperText:

@@ -9,7 +9,7 @@ from importlib import resources
 
 @cache
 def load_taxonomy() -> dict[str, str]:
-    text = resources.files("newsletter.summaries").joinpath("data/topics.json").read_text("utf-8")
+    text = resources.files("newsletter.tagging").joinpath("data/topics.json").read_text("utf-8")
     taxonomy: dict[str, str] = json.loads(text)
     return taxonomy
 

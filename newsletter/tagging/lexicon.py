@@ -1,4 +1,5 @@
-"""Topic tagger: 1 to 3 taxonomy tags from the title, the text and (when known) arXiv categories."""
+"""Phrase evidence for each tag (data/topic_keywords.json) and arXiv categories: the learned tagger's
+lexicon features, and the rule-based tags it is compared against."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from newsletter.summaries.taxonomy import topic_names
+from newsletter.tagging.taxonomy import topic_names
 
 MAX_TOPICS = 3
 MAX_PHRASE_WORDS = 4
 # The title names what a paper is about; the text mostly names the context.
 TITLE_WEIGHT = 1.5
-# Tuned on the tuning part of tests/fixtures/topics_dev.jsonl only (see docs/summaries.md).
+# Tuned on the tuning part of the first dev labels only (docs/tagging.md).
 SECOND_TAG_RELATIVE = 0.4
 THIRD_TAG_RELATIVE = 0.7
 MIN_EXTRA_TAG_SCORE = 5.0
@@ -59,7 +60,8 @@ class TopicScore:
     score: float
 
 
-def tag_topics(title: str, text: str, categories: tuple[str, ...] | list[str] = ()) -> list[str]:
+def lexicon_tags(title: str, text: str, categories: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """The rule-based tags (the tagger before the learned one): kept as the baseline it is measured against."""
     ranked = score_topics(title, text, categories)
     if not ranked or ranked[0].score <= 0:
         return [_fallback(categories)]
@@ -91,7 +93,7 @@ def score_topics(title: str, text: str, categories: tuple[str, ...] | list[str] 
 @cache
 def load_lexicon() -> dict[str, tuple[tuple[str, float], ...]]:
     """Normalised phrase -> the tags it is evidence for, with weights (data/topic_keywords.json)."""
-    raw = resources.files("newsletter.summaries").joinpath("data/topic_keywords.json").read_text("utf-8")
+    raw = resources.files("newsletter.tagging").joinpath("data/topic_keywords.json").read_text("utf-8")
     by_phrase: dict[str, list[tuple[str, float]]] = {}
     for topic, phrases in json.loads(raw).items():
         for phrase, weight in phrases.items():
