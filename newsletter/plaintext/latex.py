@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from pylatexenc import latexwalker, macrospec
@@ -44,8 +45,18 @@ GLUED_OPERATOR = re.compile(GLUED_OPERATOR_PATTERN)
 BARE_NAME = re.compile(BARE_NAME_PATTERN)
 STRIPPED_FRACTION = re.compile(STRIPPED_FRACTION_PATTERN)
 
-# Only text with one of these can hold LaTeX; most abstracts have none and are returned as they are.
-LATEX_MARKERS = re.compile(r"[\\${}]|(?<=\S)~(?=\S)|``|" + STRIPPED_COMMAND_PATTERN)
+# Stripped command names are looked for only where a brace, ^, _, one of these names, or "times"/"cdot"
+# glued to a number is.
+# (A Greek letter glued to a digit, "2pi", is left as it is: checking for every name costs too much.)
+STRIPPED_HINTS = ("epsilon", "frac", "dots", "infty", "mathcal", "mathbb", "sqrt")
+# The pieces of an abstract that are LaTeX: math, a command with its arguments, a brace group.
+ISLAND = re.compile(
+    r"\$\$.+?\$\$|\$[^$]+\$|\\\(.+?\\\)|\\\[.+?\\\]"
+    r"|\\[A-Za-z]+\*?(?:\s*\[[^\]]{0,200}\])?(?:\s*\{(?:[^{}]|\{[^{}]*\})*\})*"
+    r"|\\[^A-Za-z\s]"
+    r"|\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}",
+    re.DOTALL,
+)
 # A comment sign in an abstract is a percent sign ("50% faster"): escaped before parsing.
 UNESCAPED_PERCENT = re.compile(r"(?<!\\)%")
 # `~` between two words is a non-breaking space ("et al.~\cite{x}", "Fig.~3"); a free-standing one
@@ -143,22 +154,49 @@ logging.getLogger("pylatexenc").setLevel(logging.ERROR)
 
 def latex_to_text(text: str) -> str:
     """Plain text of a LaTeX title or abstract, whitespace folded; text without LaTeX comes back as is."""
-    if not LATEX_MARKERS.search(text):
+    if not has_latex_markers(text):
         return SPACES.sub(" ", text).strip()
-    if STRIPPED_COMMAND.search(text):
+    if has_stripped_commands(text):
         text = restore_stripped_commands(text)
-    prepared = UNESCAPED_PERCENT.sub(r"\\%", TIE.sub(" ", SYMBOL_BEFORE_SPACE.sub(r"\1{}", text)))
-    prepared = FREE_TILDE.sub(r"\\textasciitilde{}", prepared)
+    text = TIE.sub(" ", SYMBOL_BEFORE_SPACE.sub(r"\1{}", text))
+    # Only the LaTeX islands go through the parser: an abstract is mostly plain words, and parsing costs
+    # about as much per character of plain text as of markup.
+    rendered = ISLAND.sub(lambda match: island_text(match.group(0)), text)
+    return tidy(rendered.replace("``", "“").replace("''", "”"))
+
+
+def has_latex_markers(text: str) -> bool:
+    # Substring tests first: they cost microseconds, the patterns below a few hundred.
+    if "\\" in text or "$" in text or "{" in text or "}" in text or "``" in text:
+        return True
+    if "~" in text and TIE.search(text):
+        return True
+    return has_stripped_commands(text)
+
+
+def has_stripped_commands(text: str) -> bool:
+    # The full pattern costs ~100 µs on an abstract; most abstracts are ruled out by substring tests.
+    if "{" in text or "^" in text or "_" in text or any(word in text for word in STRIPPED_HINTS):
+        return STRIPPED_COMMAND.search(text) is not None
+    if "times" in text or "cdot" in text:
+        return GLUED_OPERATOR.search(text) is not None
+    return False
+
+
+@lru_cache(maxsize=8192)
+def island_text(island: str) -> str:
+    """One piece of markup ("$\\mathcal{O}(n)$", "\\emph{x}", "{-}") as text; the same pieces recur
+    across abstracts ("$\\times$", "\\%"), so each is parsed once per process."""
+    prepared = FREE_TILDE.sub(r"\\textasciitilde{}", UNESCAPED_PERCENT.sub(r"\\%", island))
     try:
         nodes, _, _ = latexwalker.LatexWalker(
             prepared, latex_context=WALKER_CONTEXT, tolerant_parsing=True
         ).get_latex_nodes()
-        rendered = RENDERER.nodelist_to_text(nodes)
+        return str(RENDERER.nodelist_to_text(nodes))
     except (latexwalker.LatexWalkerError, RecursionError, IndexError, KeyError, ValueError, TypeError):
-        # Beyond what tolerant parsing recovers from: markup stripped by the sweep below instead.
-        logger.warning("LaTeX not parsed, markup stripped instead: %.80r", text)
-        rendered = prepared
-    return tidy(rendered)
+        # Beyond what tolerant parsing recovers from: the markup is stripped by `tidy` instead.
+        logger.warning("LaTeX not parsed, markup stripped instead: %.80r", island)
+        return island
 
 
 def restore_stripped_commands(text: str) -> str:
