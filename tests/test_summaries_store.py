@@ -4,7 +4,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from newsletter.models import Paper, PaperTopic, Summary, Topic
-from newsletter.summaries import ExtractiveSummarizer, PaperText, input_hash
+from newsletter.summaries import BACKEND_VERSION, ExtractiveSummarizer, PaperText, input_hash
 from newsletter.summaries.store import input_hash_sql, papers_without_current_summary, summarize_pending
 
 ABSTRACT = (
@@ -47,9 +47,9 @@ def test_sql_input_hash_matches_the_python_one_on_awkward_text(session: Session)
         abstract="Ünïcode — text,\r\n with  runs of\tspace. ",
         categories=["stat.ML", "cs.LG", "cs.AI", "Z.x"],
     )
-    expected = input_hash(PaperText(paper.title, paper.abstract, tuple(paper.categories)), "extractive-1")
+    expected = input_hash(PaperText(paper.title, paper.abstract, tuple(paper.categories)), BACKEND_VERSION)
 
-    computed = session.scalar(select(input_hash_sql("extractive-1")).where(Paper.id == paper.id))
+    computed = session.scalar(select(input_hash_sql(BACKEND_VERSION)).where(Paper.id == paper.id))
 
     assert computed == expected
 
@@ -68,8 +68,8 @@ def test_summarize_pending_stores_summaries_and_topic_links(session: Session) ->
 
     assert (counts.selected, counts.stored, counts.failed) == (1, 1, 0)
     stored = session.scalars(select(Summary).where(Summary.paper_id == paper.id)).one()
-    assert stored.backend == "extractive" and stored.backend_version == "extractive-1"
-    assert stored.input_hash == input_hash(PaperText(paper.title, ABSTRACT, ("cs.LG",)), "extractive-1")
+    assert stored.backend == "extractive" and stored.backend_version == BACKEND_VERSION
+    assert stored.input_hash == input_hash(PaperText(paper.title, ABSTRACT, ("cs.LG",)), BACKEND_VERSION)
     assert 3 <= len(stored.key_points) <= 4
     assert "2.5x faster convergence" in stored.results
     assert stored.topics[0] == "Federated Learning"
@@ -107,7 +107,7 @@ def test_a_changed_abstract_is_summarized_again_and_relinked(session: Session) -
     )
     session.expire_all()
 
-    assert [p.id for p in papers_without_current_summary(session, "extractive-1", 10)] == [paper.id]
+    assert [p.id for p in papers_without_current_summary(session, BACKEND_VERSION, 10)] == [paper.id]
     counts = summarize_pending(session, CountingSummarizer(), limit=10)
 
     assert counts.stored == 1
@@ -124,7 +124,7 @@ def test_a_new_backend_version_makes_every_paper_pending_again(session: Session)
     paper = add_paper(session, "2611.50001")
     summarize_pending(session, CountingSummarizer(), limit=10)
 
-    assert papers_without_current_summary(session, "extractive-1", 10) == []
+    assert papers_without_current_summary(session, BACKEND_VERSION, 10) == []
     assert [p.id for p in papers_without_current_summary(session, "llm-1:some-model", 10)] == [paper.id]
 
 
@@ -137,7 +137,7 @@ def test_one_failing_paper_is_counted_and_the_rest_are_stored(session: Session) 
 
     assert (counts.selected, counts.stored, counts.failed) == (3, 2, 1)
     assert counts.failed_paper_ids == [bad.id]
-    assert [p.id for p in papers_without_current_summary(session, "extractive-1", 10)] == [bad.id]
+    assert [p.id for p in papers_without_current_summary(session, BACKEND_VERSION, 10)] == [bad.id]
 
 
 def test_limit_bounds_a_chunk_and_the_next_chunk_continues(session: Session) -> None:
@@ -148,4 +148,4 @@ def test_limit_bounds_a_chunk_and_the_next_chunk_continues(session: Session) -> 
     second = summarize_pending(session, CountingSummarizer(), limit=3)
 
     assert (first.stored, second.stored) == (3, 2)
-    assert papers_without_current_summary(session, "extractive-1", 10) == []
+    assert papers_without_current_summary(session, BACKEND_VERSION, 10) == []

@@ -9,15 +9,19 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from newsletter.summaries.guard import unsupported_numbers
 from newsletter.summaries.model import PaperText, StructuredSummary
+from newsletter.summaries.notes import as_note, name_in_title
 from newsletter.summaries.sentences import is_complete_sentence, split_sentences
 from newsletter.tagging import tag_papers, tag_topics
 
 BACKEND = "extractive"
 # Bump when the output for the same input changes: stored summaries are keyed by it.
-BACKEND_VERSION = "extractive-1"
+BACKEND_VERSION = "extractive-2"
 ROLES = ("background", "method", "result", "implication")
 MAX_SECTION_SENTENCES = 3
+# A key point of about this length or less reads as a note; longer ones are chosen only if they say more.
+NOTE_CHARS = 110
 
 CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
     "background": [
@@ -118,6 +122,8 @@ class ScoredSentence:
     role: str
     role_scores: dict[str, float]
     informativeness: float
+    # The sentence rewritten as a self-contained note, or None if it cannot stand alone.
+    note: str | None = None
 
 
 class ExtractiveSummarizer:
@@ -155,15 +161,28 @@ def summarize_extractively(paper: PaperText, topics: list[str] | None = None) ->
         # Nothing usable in the abstract: the title is the only text from the paper we may repeat.
         title = paper.title.strip()
         return _summary([title], title, title, title, title, topics)
-    summary_part = _summary_sentences(scored)
-    used = _indexes(summary_part)
+    name = name_in_title(paper.title)
+    for sentence in scored:
+        note = as_note(sentence.text, name)
+        # The rewrite never adds a number; the guard keeps that true whatever the rules become.
+        if note and not unsupported_numbers(note, f"{paper.title} {paper.abstract}"):
+            sentence.note = note
+    key_points = _key_points(scored)
+    # Sections tell what the key points do not: the sentences behind the key points are not reused.
+    used = _indexes(key_points)
+    summary_part = [s for s in _summary_sentences(scored) if s.index not in used]
+    used |= _indexes(summary_part)
     results = _section(scored, "result", used, fallback=_best_unused(scored, "result", used))
     used |= _indexes(results)
     implications = _section(scored, "implication", used, fallback=_outlook(scored, used))
     used |= _indexes(implications)
-    methodology = _section(scored, "method", used, fallback=summary_part[-1:])
+    methodology = _section(scored, "method", used, fallback=[])
+    used |= _indexes(methodology)
+    if not (summary_part or results or implications or methodology):
+        # Every section came out empty while sentences are left: the summary tells the first of them.
+        summary_part = [s for s in scored if s.index not in used][:1]
     return _summary(
-        [s.text for s in _key_points(scored)],
+        [s.note or s.text for s in key_points],
         _join(summary_part),
         _join(methodology),
         _join(results),
@@ -240,36 +259,37 @@ def _section(
 
 
 def _outlook(scored: list[ScoredSentence], used: set[int]) -> list[ScoredSentence]:
-    # Abstracts end on their outlook; if the last sentence is taken, the one after the contribution
-    # leaning most towards an implication, else the last sentence again.
+    # Abstracts end on their outlook; if the last sentence is taken, the unused one after the
+    # contribution leaning most towards an implication, else nothing.
     if scored[-1].index not in used:
         return [scored[-1]]
     after = [s for s in scored if s.role != "background" and s.index not in used]
     leaning = [s for s in after if s.role_scores["implication"] > 0]
-    return [max(leaning, key=lambda s: s.role_scores["implication"])] if leaning else [scored[-1]]
+    return [max(leaning, key=lambda s: s.role_scores["implication"])] if leaning else []
 
 
 def _best_unused(scored: list[ScoredSentence], role: str, used: set[int]) -> list[ScoredSentence]:
-    # No sentence has this role: the one leaning most towards it, repeating one only if all are taken.
-    pool = [s for s in scored if s.index not in used] or scored
-    return [max(pool, key=lambda s: (s.role_scores[role], s.index))]
+    # No sentence has this role: the unused one leaning most towards it, else nothing (never a repeat).
+    pool = [s for s in scored if s.index not in used and s.role != "background"]
+    return [max(pool, key=lambda s: (s.role_scores[role], s.index))] if pool else []
 
 
 def _key_points(scored: list[ScoredSentence]) -> list[ScoredSentence]:
     wanted = 4 if len(scored) >= 8 else 3
     role_weight = {"background": 0.6, "method": 1.1, "result": 1.15, "implication": 0.9}
-    ranked = sorted(scored, key=lambda s: -s.informativeness * role_weight[s.role])
+
+    def weight(sentence: ScoredSentence) -> float:
+        # Short notes read best: a long one must carry more to be chosen.
+        brevity = min(1.0, NOTE_CHARS / max(len(sentence.note or ""), 1))
+        return sentence.informativeness * role_weight[sentence.role] * brevity
+
+    ranked = sorted((s for s in scored if s.note), key=lambda s: -weight(s))
     chosen: list[ScoredSentence] = []
     for sentence in ranked:
-        if all(_overlap(sentence.text, other.text) < 0.6 for other in chosen):
+        if all(_overlap(sentence.note or "", other.note or "") < 0.6 for other in chosen):
             chosen.append(sentence)
         if len(chosen) == wanted:
             break
-    for sentence in ranked:
-        if len(chosen) == min(wanted, len(scored)):
-            break
-        if sentence not in chosen:
-            chosen.append(sentence)
     return sorted(chosen, key=lambda s: s.index)
 
 

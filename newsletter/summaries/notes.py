@@ -1,0 +1,216 @@
+"""Abstract sentences rewritten as an editor's notes: third person, self-contained, short.
+
+An abstract speaks in the first person and leans on what came before ("However, …", "This allows …",
+"To this end, we propose …"). A key point is read alone, so each sentence is rewritten by its syntax:
+context-only openers are trimmed, "we propose X" becomes "Introduction of X", "our" becomes "the", asides
+in brackets and "e.g." lists go, and a sentence whose subject points at another sentence ("This",
+"They", "It") is given the paper's name or dropped. Nothing is added that the sentence did not say.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Openers that only tie a sentence to the previous one, or set context: trimmed up to their comma.
+CONNECTIVE_OPENER = re.compile(
+    r"^(?:however|moreover|furthermore|additionally|in addition|specifically|finally|first(?:ly)?|"
+    r"second(?:ly)?|third(?:ly)?|then|next|also|besides|meanwhile|instead|in contrast|by contrast|"
+    r"consequently|therefore|thus|hence|as a result|overall|notably|importantly|in particular|"
+    r"concretely|empirically|experimentally|theoretically|technically|practically|crucially|surprisingly|"
+    r"interestingly|to this end|to that end|to do so|to achieve this|to address (?:this|these|that|them)"
+    r"(?: \w+){0,3}|in this (?:paper|work|study|article|report|letter)|here|in summary|to summarize|"
+    r"in short|in practice|in particular|similarly|likewise|further|still|yet|so|and|but|"
+    r"beyond (?:this|that)|on the other hand|at the same time|in turn|as such)\s*,?\s+",
+    re.IGNORECASE,
+)
+# "To tackle X, we …", "Building on X, we …", "Unlike prior work, our …": a context clause before the
+# subject; trimmed when what follows it is a first-person or "our" statement.
+CONTEXT_CLAUSE = re.compile(r"^[A-Z][^,]{3,90},\s+(?=(?:we|our)\b)")
+FIRST_PERSON_LEAD = re.compile(
+    r"^(?:we|this (?:paper|work|study|article|report|letter))\s+(?:also\s+|further\s+|then\s+|first\s+|additionally\s+|here\s+|thus\s+|therefore\s+)?(\w+)\s+",
+    re.IGNORECASE,
+)
+# What a first-person verb becomes as a note: "We propose X" -> "Introduction of X".
+NOMINAL = {
+    "propose": "Introduction of", "proposes": "Introduction of", "introduce": "Introduction of",
+    "introduces": "Introduction of", "present": "Introduction of", "presents": "Introduction of",
+    "develop": "Development of", "develops": "Development of", "design": "Design of",
+    "designs": "Design of", "build": "Construction of", "builds": "Construction of",
+    "construct": "Construction of", "constructs": "Construction of",
+    "evaluate": "Evaluation of", "evaluates": "Evaluation of", "benchmark": "Benchmarking of",
+    "analyze": "Analysis of", "analyzes": "Analysis of", "analyse": "Analysis of", "analyses": "Analysis of",
+    "study": "Study of", "studies": "Study of", "investigate": "Investigation of",
+    "investigates": "Investigation of", "explore": "Exploration of", "explores": "Exploration of",
+    "derive": "Derivation of", "derives": "Derivation of", "establish": "Establishment of",
+    "establishes": "Establishment of", "release": "Release of", "releases": "Release of",
+    "identify": "Identification of", "identifies": "Identification of", "formulate": "Formulation of",
+    "formulates": "Formulation of", "extend": "Extension of", "extends": "Extension of",
+    "characterize": "Characterization of", "characterizes": "Characterization of",
+    "compare": "Comparison of", "compares": "Comparison of", "examine": "Examination of",
+    "examines": "Examination of", "apply": "Application of", "applies": "Application of",
+    "adopt": "Adoption of", "adopts": "Adoption of", "revisit": "A fresh look at",
+    "revisits": "A fresh look at", "describe": "Description of", "describes": "Description of",
+    "achieve": "Achievement of", "achieves": "Achievement of", "obtain": "Achievement of",
+    "obtains": "Achievement of", "discuss": "Discussion of", "discusses": "Discussion of",
+}  # fmt: skip
+# "We show that X" -> "Evidence that X"; "We observe X" -> "Observation of X".
+CLAIMS = {
+    "show": "Evidence", "shows": "Evidence", "demonstrate": "Demonstration", "demonstrates": "Demonstration",
+    "find": "Finding", "finds": "Finding", "observe": "Observation", "observes": "Observation",
+    "prove": "Proof", "proves": "Proof", "argue": "Argument", "argues": "Argument",
+    "confirm": "Confirmation", "confirms": "Confirmation", "reveal": "Evidence", "reveals": "Evidence",
+    "verify": "Verification", "verifies": "Verification", "hypothesize": "Hypothesis",
+    "conjecture": "Conjecture", "note": "Observation",
+}  # fmt: skip
+# "We conduct experiments on X" -> "Experiments on X": the verb says nothing, its object is the note.
+LIGHT_VERBS = frozenset({"conduct", "conducts", "perform", "performs", "provide", "provides", "offer",
+                         "offers", "give", "gives", "report", "reports", "carry", "make", "makes", "use",
+                         "uses", "employ", "employs", "leverage", "leverages", "utilize", "utilizes"})  # fmt: skip
+# Subjects that point at something said elsewhere: "This approach …" names a thing of the paper's, "This
+# yields …" or "These are …" points at a sentence the reader has not seen.
+POINTING_SUBJECT = re.compile(r"^(?:this|these|that|those|such)\s+(?=[a-z])", re.IGNORECASE)
+SINGULAR_POINTER_VERB = re.compile(
+    r"^(?:is|was|has|had|can|could|may|might|will|would|should|does|did|also|further|not|"
+    r"\w+[^suiy\W]s)\b",  # "This yields", "This facilitates" (nouns rarely end in a bare -s)
+    re.IGNORECASE,
+)
+PLURAL_POINTER_VERB = re.compile(
+    r"^(?:are|were|have|had|can|could|may|might|will|would|should|do|did|also|include|show|suggest|"
+    r"indicate|demonstrate|allow|enable|yield|lead|make|provide|offer|help|highlight|reveal|represent|"
+    r"underscore|motivate|result|form|constitute|remain|become|serve)\b",
+    re.IGNORECASE,
+)
+IT_IS_THAT = re.compile(r"^it (?:is|was) (?:\w+ ){1,2}that\s+", re.IGNORECASE)
+QUESTION_OR_ITEM = re.compile(r"\?$|^\(?(?:\d|[ivx]+|[a-h])\)")
+BARE_POINTER = re.compile(
+    r"^(?:it|they|this|these|that|those|he|she|its|their|them|the former|the latter|both|such|"
+    r"this is|which|here)\b",
+    re.IGNORECASE,
+)
+OUR = re.compile(r"\bour\b")
+OUR_START = re.compile(r"^Our\b")
+MID_WE = re.compile(r"\b(?:we|We)\b (?=\w)")
+# An aside a note can do without: "(e.g., …)", "(see …)", bracketed lists.
+ASIDE = re.compile(
+    r"\s*\((?:e\.g\.|i\.e\.|see|cf\.|such as|including|namely)[^()]*\)|,?\s*\b(?:e\.g\.|i\.e\.),?\s[^,;.]*(?=[,;.])"
+)
+LONG_PARENTHESIS = re.compile(r"\s*\([^()]{25,}\)")
+# Where a long sentence can end early and still be a statement.
+CLAUSE_BREAK = re.compile(
+    r",\s+(?:which|while|whereas|thereby|thus|leading to|resulting in|making|allowing|enabling|"
+    r"where|as well as|and (?:we|our|it|they|this)|but|yet|although|though|since|because)\b|;\s+|\s+—\s+|:\s+"
+)
+# "Design of a loss and formulate training as …": the second verb's clause has lost its subject.
+COORDINATED_VERB = re.compile(
+    r",?\s+and\s+(?:then\s+)?(?:" + "|".join(sorted({*NOMINAL, *CLAIMS, *LIGHT_VERBS})) + r")\b[^.;]*"
+)
+# "We (i) propose …", "We: (1) identify …": the enumeration goes, the statement stays.
+ENUMERATED_LEAD = re.compile(r"^(we|this (?:paper|work))\s*:?\s*\((?:\d+|[ivx]+|[a-h])\)\s*", re.IGNORECASE)
+# "2. The agent is …": a numbered item that is a whole sentence keeps the sentence.
+NUMBERED_ITEM = re.compile(r"^\(?\d{1,2}[.)]\s+(?=[A-Z])")
+LEADING_DETERMINER = re.compile(r"^(?:a|an|the|our)\s+", re.IGNORECASE)
+TARGET_CHARS = 120
+MAX_CHARS = 200
+MIN_WORDS = 5
+
+
+NAMED_TITLE = re.compile(r"^([A-Z][\w+\-.]*(?:\s[\w+\-.]+){0,2}):\s")
+
+
+def name_in_title(title: str) -> str | None:
+    """The method's name a title starts with ("PolyKV: A Shared …" -> "PolyKV"), if it has one."""
+    match = NAMED_TITLE.match(title.strip())
+    return match.group(1) if match else None
+
+
+def as_note(sentence: str, name: str | None) -> str | None:
+    """The sentence as a self-contained note, or None if it cannot stand alone."""
+    text = NUMBERED_ITEM.sub("", sentence.strip())
+    for _ in range(3):
+        trimmed = CONNECTIVE_OPENER.sub("", text, count=1)
+        trimmed = CONTEXT_CLAUSE.sub("", trimmed, count=1)
+        if trimmed == text:
+            break
+        text = trimmed
+    text = ENUMERATED_LEAD.sub(r"\1 ", text)
+    text = _nominal(text)
+    text = COORDINATED_VERB.sub("", text)
+    standalone = _self_contained(text, name)
+    if standalone is None:
+        return None
+    third_person = MID_WE.sub("the authors ", OUR.sub("the", OUR_START.sub("The", standalone)))
+    note = _shortened(third_person)
+    if note is None or len(note.split()) < MIN_WORDS or len(note) > MAX_CHARS:
+        return None
+    return _capitalized(note)
+
+
+def _nominal(text: str) -> str:
+    match = FIRST_PERSON_LEAD.match(text)
+    if match is None:
+        return text
+    verb, rest = match.group(1).lower(), text[match.end() :]
+    if verb in CLAIMS:
+        if rest.lower().startswith("that "):
+            return f"{CLAIMS[verb]} that {rest[5:]}"
+        return f"{CLAIMS[verb]} of {rest}"
+    if verb in NOMINAL:
+        # "We propose a method" -> "Introduction of a method"; "our method" -> "the method".
+        return f"{NOMINAL[verb]} {LEADING_DETERMINER.sub(_lowered_determiner, rest)}"
+    if verb in LIGHT_VERBS:
+        return rest
+    # "We achieve", "We outperform": a claim whose subject is the paper.
+    return text
+
+
+def _lowered_determiner(match: re.Match[str]) -> str:
+    word = match.group(0).strip().lower()
+    return "the " if word in ("the", "our") else word + " "
+
+
+def _self_contained(text: str, name: str | None) -> str | None:
+    if QUESTION_OR_ITEM.search(text):
+        return None
+    text = IT_IS_THAT.sub("", text)
+    pointing = POINTING_SUBJECT.match(text)
+    if pointing is not None:
+        plural = pointing.group(0).lower().startswith(("these", "those"))
+        if (PLURAL_POINTER_VERB if plural else SINGULAR_POINTER_VERB).match(text[pointing.end() :]):
+            return None
+        # "This approach reduces …" -> "The approach reduces …": the paper's own approach.
+        return "The " + text[pointing.end() :]
+    if BARE_POINTER.match(text):
+        # "It achieves …" is said of the paper's method: its name, when the title gives one.
+        if name and re.match(r"^it\s+(?!is\b|was\b)(?=[a-z])", text, re.IGNORECASE):
+            return name + text[text.index(" ") :]
+        return None
+    return text
+
+
+def _shortened(text: str) -> str | None:
+    text = ASIDE.sub("", text)
+    if len(text) > TARGET_CHARS:
+        text = LONG_PARENTHESIS.sub("", text)
+    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    if len(text) <= TARGET_CHARS:
+        return text
+    # The main clause alone, if it is a statement of its own: the longest one that fits.
+    heads = [
+        text[: match.start()].rstrip(" ,;:")
+        for match in CLAUSE_BREAK.finditer(text)
+        if len(text[: match.start()].split()) >= MIN_WORDS + 2
+    ]
+    fitting = [head for head in heads if len(head) <= TARGET_CHARS]
+    if fitting:
+        return max(fitting, key=len) + "."
+    if len(text) <= MAX_CHARS:
+        return text
+    shorter = [head for head in heads if len(head) <= MAX_CHARS]
+    return min(shorter, key=len) + "." if shorter else None
+
+
+def _capitalized(text: str) -> str:
+    text = text.strip()
+    if not text.endswith((".", "!", "?")):
+        text = text.rstrip(" ,;:") + "."
+    return text[0].upper() + text[1:]

@@ -1,0 +1,159 @@
+"""Key points read as an editor's notes: third person, self-contained, short, faithful to the abstract."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from newsletter.plaintext.latex import latex_to_text
+from newsletter.summaries import ExtractiveSummarizer, PaperText
+from newsletter.summaries.guard import unsupported_numbers
+from newsletter.summaries.notes import as_note, name_in_title
+from newsletter.summaries.readability import is_dangling
+from newsletter.summaries.sentences import split_sentences
+from tests.recordings import load_corpus_papers
+
+SUMMARIZER = ExtractiveSummarizer()
+# Words a rewrite may add: the nominal openers and "the"/"the authors" for "our"/"we".
+REWRITE_WORDS = {
+    "introduction", "development", "design", "construction", "evaluation", "benchmarking", "analysis",
+    "study", "investigation", "exploration", "derivation", "establishment", "release", "identification",
+    "formulation", "extension", "characterization", "comparison", "examination", "application",
+    "adoption", "a", "fresh", "look", "at", "description", "achievement", "discussion", "evidence",
+    "demonstration", "finding", "observation", "proof", "argument", "confirmation", "verification",
+    "hypothesis", "conjecture", "of", "that", "the", "authors",
+}  # fmt: skip
+WORD = re.compile(r"[a-z][a-z0-9\-]*")
+
+# Abstracts written for these tests, in the habits real abstracts have: first person, connectives,
+# pronouns pointing back, long context clauses, LaTeX.
+HELD_OUT = [
+    PaperText(
+        "RouteKV: Learned Eviction for Long-Context Decoding",
+        r"Long-context decoding is bound by the memory of the key-value cache. However, existing eviction "
+        r"policies are hand-written and brittle. To address this, we propose RouteKV, a learned eviction "
+        r"policy that scores cached tokens with a $\mathcal{O}(1)$ router per head. It is trained once "
+        r"per model family and transfers across tasks without tuning. This allows a single policy to "
+        r"serve every context length. We show that RouteKV keeps 97.5\% of full-cache accuracy on "
+        r"LongBench while storing 8$\times$ fewer tokens. Moreover, they remain stable when the context "
+        r"grows past 128K tokens. Our code is released to the community.",
+    ),
+    PaperText(
+        "Calibrated Abstention for Retrieval-Augmented Question Answering",
+        "Retrieval-augmented generation often answers even when the retrieved passages do not support an "
+        "answer. In this paper, we study abstention, the choice not to answer, as a calibration problem. "
+        "We introduce a conformal abstention rule that bounds the rate of unsupported answers at a level "
+        "the user chooses. Specifically, the rule thresholds a support score computed from the passages "
+        "and the draft answer. Experiments on four open-domain benchmarks demonstrate that the rule "
+        "meets its target rate within 1.2 points while abstaining 30% less often than confidence "
+        "thresholds. These results suggest that abstention can be controlled without retraining the "
+        "model. Finally, we discuss how the rule composes with reranking.",
+    ),
+]
+
+
+def content_words(text: str) -> set[str]:
+    return set(WORD.findall(text.lower()))
+
+
+def assert_reads_as_notes(paper: PaperText) -> None:
+    result = SUMMARIZER.summarize(paper)
+    source = content_words(f"{paper.title} {paper.abstract}")
+    for point in result.key_points:
+        assert len(point) <= 200, point
+        assert not is_dangling(point), point
+        assert not point[0].islower() and point.endswith("."), point
+        assert not unsupported_numbers(point, f"{paper.title} {paper.abstract}"), point
+        # Nothing added that the abstract did not say, beyond the words of the rewrite itself.
+        assert content_words(point) - source - REWRITE_WORDS == set(), point
+        assert not any(character in point for character in "{}$\\"), point
+    for index, point in enumerate(result.key_points):
+        for other in result.key_points[index + 1 :]:
+            assert point != other
+
+
+@pytest.mark.parametrize("paper", HELD_OUT, ids=lambda paper: paper.title[:20])
+def test_hand_written_abstracts_give_three_or_four_self_contained_notes(paper: PaperText) -> None:
+    cleaned = PaperText(latex_to_text(paper.title), latex_to_text(paper.abstract))
+    assert_reads_as_notes(cleaned)
+    assert 3 <= len(SUMMARIZER.summarize(cleaned).key_points) <= 4
+
+
+def test_every_corpus_paper_reads_as_notes() -> None:
+    for record in load_corpus_papers():
+        assert_reads_as_notes(
+            PaperText(latex_to_text(str(record["title"])), latex_to_text(str(record["abstract"])))
+        )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "note"),
+    [
+        ("We propose a sparse router for experts.", "Introduction of a sparse router for experts."),
+        (
+            "In this paper, we introduce our benchmark of 12 tasks.",
+            "Introduction of the benchmark of 12 tasks.",
+        ),
+        (
+            "We show that pruning preserves accuracy at scale.",
+            "Evidence that pruning preserves accuracy at scale.",
+        ),
+        ("However, we find that small models forget faster.", "Finding that small models forget faster."),
+        ("To this end, we design a two-stage training recipe.", "Design of a two-stage training recipe."),
+        (
+            "We conduct extensive experiments on ImageNet and COCO.",
+            "Extensive experiments on ImageNet and COCO.",
+        ),
+        (
+            "Our method outperforms strong baselines on all tasks.",
+            "The method outperforms strong baselines on all tasks.",
+        ),
+        (
+            "This approach reduces memory by half on long inputs.",
+            "The approach reduces memory by half on long inputs.",
+        ),
+        (
+            "It is worth noting that the bound is tight for convex losses.",
+            "The bound is tight for convex losses.",
+        ),
+    ],
+)
+def test_first_person_and_connective_sentences_are_rewritten_as_notes(sentence: str, note: str) -> None:
+    assert as_note(sentence, None) == note
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "This yields a closed-form loss that is easy to optimise.",
+        "They are stable across seeds and datasets of every size.",
+        "These are the first results of this kind for sparse models.",
+        "How can we measure the consistency of reward models?",
+        "(2) a new benchmark for long documents and their summaries.",
+    ],
+)
+def test_sentences_that_point_elsewhere_or_are_not_statements_are_dropped(sentence: str) -> None:
+    assert as_note(sentence, None) is None
+
+
+def test_it_becomes_the_method_named_by_the_title() -> None:
+    name = name_in_title("PolyKV: A Shared KV Cache Pool")
+    assert name == "PolyKV"
+    assert as_note("It reduces cache memory from 19.8 GB to 0.45 GB.", name) == (
+        "PolyKV reduces cache memory from 19.8 GB to 0.45 GB."
+    )
+
+
+def test_sections_never_repeat_a_sentence_behind_a_key_point() -> None:
+    for record in load_corpus_papers()[:60]:
+        paper = PaperText(latex_to_text(str(record["title"])), latex_to_text(str(record["abstract"])))
+        result = SUMMARIZER.summarize(paper)
+        name = name_in_title(paper.title)
+        sentences = [
+            sentence
+            for section in (result.summary, result.methodology, result.results, result.implications)
+            for sentence in split_sentences(section).sentences
+        ]
+        assert len(sentences) == len(set(sentences)), paper.title
+        assert not {as_note(sentence, name) for sentence in sentences} & set(result.key_points), paper.title
