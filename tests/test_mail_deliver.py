@@ -199,11 +199,12 @@ def test_preview_context_has_real_signed_links(session: Session, settings: Setti
     context = edition_context(session, settings, edition.id)
     assert context["links"]["unsubscribe"].startswith("https://papers.example.org/unsubscribe/")
     assert context["papers"][0]["title"] == "<b>Bold</b> claim"
+    # Without a TL;DR from Hugging Face the first key point is the TL;DR, unlabelled, and not listed again.
     assert context["papers"][0]["tags"] == ["NLP"] and context["papers"][0]["key_points"] == [
-        "One.",
         "Two.",
         "Three.",
     ]
+    assert context["papers"][0]["tldr"] == {"text": "One.", "source_label": None}
     assert "secret" not in repr(context).lower()
 
 

@@ -26,6 +26,11 @@ def paper(number: int, **overrides: Any) -> dict[str, Any]:
         "url": f"https://papers.example.org/papers/2611.0000{number}",
         "authors": "Ada Lovelace, Alan Turing",
         "tags": ["NLP", "Retrieval"],
+        "tldr": (
+            {"text": "A sparse retriever that halves memory.", "source_label": "Hugging Face"}
+            if number == 1
+            else {"text": "Introduction of a sparse retriever.", "source_label": None}
+        ),
         "key_points": ["The method halves memory.", "It beats the baseline on 5 of 6 tasks."],
         "reason": "NLP · keyword “retrieval” · 42 upvotes",
         "upvotes": 42,

@@ -13,6 +13,7 @@ from newsletter.catalog.papers import has_topic, paper_tags_column
 from newsletter.errors import NotFound
 from newsletter.mail.context import safe_web_url
 from newsletter.models import Paper, Summary
+from newsletter.summaries.presentation import Tldr, made_by, sections_without_repeats, tldr_and_points
 
 MAX_QUERY_CHARS = 200
 CARDS_PER_PAGE = 100
@@ -48,11 +49,16 @@ class PaperDetail:
     code_url: str | None
     project_url: str | None
     hf_url: str | None
+    # The one-line TL;DR (Hugging Face's, labelled, or the first key point) and the key points under it.
+    tldr: Tldr | None
     key_points: list[str]
+    # Each section without the sentences the TL;DR, key points or an earlier section already said.
     summary: str | None
     methodology: str | None
     results: str | None
     implications: str | None
+    # How the summary was made: "extractive-2", or the model name (with "checked" for the LLM's guard).
+    made_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,17 @@ def paper_detail(session: Session, arxiv_id: str) -> PaperDetail:
         .order_by(Summary.created_at.desc(), Summary.id.desc())
         .limit(1)
     ).scalar_one_or_none()
+    tldr, points = tldr_and_points(paper.tldr, paper.tldr_source, list(summary.key_points) if summary else [])
+    shown = [tldr.text] if tldr else []
+    sections = sections_without_repeats(
+        [*shown, *points],
+        {
+            "summary": summary.summary if summary else None,
+            "methodology": summary.methodology if summary else None,
+            "results": summary.results if summary else None,
+            "implications": summary.implications if summary else None,
+        },
+    )
     return PaperDetail(
         arxiv_id=paper.arxiv_id,
         version=paper.version,
@@ -215,9 +232,11 @@ def paper_detail(session: Session, arxiv_id: str) -> PaperDetail:
         code_url=safe_web_url(paper.github_repo),
         project_url=safe_web_url(paper.project_page),
         hf_url=f"https://huggingface.co/papers/{paper.arxiv_id}" if paper.is_on_hf else None,
-        key_points=list(summary.key_points) if summary else [],
-        summary=summary.summary if summary else None,
-        methodology=summary.methodology if summary else None,
-        results=summary.results if summary else None,
-        implications=summary.implications if summary else None,
+        tldr=tldr,
+        key_points=points,
+        summary=sections["summary"] or None,
+        methodology=sections["methodology"] or None,
+        results=sections["results"] or None,
+        implications=sections["implications"] or None,
+        made_by=made_by(summary) if summary else None,
     )

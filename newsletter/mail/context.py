@@ -29,6 +29,7 @@ from newsletter.models import (
     Topic,
 )
 from newsletter.plaintext.shorten import shorten
+from newsletter.summaries.presentation import tldr_and_points
 
 MAX_TITLE_CHARS = 300
 MAX_POINT_CHARS = 400
@@ -117,13 +118,18 @@ def _paper_context(
     reason = item.reason or " · ".join(
         [*item.matched_topics, *(f"keyword “{k}”" for k in item.matched_keywords)]
     )
+    tldr, points = tldr_and_points(paper.tldr, paper.tldr_source, points)
     return {
         "arxiv_id": paper.arxiv_id,
         "title": _shorten(paper.title, MAX_TITLE_CHARS) or paper.arxiv_id,
         "url": links.paper_url(settings, paper.arxiv_id),
         "authors": _shorten(authors, MAX_TITLE_CHARS),
         "tags": tags,
-        "key_points": [_shorten(point, MAX_POINT_CHARS) for point in points[:5]],
+        # One line: Hugging Face's TL;DR (labelled) or the first key point, then the other key points.
+        "tldr": {"text": _shorten(tldr.text, MAX_POINT_CHARS), "source_label": tldr.source_label}
+        if tldr
+        else None,
+        "key_points": [_shorten(point, MAX_POINT_CHARS) for point in points[:4]],
         "reason": reason or "trending today",
         "upvotes": paper.hf_upvotes,
         "is_update": item.is_update,

@@ -27,7 +27,7 @@ CONNECTIVE_OPENER = re.compile(
 # subject; trimmed when what follows it is a first-person or "our" statement.
 CONTEXT_CLAUSE = re.compile(r"^[A-Z][^,]{3,90},\s+(?=(?:we|our)\b)")
 FIRST_PERSON_LEAD = re.compile(
-    r"^(?:we|this (?:paper|work|study|article|report|letter))\s+(?:also\s+|further\s+|then\s+|first\s+|additionally\s+|here\s+|thus\s+|therefore\s+)?(\w+)\s+",
+    r"^(?:we|(?:this|the) (?:paper|work|study|article|report|letter)|the authors)\s+(?:also\s+|further\s+|then\s+|first\s+|additionally\s+|here\s+|thus\s+|therefore\s+)?(\w+)\s+",
     re.IGNORECASE,
 )
 # What a first-person verb becomes as a note: "We propose X" -> "Introduction of X".
