@@ -27,6 +27,11 @@ def edition_context(number: int) -> dict[str, Any]:
             "url": f"https://papers.example.org/papers/2611.{number:05d}",
             "authors": "Ada Lovelace, Alan Turing, Grace Hopper et al.",
             "tags": ["NLP", "Retrieval", "Efficient ML"],
+            # Half the papers carry Hugging Face's TL;DR, the others lead with their first key point.
+            "tldr": {
+                "text": f"One line on paper {rank} in edition {number}.",
+                "source_label": "Hugging Face" if rank % 2 else None,
+            },
             "key_points": [f"Point {k} of paper {rank} in edition {number}." for k in range(3)],
             "reason": f"NLP · keyword “retrieval” · {number % 300} upvotes",
             "upvotes": number % 300,

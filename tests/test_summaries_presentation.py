@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
+from newsletter.links.urls import edition_url
 from newsletter.mail.context import edition_context
 from newsletter.mail.render import render_email
 from newsletter.models import Paper
@@ -28,7 +29,7 @@ from newsletter.summaries.sentences import split_sentences
 from newsletter.summaries.store import summarize_pending
 from tests.factories import make_subscriber
 from tests.mail_factories import make_content, make_edition
-from tests.web_fixtures import client_fixture  # noqa: F401
+from tests.web_fixtures import BASE_URL, client_fixture  # noqa: F401
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
 PUBLISHED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -195,3 +196,19 @@ def test_sections_leave_out_sentences_already_shown() -> None:
         },
     )
     assert sections == {"summary": "Routing is costly.", "results": "Throughput doubles on long contexts."}
+
+
+def test_the_archived_edition_page_leads_each_paper_with_its_tldr(
+    client: TestClient, settings: Settings, committed_session_factory: sessionmaker[Session]
+) -> None:
+    store_and_summarize(committed_session_factory)
+    with session_scope(committed_session_factory) as session:
+        papers = list(session.scalars(select(Paper).order_by(Paper.arxiv_id)))
+        edition_id = make_edition(
+            session, make_subscriber(session, "bob@example.org"), make_content(session, papers)
+        ).id
+    html = client.get(edition_url(settings, edition_id).removeprefix(BASE_URL)).text
+    shown = visible_text(html, skip_details=True)
+    assert "TL;DR (Hugging Face): SparseRoute learns per-device capacity limits" in shown.replace("\n", " ")
+    assert shown.count("Introduction of a calibrated abstention rule for such models.") == 1
+    assert_no_sentence_twice(shown)
