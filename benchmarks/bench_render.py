@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from newsletter.mail.context import PLACEHOLDERS
+from newsletter.mail.context import new_link_slots
 from newsletter.mail.render import render_email
 
 NAME = "render"
@@ -53,7 +53,7 @@ def edition_context(number: int) -> dict[str, Any]:
         "papers": papers,
         "paper_count": 10,
         "overflow_count": number % 4,
-        "links": {**PLACEHOLDERS, "site": "https://papers.example.org/"},
+        "links": {**new_link_slots(), "site": "https://papers.example.org/"},
         "sender": {"name": "ML Papers Daily", "postal_address": "Newsletter, 1 Example Street, 10115 Berlin"},
         "footer_note": "",
     }

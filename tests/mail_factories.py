@@ -96,6 +96,7 @@ class StandInRequest:
     emails: list[str]
     delivery_ids: list[int]
     body: dict[str, Any]
+    raw: bytes = b""  # the request body as it came over the wire
     message_id: str | None = None  # the X-Message-Id answered, if it was accepted
 
 
@@ -128,12 +129,14 @@ def _handler(stand_in: SendGridStandIn) -> type[BaseHTTPRequestHandler]:
             return None
 
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            raw = self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.loads(raw)
             personalizations = body.get("personalizations", [])
             request = StandInRequest(
                 emails=[p["to"][0]["email"] for p in personalizations],
                 delivery_ids=[int(p["custom_args"]["delivery_id"]) for p in personalizations],
                 body=body if stand_in.record_bodies else {},
+                raw=raw if stand_in.record_bodies else b"",
             )
             with stand_in.lock:
                 stand_in.requests.append(request)

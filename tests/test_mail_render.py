@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from newsletter.config import Settings
-from newsletter.mail.context import PLACEHOLDERS, recipient_links
+from newsletter.mail.context import recipient_links
 from newsletter.mail.message import Recipient, build_message, clean_header_value
 from newsletter.mail.render import EMAIL_NAMES, RenderedEmail, render_email
 
@@ -43,6 +43,14 @@ def paper(number: int, **overrides: Any) -> dict[str, Any]:
     return values | overrides
 
 
+# Fixed slot keys, so the fragments below can name them; real renderings draw fresh random ones.
+LINK_SLOTS_USED = {
+    "view_in_browser": "%%view_in_browser-k1%%",
+    "preferences": "%%preferences-k1%%",
+    "unsubscribe": "%%unsubscribe-k1%%",
+}
+
+
 def edition_context(papers: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "kind": "papers",
@@ -55,11 +63,12 @@ def edition_context(papers: list[dict[str, Any]]) -> dict[str, Any]:
         "paper_count": len(papers),
         "overflow_count": 3,
         "links": {
-            **{name: value for name, value in PLACEHOLDERS.items()},
+            **LINK_SLOTS_USED,
             "site": "https://papers.example.org/",
         },
         "sender": {"name": "ML Papers Daily", "postal_address": "Newsletter, 1 Example Street, 10115 Berlin"},
         "footer_note": "",
+        "link_slots": LINK_SLOTS_USED,
     }
 
 
@@ -92,8 +101,8 @@ def fixed_context(name: str) -> dict[str, Any]:
 EXPECTED_FRAGMENTS = {
     "edition": ["Sparse Retrieval Paper 1", "NLP · keyword “retrieval” · 42 upvotes", "The method halves memory.",
                 "https://arxiv.org/pdf/2611.00001", "https://github.com/example/sparse", "3 more matching papers",
-                "%%unsubscribe_url%%", "%%preferences_url%%", "%%edition_url%%"],
-    "nothing_new": ["Nothing new in your topics today", "%%unsubscribe_url%%", "%%preferences_url%%"],
+                "%%unsubscribe-k1%%", "%%preferences-k1%%", "%%view_in_browser-k1%%"],
+    "nothing_new": ["Nothing new in your topics today", "%%unsubscribe-k1%%", "%%preferences-k1%%"],
     "confirmation": ["Confirm", "https://papers.example.org/confirm/TOKEN", "alice@example.org"],
     "welcome": ["Welcome to ML Papers Daily", "NLP, Computer Vision", "https://papers.example.org/unsubscribe/TOKEN"],
     "unsubscribed": ["You are unsubscribed", "alice@example.org", "https://papers.example.org/"],
@@ -123,8 +132,8 @@ def test_the_edition_shows_each_paper_linked_with_tags_reasons_and_links() -> No
     # The preheader is the inbox's preview line: hidden in the body, first in it.
     assert "Sparse Retrieval Paper 1 · Sparse Retrieval Paper 2" in html
     assert html.index("Sparse Retrieval Paper 1 · Sparse Retrieval Paper 2") < html.index("View in browser")
-    assert '<a href="%%edition_url%%">View in browser</a>' in html
-    assert "View in browser: %%edition_url%%" in text
+    assert '<a href="%%view_in_browser-k1%%">View in browser</a>' in html
+    assert "View in browser: %%view_in_browser-k1%%" in text
     assert '<a href="https://papers.example.org/papers/2611.00001">Sparse Retrieval Paper 1</a>' in html
     assert '<span class="tag">NLP</span><span class="tag">Retrieval</span>' in html
     assert "Tags: NLP, Retrieval" in text
@@ -136,7 +145,7 @@ def test_the_edition_shows_each_paper_linked_with_tags_reasons_and_links() -> No
     assert "updated · v2" in html and "Sparse Retrieval Paper 2 [updated, v2]" in text
     assert "Why: NLP · keyword “retrieval” · 42 upvotes" in text
     assert (
-        '<a href="%%preferences_url%%">' in html and '<a href="%%unsubscribe_url%%">Unsubscribe</a>' in html
+        '<a href="%%preferences-k1%%">' in html and '<a href="%%unsubscribe-k1%%">Unsubscribe</a>' in html
     )
 
 
@@ -176,7 +185,7 @@ def _message(
     settings: Settings, rendered: RenderedEmail, address: str = "alice@example.org"
 ) -> email.message.EmailMessage:
     recipient = Recipient(
-        delivery_id=7, subscriber_id=3, email=address, substitutions=recipient_links(settings, 3, 11)
+        delivery_id=7, subscriber_id=3, email=address, links=recipient_links(settings, 3, 11)
     )
     message = build_message(settings, rendered, recipient)
     parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)

@@ -36,7 +36,10 @@ from tests.mail_factories import (
 )
 
 RENDERED = RenderedEmail(
-    subject="Papers", text="Unsubscribe: %%unsubscribe_url%%", html="<a href='%%unsubscribe_url%%'>x</a>"
+    subject="Papers",
+    text="Unsubscribe: %%unsubscribe-k1%%",
+    html="<a href='%%unsubscribe-k1%%'>x</a>",
+    link_slots={"unsubscribe": "%%unsubscribe-k1%%"},
 )
 
 
@@ -71,7 +74,7 @@ def recipients(count: int) -> list[Recipient]:
             n,
             n,
             f"reader{n}@example.org",
-            substitutions={"%%unsubscribe_url%%": f"https://papers.example.org/u/{n}"},
+            links={"unsubscribe": f"https://papers.example.org/u/{n}"},
         )
         for n in range(1, count + 1)
     ]
@@ -148,7 +151,7 @@ def test_more_than_a_thousand_recipients_go_in_requests_the_spec_accepts(
 
 def test_a_request_the_spec_refuses_fails_the_send_for_good(settings: Settings, prism_url: str) -> None:
     backend = SendGridBackend(sendgrid_settings(settings, prism_url), max_attempts=1)
-    malformed = Recipient(1, 1, "not-an-address", substitutions={})
+    malformed = Recipient(1, 1, "not-an-address", links={"unsubscribe": "https://papers.example.org/u/1"})
     results = list(backend.send_batch(RENDERED, [malformed]))
     assert results[0].outcome == "failed" and "SendGrid 400" in (results[0].error or ""), results
 
@@ -168,7 +171,7 @@ def test_request_carries_personal_substitutions_headers_and_delivery_ids(setting
     body = stand_in.requests[0].body
     first = body["personalizations"][0]
     assert first["custom_args"] == {"delivery_id": "1"}
-    assert first["substitutions"] == {"%%unsubscribe_url%%": "https://papers.example.org/u/1"}
+    assert first["substitutions"] == {"%%unsubscribe-k1%%": "https://papers.example.org/u/1"}
     assert first["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert first["headers"]["List-Unsubscribe"].startswith("<https://papers.example.org/unsubscribe/")
     assert body["headers"]["List-Id"] and body["from"]["email"] == "papers@newsletter.example"

@@ -29,7 +29,12 @@ from newsletter.mail.render import RenderedEmail, render_email
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import free_port, make_content, make_edition, running_smtp_server
 
-RENDERED = RenderedEmail(subject="Hello %%name%%", text="Text for %%name%%", html="<p>HTML for %%name%%</p>")
+RENDERED = RenderedEmail(
+    subject="Hello %%name-k1%%",
+    text="Text for %%name-k1%%",
+    html="<p>HTML for %%name-k1%%</p>",
+    link_slots={"name": "%%name-k1%%"},
+)
 
 
 class ScriptedHandler:
@@ -137,7 +142,7 @@ def tls_smtp_server(
 
 
 def recipient(delivery_id: int, address: str) -> Recipient:
-    return Recipient(delivery_id, delivery_id, address, substitutions={"%%name%%": address.split("@")[0]})
+    return Recipient(delivery_id, delivery_id, address, links={"name": address.split("@")[0]})
 
 
 def test_smtp_sends_complete_messages_over_one_reused_connection(

@@ -1,12 +1,15 @@
 """Plain-data contexts for the templates, loaded before rendering; templates never touch the database.
 
 An edition's body is shared by every subscriber with the same content, so the links that differ per
-subscriber (view in browser, preferences, unsubscribe) are placeholders in the shared context, replaced
-per recipient by the backend (SendGrid `substitutions`, or locally for file and SMTP).
+subscriber (view in browser, preferences, unsubscribe) are link slots in the shared context, filled per
+recipient by the backend (SendGrid `substitutions`, or locally for file and SMTP). Each rendering names
+its slots by fresh random keys: paper text is placed in the body too, and a fixed key (`%%…%%`) could be
+spelled by a title or a repository URL, which would then carry every reader's own link.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -35,12 +38,7 @@ MAX_TITLE_CHARS = 300
 MAX_POINT_CHARS = 400
 MAX_AUTHORS_SHOWN = 4
 
-# Per-recipient values, as SendGrid substitution keys; URL-safe, so escaping never changes them.
-PLACEHOLDERS = {
-    "view_in_browser": "%%edition_url%%",
-    "preferences": "%%preferences_url%%",
-    "unsubscribe": "%%unsubscribe_url%%",
-}
+LINK_SLOTS = ("view_in_browser", "preferences", "unsubscribe")
 
 
 @dataclass(frozen=True)
@@ -52,9 +50,15 @@ class EditionGroupKey:
     content_id: int | None
 
 
+def new_link_slots() -> dict[str, str]:
+    """Slot keys for one rendering: 128 random bits each, URL-safe, so HTML escaping never changes them
+    and no outside text (stored before the key existed) can contain one."""
+    return {name: f"%%{name}-{secrets.token_hex(16)}%%" for name in LINK_SLOTS}
+
+
 def _shorten(value: str, limit: int) -> str:
-    # "%%" would let paper text spell a per-recipient placeholder; whitespace runs are folded.
-    return shorten(value.replace("%%", "%"), limit)
+    # Whitespace runs are folded; no text needs escaping for the link slots (their keys are random).
+    return shorten(value, limit)
 
 
 def safe_web_url(value: str | None) -> str | None:
@@ -72,15 +76,14 @@ def sender_context(settings: Settings) -> dict[str, str]:
 
 
 def recipient_links(settings: Settings, subscriber_id: int, edition_id: int | None) -> dict[str, str]:
-    """The real values of PLACEHOLDERS for one recipient, keyed by placeholder."""
-    values = {
-        PLACEHOLDERS["preferences"]: links.preferences_url(settings, subscriber_id),
-        PLACEHOLDERS["unsubscribe"]: links.unsubscribe_url(settings, subscriber_id),
+    """One recipient's URL for each of LINK_SLOTS."""
+    return {
+        "preferences": links.preferences_url(settings, subscriber_id),
+        "unsubscribe": links.unsubscribe_url(settings, subscriber_id),
+        "view_in_browser": (
+            links.edition_url(settings, edition_id) if edition_id is not None else links.site_url(settings)
+        ),
     }
-    values[PLACEHOLDERS["view_in_browser"]] = (
-        links.edition_url(settings, edition_id) if edition_id is not None else links.site_url(settings)
-    )
-    return values
 
 
 def _paper_tags(session: Session, paper_ids: list[int]) -> dict[int, list[str]]:
@@ -143,7 +146,7 @@ def _paper_context(
 def content_context(
     session: Session, settings: Settings, key: EditionGroupKey, link_values: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """The shared context of one edition group; links are placeholders unless `link_values` are given."""
+    """The shared context of one edition group; links are fresh slots unless `link_values` are given."""
     papers: list[dict[str, Any]] = []
     overflow_count = 0
     if key.content_id is not None:
@@ -164,9 +167,8 @@ def content_context(
             _paper_context(settings, item, paper, tags.get(paper.id, []), points.get(paper.id, []))
             for item, paper in rows
         ]
-    link_map = {name: placeholder for name, placeholder in PLACEHOLDERS.items()}
-    if link_values is not None:
-        link_map = {name: link_values[placeholder] for name, placeholder in PLACEHOLDERS.items()}
+    link_slots = new_link_slots() if link_values is None else {}
+    link_map = dict(link_slots) if link_values is None else {name: link_values[name] for name in LINK_SLOTS}
     count = len(papers)
     return {
         "kind": key.kind,
@@ -180,6 +182,7 @@ def content_context(
         "paper_count": count,
         "overflow_count": overflow_count,
         "links": {**link_map, "site": links.site_url(settings)},
+        "link_slots": link_slots,
         "sender": sender_context(settings),
         "footer_note": "",
     }

@@ -137,7 +137,7 @@ def _recipients(settings: Settings, claimed: list[ClaimedDelivery]) -> list[Reci
             delivery_id=item.delivery_id,
             subscriber_id=item.subscriber_id,
             email=item.email,
-            substitutions=recipient_links(settings, item.subscriber_id, item.edition_id),
+            links=recipient_links(settings, item.subscriber_id, item.edition_id),
         )
         for item in claimed
     ]

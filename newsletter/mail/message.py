@@ -3,6 +3,9 @@
 Header values come from settings and from subscriber data; CR, LF and other control characters are
 removed from every one of them, and addresses go through `email.headerregistry.Address`, so no field can
 add a header of its own.
+
+A recipient's own links reach only the link slots the template owns: the rendered email names each slot
+by a random key made for that rendering (`RenderedEmail.link_slots`), which no paper text can spell.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid
+from typing import Any
 
 from newsletter.config import Settings
 from newsletter.errors import PermanentError
@@ -23,6 +28,31 @@ LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
 # RFC 5322 dot-atom on both sides of the @: every address signup stores; anything else is parsed fully.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Headers whose value is a list of <URL>s (RFC 2369): a parser must find each URL literally.
+URL_LIST_HEADERS = frozenset({"list-unsubscribe", "list-help", "list-subscribe", "list-archive"})
+URL_ITEM = re.compile(r"<[^<>\s]*>")
+# RFC 5322 §2.1.1: a line MUST NOT pass 998 characters; 78 is only a SHOULD.
+MAX_HEADER_LINE = 998
+
+
+class MailPolicy(EmailPolicy):
+    """The default policy, except that URL-list headers are folded only between their `<…>` items.
+
+    The default folds a value longer than 78 characters into RFC 2047 encoded words
+    (`=?utf-8?q?=3Chttps=3A//…?=`), and a mail provider then no longer sees the one-click URL at all.
+    """
+
+    def _fold(self, name: str, value: Any, refold_binary: bool = False) -> str:
+        items = URL_ITEM.findall(str(value))
+        plain = str(value).isascii() and ", ".join(items) == " ".join(str(value).split())
+        if name.lower() not in URL_LIST_HEADERS or not items or not plain:
+            return super()._fold(name, value, refold_binary=refold_binary)  # type: ignore[misc]
+        if any(len(name) + len(item) + 3 > MAX_HEADER_LINE for item in items):
+            raise ValueError(f"{name}: a URL longer than a header line may be")
+        return f"{name}: " + f",{self.linesep} ".join(items) + self.linesep
+
+
+MAIL_POLICY = MailPolicy()
 
 
 def clean_header_value(value: str) -> str:
@@ -63,7 +93,8 @@ class Recipient:
     delivery_id: int
     subscriber_id: int
     email: str
-    substitutions: dict[str, str] = field(default_factory=dict)
+    # Link slot name (`preferences`, `unsubscribe`, `view_in_browser`) -> this recipient's URL.
+    links: dict[str, str] = field(default_factory=dict)
     is_bulk: bool = True
 
 
@@ -86,15 +117,24 @@ def personal_headers(settings: Settings, recipient: Recipient) -> dict[str, str]
     return headers
 
 
-def substitute(text: str, substitutions: dict[str, str]) -> str:
-    for placeholder, value in substitutions.items():
-        text = text.replace(placeholder, value)
+def slot_values(rendered: RenderedEmail, recipient: Recipient) -> dict[str, str]:
+    """The rendering's random slot keys -> this recipient's URLs (also SendGrid's `substitutions`)."""
+    missing = set(rendered.link_slots) - set(recipient.links)
+    if missing:
+        raise ValueError(f"delivery {recipient.delivery_id} has no value for link slots {sorted(missing)}")
+    return {key: recipient.links[name] for name, key in rendered.link_slots.items()}
+
+
+def fill_link_slots(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace(key, value)
     return text
 
 
 def build_message(settings: Settings, rendered: RenderedEmail, recipient: Recipient) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = clean_header_value(substitute(rendered.subject, recipient.substitutions))
+    values = slot_values(rendered, recipient)
+    message = EmailMessage(policy=MAIL_POLICY)
+    message["Subject"] = clean_header_value(fill_link_slots(rendered.subject, values))
     message["From"] = make_address(settings.sender_name, settings.sender_address)
     message["To"] = make_address("", recipient.email)
     if settings.reply_to:
@@ -103,6 +143,6 @@ def build_message(settings: Settings, rendered: RenderedEmail, recipient: Recipi
     message["Message-ID"] = make_msgid(idstring=f"d{recipient.delivery_id}", domain=sender_domain(settings))
     for name, value in personal_headers(settings, recipient).items():
         message[name] = clean_header_value(value)
-    message.set_content(substitute(rendered.text, recipient.substitutions))
-    message.add_alternative(substitute(rendered.html, recipient.substitutions), subtype="html")
+    message.set_content(fill_link_slots(rendered.text, values))
+    message.add_alternative(fill_link_slots(rendered.html, values), subtype="html")
     return message

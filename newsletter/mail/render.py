@@ -16,7 +16,8 @@ removed instead, in HTML too.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+    # Link slot name -> the random key that stands for a recipient's own URL in subject, text and html.
+    link_slots: Mapping[str, str] = field(default_factory=dict)
 
 
 def strip_control_characters(value: str) -> str:
@@ -105,4 +108,4 @@ def render_email(name: str, context: dict[str, Any]) -> RenderedEmail:
     subject = " ".join(subject.split())
     text = _text_template(f"{name}.txt").render(context)
     html = compiled_html_template(name).render({**context, "subject": subject})
-    return RenderedEmail(subject=subject, text=text, html=html)
+    return RenderedEmail(subject=subject, text=text, html=html, link_slots=context.get("link_slots", {}))

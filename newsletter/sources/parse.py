@@ -18,6 +18,7 @@ import defusedxml.ElementTree
 
 from newsletter.errors import PermanentError
 from newsletter.plaintext.latex import latex_to_text
+from newsletter.sources.urls import checked_url
 
 logger = logging.getLogger(__name__)
 
@@ -325,6 +326,7 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
     check_text_size(title, abstract or "")
     version = int(match["version"] or 1)
     published_at = parse_timestamp(published, "published")
+    pdf_url = checked_url(pdf_url, "pdf link", arxiv_id)
     return PaperRecord(
         arxiv_id=arxiv_id,
         version=version,
@@ -335,7 +337,9 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
         primary_category=primary or categories[0],
         published=published_at,
         updated=parse_timestamp(updated, "updated") if updated else published_at,
-        abs_url=prefer_https(abs_url or f"https://arxiv.org/abs/{arxiv_id}v{version}"),
+        abs_url=prefer_https(
+            checked_url(abs_url, "abs link", arxiv_id) or f"https://arxiv.org/abs/{arxiv_id}v{version}"
+        ),
         pdf_url=prefer_https(pdf_url) if pdf_url else None,
         comment=optional_text(comment),
         journal_ref=optional_text(journal_ref),
@@ -456,9 +460,9 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
         published=parse_hf_timestamp(paper.get("publishedAt"), "publishedAt"),
         featured_date=featured.date() if featured else featured_on,
         upvotes=upvotes,
-        github_repo=first_string(paper.get("githubRepo")),
+        github_repo=checked_url(first_string(paper.get("githubRepo")), "githubRepo", parsed_id[0]),
         github_stars=stars if is_count(stars) else None,
-        project_page=first_string(paper.get("projectPage")),
+        project_page=checked_url(first_string(paper.get("projectPage")), "projectPage", parsed_id[0]),
         ai_keywords=[keyword for keyword in keywords if keyword] if isinstance(keywords, list) else [],
         ai_summary=first_string(paper.get("ai_summary")),
         num_comments=comments if is_count(comments) else None,

@@ -29,12 +29,27 @@ from tenacity import (
 from newsletter.config import Settings
 from newsletter.errors import PermanentError, TransientError
 from newsletter.mail.backends import AmbiguousSendError, SendResult
-from newsletter.mail.message import Recipient, clean_header_value, list_id, personal_headers
+from newsletter.mail.message import (
+    Recipient,
+    clean_header_value,
+    list_id,
+    personal_headers,
+    slot_values,
+)
 from newsletter.mail.render import RenderedEmail
 
 logger = logging.getLogger(__name__)
 MAX_PERSONALIZATIONS = 1000
 MAX_RATE_LIMIT_WAIT_S = 120.0
+# SendGrid's own tracking rewrites links, adds a pixel that reports every open to a third party, and
+# expands its substitution tags (`<%asm_group_unsubscribe_raw_url%>`...) wherever a paper's text spells
+# them: all off. The only per-recipient values are our own link slots.
+TRACKING_OFF = {
+    "click_tracking": {"enable": False, "enable_text": False},
+    "open_tracking": {"enable": False},
+    "subscription_tracking": {"enable": False},
+    "ganalytics": {"enable": False},
+}
 
 
 def _rate_limit_wait(headers: Any, now: Callable[[], float]) -> float | None:
@@ -81,7 +96,7 @@ class SendGridBackend:
             "personalizations": [
                 {
                     "to": [{"email": recipient.email}],
-                    "substitutions": recipient.substitutions,
+                    "substitutions": slot_values(rendered, recipient),
                     "headers": {
                         name: clean_header_value(value)
                         for name, value in personal_headers(settings, recipient).items()
@@ -98,6 +113,7 @@ class SendGridBackend:
                 {"type": "text/html", "value": rendered.html},
             ],
             "headers": {"List-Id": list_id(settings)},
+            "tracking_settings": TRACKING_OFF,
         }
         if settings.reply_to:
             body["reply_to"] = {"email": settings.reply_to}

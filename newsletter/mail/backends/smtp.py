@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import email.policy
 import logging
 import smtplib
 import ssl
@@ -14,13 +13,13 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from newsletter.config import Settings
 from newsletter.errors import PermanentError, TransientError
 from newsletter.mail.backends import AmbiguousSendError, SendResult
-from newsletter.mail.message import Recipient, build_message
+from newsletter.mail.message import MAIL_POLICY, Recipient, build_message
 from newsletter.mail.render import RenderedEmail
 
 logger = logging.getLogger(__name__)
 # On the wire every line ends in CRLF (RFC 5321 §2.3.8): smtplib sends bytes as given, and servers
 # refuse bare LF (it is how SMTP smuggling works).
-WIRE_POLICY = email.policy.SMTP
+WIRE_POLICY = MAIL_POLICY.clone(linesep="\r\n")
 
 
 def _error_for_code(code: int, detail: str) -> TransientError | PermanentError:

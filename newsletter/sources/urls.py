@@ -1,0 +1,62 @@
+"""Outside URLs (arXiv abstract and PDF links, GitHub repositories, project pages) checked before storing.
+
+A URL from a feed ends up as a link in every reader's email and on the site, so only plain web
+addresses are kept: http or https, a real host name, no user name or password (`https://bank.example@
+evil.example/` reads as the bank's), no spaces or control characters, and a bounded length. Anything
+else is dropped with a log line and never stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
+
+MAX_URL_CHARS = 2048
+# One DNS label of an (IDNA-encoded) host name; a real host has at least two and a letter in the last.
+HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+TOP_LEVEL_LABEL = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
+UNSAFE_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def url_problem(value: str) -> str | None:
+    """Why `value` is not a web address fit to be stored and linked to, or None if it is."""
+    if len(value) > MAX_URL_CHARS:
+        return f"longer than {MAX_URL_CHARS} characters"
+    if UNSAFE_CHARACTERS.search(value):
+        return "holds spaces, control or invisible characters"
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises on a port that is not a number in range
+    except ValueError as error:
+        return f"cannot be parsed ({error})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"scheme {parts.scheme or '(none)'!r} is not http or https"
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return "carries a user name or password"
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        labels = host.encode("idna").decode("ascii").split(".") if host else []
+    except UnicodeError:
+        return f"host {host!r} is not a valid domain name"
+    if len(labels) < 2 or not all(HOST_LABEL.match(label) for label in labels):
+        return f"host {host!r} is not a domain name"
+    if not TOP_LEVEL_LABEL.match(labels[-1]):
+        return f"host {host!r} has no real top-level domain"
+    if port == 0:
+        return "port 0"
+    return None
+
+
+def checked_url(value: str | None, field_name: str, item_ref: str) -> str | None:
+    """`value` stripped if it is a fit web address; otherwise None, logged with the item and field."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    problem = url_problem(value)
+    if problem is None:
+        return value
+    logger.warning("%s: %s dropped: %s (%r)", item_ref, field_name, problem, value[:200])
+    return None
