@@ -91,7 +91,9 @@ def _assembly_environment() -> Environment:
 def compiled_html_template(name: str) -> Template:
     """The `.mjml` template assembled and compiled to HTML once; a Jinja template with autoescape on."""
     mjml_source = _assembly_environment().get_template(f"{name}.mjml").render()
-    html = mjml2html(mjml_source)
+    # fonts={}: MJML would otherwise add a <link> and @import of Google Fonts for Roboto, a request to a
+    # third party on every open. The font stacks are system fonts only.
+    html = mjml2html(mjml_source, fonts={})
     # from_string templates have no name; autoescape(None) is True in the runtime environment.
     return _runtime_environment().from_string(html)
 
