@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
+from newsletter.links.tokens import Purpose, read_token
 from newsletter.mail.context import EditionGroupKey, content_context
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.render import render_email
 from newsletter.models import EditionItem, Summary
-from newsletter.subscribers.tokens import Purpose, read_token
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import (
     EDITION_DAY,

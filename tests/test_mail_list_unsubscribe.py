@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
+from newsletter.links.tokens import read_token
 from newsletter.mail.deliver import send_pending
-from newsletter.subscribers.tokens import read_token
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import (
     EDITION_DAY,
