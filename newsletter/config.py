@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # The read-only admin page asks for this as its HTTP Basic password; empty turns the page off.
     admin_token: SecretStr = SecretStr("")
+    # The emailed link that downloads or deletes a subscriber's data (sent on request, never printed in
+    # a newsletter) works this long; "view in browser" links in editions work for `edition_link_days`.
+    data_link_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    edition_link_days: float = Field(default=90.0, gt=0)
 
     mail_backend: Literal["file", "smtp", "sendgrid"] = "file"
     outbox_dir: Path | None = None

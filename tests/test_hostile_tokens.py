@@ -33,7 +33,7 @@ from tests.mail_factories import make_content, make_edition
 from tests.web_fixtures import BASE_URL, csrf_token
 
 _addresses = itertools.count(1)
-PURPOSES: tuple[Purpose, ...] = ("confirm", "preferences", "unsubscribe", "edition")
+PURPOSES: tuple[Purpose, ...] = ("confirm", "preferences", "unsubscribe", "edition", "data")
 PREFERENCE_FIELDS = {"topics": ["robotics"], "keywords": "pwned", "send_time": "03:00", "timezone": "UTC"}
 
 
@@ -107,6 +107,7 @@ def link_path(purpose: Purpose, token: str) -> str:
         "preferences": f"/preferences/{token}",
         "unsubscribe": f"/unsubscribe/{token}",
         "edition": f"/editions/{token}",
+        "data": f"/my-data/{token}",
     }[purpose]
 
 
@@ -118,8 +119,10 @@ USES: list[tuple[str, str, str, dict[str, object]]] = [
     ("POST", "preferences", "", PREFERENCE_FIELDS),
     ("POST", "preferences", "/pause", {}),
     ("POST", "preferences", "/resume", {}),
-    ("POST", "preferences", "/export", {}),
-    ("POST", "preferences", "/delete", {"confirm_delete": "yes"}),
+    ("POST", "preferences", "/data-link", {}),
+    ("GET", "data", "", {}),
+    ("POST", "data", "/export", {}),
+    ("POST", "data", "/delete", {"confirm_delete": "yes"}),
     ("GET", "unsubscribe", "", {}),
     ("POST", "unsubscribe", "", {}),
     ("GET", "unsubscribe", "/one-click", {}),
@@ -238,7 +241,7 @@ def test_mallorys_signature_on_alices_id_is_refused_for_every_action(
     before = everything(committed_session_factory)
     for name, forged in forgeries.items():
         for method, where, suffix, fields in USES:
-            if where != "preferences":
+            if where not in ("preferences", "data"):
                 continue
             response = use(browser(), method, where, suffix, forged, fields)
             assert response.status_code in (400, 404), (name, suffix, response.status_code)
@@ -257,7 +260,7 @@ def test_mallory_cannot_export_or_delete_alices_data_without_alices_link(
     people: dict[str, int],
 ) -> None:
     mallory = browser()
-    mallory_link = link_path("preferences", make_token(settings, "preferences", people["mallory"]))
+    mallory_link = link_path("data", make_token(settings, "data", people["mallory"]))
     token_field = csrf_token(mallory.get(mallory_link).text)
     # Her own export holds her data only.
     export = mallory.post(mallory_link + "/export", data={"csrf_token": token_field})
@@ -265,8 +268,8 @@ def test_mallory_cannot_export_or_delete_alices_data_without_alices_link(
     assert "alice" not in export.text
     # Alice's id under any other purpose's signature or a confirmation link: refused, nothing deleted.
     before = everything(committed_session_factory)
-    for purpose in ("confirm", "unsubscribe", "edition"):
-        forged = link_path("preferences", make_token(settings, purpose, people["alice"]))  # type: ignore[arg-type]
+    for purpose in ("confirm", "preferences", "unsubscribe", "edition"):
+        forged = link_path("data", make_token(settings, purpose, people["alice"]))  # type: ignore[arg-type]
         for action, fields in (("/export", {}), ("/delete", {"confirm_delete": "yes"})):
             response = mallory.post(forged + action, data={"csrf_token": token_field, **fields})
             assert response.status_code == 400 and "alice@example.org" not in response.text
@@ -312,7 +315,7 @@ def test_a_confirmation_link_replayed_after_seven_days_is_refused_and_bob_stays_
 @pytest.mark.parametrize(
     ("purpose", "suffix", "fields"),
     [
-        ("preferences", "/delete", {"confirm_delete": "yes"}),
+        ("preferences", "/data-link", {}),
         ("preferences", "", PREFERENCE_FIELDS),
         ("unsubscribe", "", {}),
         ("unsubscribe", "/one-click", {"List-Unsubscribe": "One-Click"}),
@@ -346,8 +349,9 @@ BROWSER_FORMS: list[tuple[str, Callable[[Settings, dict[str, int]], str], dict[s
     ("preferences", lambda s, p: link_path("preferences", make_token(s, "preferences", p["alice"])), PREFERENCE_FIELDS),
     ("pause", lambda s, p: link_path("preferences", make_token(s, "preferences", p["alice"])) + "/pause", {}),
     ("resume", lambda s, p: link_path("preferences", make_token(s, "preferences", p["alice"])) + "/resume", {}),
-    ("export", lambda s, p: link_path("preferences", make_token(s, "preferences", p["alice"])) + "/export", {}),
-    ("delete", lambda s, p: link_path("preferences", make_token(s, "preferences", p["alice"])) + "/delete",
+    ("data link", lambda s, p: link_path("preferences", make_token(s, "preferences", p["alice"])) + "/data-link", {}),
+    ("export", lambda s, p: link_path("data", make_token(s, "data", p["alice"])) + "/export", {}),
+    ("delete", lambda s, p: link_path("data", make_token(s, "data", p["alice"])) + "/delete",
      {"confirm_delete": "yes"}),
     ("unsubscribe", lambda s, p: link_path("unsubscribe", make_token(s, "unsubscribe", p["alice"])), {}),
 ]  # fmt: skip

@@ -82,11 +82,13 @@ def transactional_context(kind: str) -> dict[str, Any]:
             "confirm": "https://papers.example.org/confirm/TOKEN" if kind == "confirmation" else "",
             "preferences": "https://papers.example.org/preferences/TOKEN" if subscribed else "",
             "unsubscribe": "https://papers.example.org/unsubscribe/TOKEN" if subscribed else "",
+            "data": "https://papers.example.org/my-data/TOKEN" if kind == "data_link" else "",
             "view_in_browser": "",
             "site": "https://papers.example.org/",
         },
         "sender": {"name": "ML Papers Daily", "postal_address": "Newsletter, 1 Example Street, 10115 Berlin"},
         "footer_note": "You receive this email because this address was entered on our sign-up form.",
+        "data_link_hours": 24,
     }
 
 
@@ -108,6 +110,7 @@ EXPECTED_FRAGMENTS = {
     "unsubscribed": ["You are unsubscribed", "alice@example.org", "https://papers.example.org/"],
     "manage": ["Manage your ML Papers Daily subscription", "alice@example.org", "already subscribed to NLP, Computer Vision",
                "https://papers.example.org/preferences/TOKEN"],
+    "data_link": ["Download or delete your data", "https://papers.example.org/my-data/TOKEN", "24 hours"],
 }  # fmt: skip
 
 

@@ -199,7 +199,7 @@ def test_preferences_page_previews_the_next_edition(client, settings, committed_
 def test_export_gives_json_with_preferences_and_consent(
     client, settings, committed_session_factory, alice_id
 ):
-    response = post_form(client, path(links.preferences_url(settings, alice_id)) + "/export")
+    response = post_form(client, path(links.data_url(settings, alice_id)) + "/export")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert "attachment" in response.headers["content-disposition"]
@@ -211,7 +211,7 @@ def test_export_gives_json_with_preferences_and_consent(
 def test_delete_erases_the_subscriber_and_keeps_the_consent_proof(
     client, settings, committed_session_factory, alice_id
 ):
-    url = path(links.preferences_url(settings, alice_id))
+    url = path(links.data_url(settings, alice_id))
     refused = post_form(client, url + "/delete")
     assert refused.status_code == 422
     response = post_form(client, url + "/delete", {"confirm_delete": "yes"})
@@ -301,7 +301,7 @@ def test_no_get_route_writes():
     assert checked >= 8
 
 
-BROWSER_FORMS = ["", "/pause", "/resume", "/export", "/delete"]
+BROWSER_FORMS = ["", "/pause", "/resume", "/data-link"]
 
 
 @pytest.mark.parametrize("action", BROWSER_FORMS)
@@ -322,12 +322,12 @@ def test_every_form_post_checks_csrf_except_the_one_click_endpoint():
     from fastapi.routing import APIRoute
 
     from newsletter.web.csrf import require_csrf
-    from newsletter.web.routes import archive, confirm, preferences, public, signup, unsubscribe
+    from newsletter.web.routes import archive, confirm, my_data, preferences, public, signup, unsubscribe
 
     unchecked = []
     posts = [
         route
-        for module in (archive, confirm, preferences, public, signup, unsubscribe)
+        for module in (archive, confirm, my_data, preferences, public, signup, unsubscribe)
         for route in module.router.routes
         if isinstance(route, APIRoute) and "POST" in route.methods
     ]
@@ -350,7 +350,7 @@ def test_link_actions_are_limited_per_ip(settings, committed_session_factory, re
         token = csrf_token(busy.get(url).text)
         for _ in range(LINK_ACTIONS_PER_IP.max_hits):
             assert busy.post(url + "/pause", data={"csrf_token": token}).status_code == 200
-        for action in ("/resume", "/export", ""):
+        for action in ("/resume", "/data-link", ""):
             blocked = busy.post(url + action, data={"csrf_token": token})
             assert blocked.status_code == 429 and "Too many" in blocked.text
         unsubscribe = path(links.unsubscribe_url(settings, alice_id))

@@ -80,6 +80,7 @@ def post_form(client: TestClient, path: str, data: dict[str, object] | None = No
         .removesuffix("/resume")
         .removesuffix("/export")
         .removesuffix("/delete")
+        .removesuffix("/data-link")
     )
     return client.post(path, data={"csrf_token": csrf_token(page.text), **(data or {})}, **kwargs)
 

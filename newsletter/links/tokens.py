@@ -2,7 +2,9 @@
 
 A token signed for one purpose (say, confirming) never validates for another (say, unsubscribing):
 each purpose has its own salt. Confirmation links expire after 7 days; unsubscribe and preference links
-keep working for a year, well past the 30 days the law asks of an opt-out link.
+keep working for a year, well past the 30 days the law asks of an opt-out link. Edition ("view in
+browser") links are forwarded with the email and expire after `edition_link_days` (90); the link that
+downloads or deletes a subscriber's data is only ever sent on request and lasts `data_link_hours` (24).
 """
 
 from __future__ import annotations
@@ -16,16 +18,23 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from newsletter.config import Settings
 from newsletter.errors import InvalidToken
 
-Purpose = Literal["confirm", "preferences", "unsubscribe", "edition", "feed"]
+Purpose = Literal["confirm", "preferences", "unsubscribe", "edition", "feed", "data"]
 
-MAX_AGE: dict[Purpose, timedelta] = {
+FIXED_MAX_AGE: dict[Purpose, timedelta] = {
     "confirm": timedelta(days=7),
     "preferences": timedelta(days=365),
     "unsubscribe": timedelta(days=365),
-    "edition": timedelta(days=3650),
     # A feed reader keeps polling the address it was given; the token only reads the subscriber's feed.
     "feed": timedelta(days=3650),
 }
+
+
+def max_age(settings: Settings, purpose: Purpose) -> timedelta:
+    if purpose == "edition":
+        return timedelta(days=settings.edition_link_days)
+    if purpose == "data":
+        return timedelta(hours=settings.data_link_hours)
+    return FIXED_MAX_AGE[purpose]
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ def read_token(settings: Settings, purpose: Purpose, token: str) -> TokenPayload
     """The id the token names; InvalidToken if tampered with, expired, or made for another purpose."""
     try:
         data, issued_at = _serializer(settings, purpose).loads(
-            token, max_age=int(MAX_AGE[purpose].total_seconds()), return_timestamp=True
+            token, max_age=int(max_age(settings, purpose).total_seconds()), return_timestamp=True
         )
     except SignatureExpired as error:
         raise InvalidToken(f"this {purpose} link has expired") from error

@@ -21,6 +21,11 @@ def preferences_url(settings: Settings, subscriber_id: int) -> str:
     return _url(settings, f"/preferences/{make_token(settings, 'preferences', subscriber_id)}")
 
 
+def data_url(settings: Settings, subscriber_id: int) -> str:
+    """Download or delete one's data: sent only on request, to the address itself, and short-lived."""
+    return _url(settings, f"/my-data/{make_token(settings, 'data', subscriber_id)}")
+
+
 def unsubscribe_url(settings: Settings, subscriber_id: int) -> str:
     """The visible link in the email body: a page with a confirm button and a way back."""
     return _url(settings, f"/unsubscribe/{make_token(settings, 'unsubscribe', subscriber_id)}")

@@ -192,21 +192,36 @@ def template_name_for(edition_kind: str) -> str:
     return "edition" if edition_kind == "papers" else "nothing_new"
 
 
-def edition_context(session: Session, settings: Settings, edition_id: int) -> dict[str, Any]:
-    """One subscriber's edition with its real links (previews, the browser view)."""
+def _edition(session: Session, edition_id: int) -> tuple[Edition, EditionGroupKey]:
     edition = session.get(Edition, edition_id)
     if edition is None:
         raise NotFound(f"edition {edition_id} does not exist")
-    key = EditionGroupKey(edition.edition_date, edition.kind, edition.content_id)
+    return edition, EditionGroupKey(edition.edition_date, edition.kind, edition.content_id)
+
+
+def edition_context(session: Session, settings: Settings, edition_id: int) -> dict[str, Any]:
+    """One subscriber's edition with its real links (previews)."""
+    edition, key = _edition(session, edition_id)
     return content_context(
         session, settings, key, recipient_links(settings, edition.subscriber_id, edition.id)
     )
 
 
+def archived_edition_context(session: Session, settings: Settings, edition_id: int) -> dict[str, Any]:
+    """An edition as its "view in browser" page shows it: without the reader's own links, since that
+    page's link travels with every forwarded email."""
+    _, key = _edition(session, edition_id)
+    return content_context(session, settings, key, {name: "" for name in LINK_SLOTS})
+
+
+def edition_date_of(session: Session, edition_id: int) -> date | None:
+    return session.scalar(select(Edition.edition_date).where(Edition.id == edition_id))
+
+
 def transactional_context(
     session: Session, settings: Settings, subscriber: Subscriber, kind: str
 ) -> dict[str, Any]:
-    """Context of a confirmation, welcome or unsubscribed email (real links: each is sent once)."""
+    """Context of a transactional email (real links: each is sent once)."""
     topics = list(
         session.execute(
             select(Topic.name)
@@ -224,19 +239,23 @@ def transactional_context(
             "welcome": "Your subscription is confirmed.",
             "unsubscribed": "You will not receive the newsletter any more.",
             "manage": "You are already subscribed: change or stop it here.",
+            "data_link": "The link you asked for: download or delete your data.",
         }[kind],
         "links": {
             "confirm": links.confirm_url(settings, subscriber.id) if kind == "confirmation" else "",
             "preferences": links.preferences_url(settings, subscriber.id) if is_subscribed else "",
             "unsubscribe": links.unsubscribe_url(settings, subscriber.id) if is_subscribed else "",
+            "data": links.data_url(settings, subscriber.id) if kind == "data_link" else "",
             "view_in_browser": "",
             "site": links.site_url(settings),
         },
+        "data_link_hours": round(settings.data_link_hours),
         "sender": sender_context(settings),
         "footer_note": {
             "confirmation": "You receive this email because this address was entered on our sign-up form.",
             "welcome": "",
             "unsubscribed": "You receive this email to confirm your unsubscribe request.",
             "manage": "You receive this email because this address was entered on our sign-up form.",
+            "data_link": "You receive this email because someone asked for it from your preferences page.",
         }[kind],
     }

@@ -42,6 +42,7 @@ from newsletter.mail.ledger import (
 from newsletter.mail.message import Recipient, is_sendable_address
 from newsletter.mail.render import RenderedEmail, render_email
 from newsletter.models import Delivery, Edition, Subscriber
+from newsletter.models.subscriber import SUBSCRIBER_STATUSES
 
 __all__ = [
     "SendReport",
@@ -54,13 +55,15 @@ __all__ = [
     "send_transactional",
 ]
 logger = logging.getLogger(__name__)
-TRANSACTIONAL_KINDS = ("confirmation", "welcome", "unsubscribed", "manage")
-# The subscriber states in which each transactional email still makes sense.
-TRANSACTIONAL_STATUS = {
+TRANSACTIONAL_KINDS = ("confirmation", "welcome", "unsubscribed", "manage", "data_link")
+# The subscriber states in which each transactional email still makes sense (a data link is a right
+# whatever the subscription's state).
+TRANSACTIONAL_STATUS: dict[str, tuple[str, ...]] = {
     "confirmation": ("pending",),
     "welcome": ("active",),
     "unsubscribed": ("unsubscribed",),
     "manage": ("active", "paused"),
+    "data_link": SUBSCRIBER_STATUSES,
 }
 # A worker's claim is older than this only if the worker died (the task time limit is 30 minutes).
 STALE_SENDING_AFTER = timedelta(minutes=35)

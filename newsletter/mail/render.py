@@ -29,7 +29,7 @@ from mjml import mjml2html
 from newsletter.plaintext.shorten import shorten
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
-EMAIL_NAMES = ("edition", "nothing_new", "confirmation", "welcome", "unsubscribed", "manage")
+EMAIL_NAMES = ("edition", "nothing_new", "confirmation", "welcome", "unsubscribed", "manage", "data_link")
 
 # C0 controls except tab and newline, DEL, C1 controls, and the bidi embeddings, overrides and
 # isolates that let untrusted text reorder what is displayed around it (U+202A-U+202E, U+2066-U+2069).

@@ -11,7 +11,7 @@ from newsletter.models.base import Base, created_at_column, one_of
 
 DELIVERY_STATES = ("pending", "sending", "sent", "failed", "unknown")
 FINAL_DELIVERY_STATES = ("sent", "failed")
-DELIVERY_KINDS = ("edition", "confirmation", "welcome", "unsubscribed", "manage")
+DELIVERY_KINDS = ("edition", "confirmation", "welcome", "unsubscribed", "manage", "data_link")
 
 
 class Delivery(Base):

@@ -374,6 +374,15 @@ def unsubscribe(
     return StatusChange(subscriber.id, "unsubscribed", is_changed=True, delivery_id=delivery_id)
 
 
+def request_data_link(session: Session, subscriber_id: int) -> int:
+    """Write the `data_link` email (a short-lived link to download or delete the data) to the subscriber's
+    own address; returns its delivery id. The preferences link is printed in every newsletter and gets
+    forwarded, so it never grants more than reading and changing topics itself."""
+    subscriber = get_subscriber(session, subscriber_id)
+    logger.info("subscriber %s asked for a data link", subscriber.id)
+    return create_transactional_delivery(session, subscriber.id, "data_link")
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 

@@ -23,6 +23,8 @@ class Limit:
 SIGNUP_PER_IP = Limit("signup-ip", 10, 3600)
 SIGNUP_PER_ADDRESS = Limit("signup-address", 3, 3600)
 LINK_ACTIONS_PER_IP = Limit("link-ip", 60, 600)
+# Emails with a data link a forwarded preferences link can ask for: enough for a person, no mail bomb.
+DATA_LINKS_PER_SUBSCRIBER = Limit("data-link-subscriber", 3, 3600)
 
 
 class RateLimiter:

@@ -22,7 +22,7 @@ from newsletter.web.deps import (
     SettingsDep,
     UserAgentDep,
 )
-from newsletter.web.pages import page_links, render
+from newsletter.web.pages import render
 from newsletter.web.ratelimit import SIGNUP_PER_ADDRESS
 from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
@@ -47,7 +47,6 @@ def confirm_page(request: Request, token: str, settings: SettingsDep, session: S
                 view.status, view.status_changed_at, link.issued_at
             ),
             "action": request.url.path,
-            "links": page_links(settings, link.subject_id),
         },
     )
 
@@ -73,7 +72,7 @@ def confirm_submit(
     return render(
         request,
         "confirmed.html",
-        {"was_already_active": not change.is_changed, "links": page_links(settings, subscriber_id)},
+        {"was_already_active": not change.is_changed},
     )
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,12 +16,12 @@ from newsletter.errors import InvalidInput
 from newsletter.links.tokens import read_token
 from newsletter.links.urls import private_feed_url
 from newsletter.models.subscriber import SUPPRESSED_STATUSES
+from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.preview import next_edition_preview
 from newsletter.subscribers.service import (
     SubscriberView,
-    delete_subscriber,
-    export_data,
     pause,
+    request_data_link,
     resume,
     subscriber_view,
     update_preferences,
@@ -30,6 +29,7 @@ from newsletter.subscribers.service import (
 from newsletter.subscribers.validation import topic_choices
 from newsletter.web.deps import (
     ClientIpDep,
+    RateLimiterDep,
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
@@ -37,6 +37,7 @@ from newsletter.web.deps import (
 )
 from newsletter.web.forms import PreferencesFormDep
 from newsletter.web.pages import clock, field_errors, page_links, render
+from newsletter.web.ratelimit import DATA_LINKS_PER_SUBSCRIBER
 from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
 router = APIRouter()
@@ -44,6 +45,7 @@ NOTICES = {
     "saved": "Your preferences are saved.",
     "paused": "Your emails are paused. Resume whenever you like.",
     "resumed": "Your emails are back on.",
+    "data-link-sent": "We emailed you a link to download or delete your data. It works for a limited time.",
 }
 
 # A subscription's state in the words a reader uses, not the stored enum.
@@ -175,37 +177,16 @@ def _change_status(
     return _back(token, notice)
 
 
-@router.post("/preferences/{token}/export", dependencies=LINK_FORM_CHECKS)
-def export_submit(token: str, settings: SettingsDep, session: SessionDep) -> Response:
-    # A POST, not a link: scanners and prefetchers that open every URL never download personal data.
-    data = export_data(session, read_token(settings, "preferences", token).subject_id)
-    return Response(
-        json.dumps(data, indent=2, ensure_ascii=False),
-        media_type="application/json",
-        headers={
-            "content-disposition": 'attachment; filename="my-newsletter-data.json"',
-            "cache-control": "no-store",
-        },
-    )
-
-
-async def is_delete_confirmed(request: Request) -> bool:
-    return (await request.form()).get("confirm_delete") == "yes"
-
-
-@router.post("/preferences/{token}/delete", response_class=HTMLResponse, dependencies=LINK_FORM_CHECKS)
-def delete_submit(
-    request: Request,
-    token: str,
-    is_confirmed: Annotated[bool, Depends(is_delete_confirmed)],
-    settings: SettingsDep,
-    factory: SessionFactoryDep,
-    ip: ClientIpDep,
-    agent: UserAgentDep,
-) -> HTMLResponse:
+@router.post("/preferences/{token}/data-link", dependencies=LINK_FORM_CHECKS)
+def data_link_submit(
+    token: str, settings: SettingsDep, factory: SessionFactoryDep, limiter: RateLimiterDep
+) -> Response:
+    """Downloading or deleting the data needs a fresh link, sent to the address itself: whoever holds a
+    forwarded newsletter holds this page's link too."""
     subscriber_id = read_token(settings, "preferences", token).subject_id
-    if not is_confirmed:
-        raise InvalidInput("Tick the box to confirm that everything should be deleted.")
+    if not limiter.allow(DATA_LINKS_PER_SUBSCRIBER, str(subscriber_id)):
+        raise HTTPException(status_code=429, detail="We sent a link a moment ago. Please check your inbox.")
     with session_scope(factory) as session:
-        delete_subscriber(session, subscriber_id, "web", ip, agent)
-    return render(request, "deleted.html")
+        delivery_id = request_data_link(session, subscriber_id)
+    enqueue_delivery(settings, delivery_id)
+    return _back(token, "data-link-sent")

@@ -20,7 +20,7 @@ from newsletter.web.deps import (
     SettingsDep,
     UserAgentDep,
 )
-from newsletter.web.pages import page_links, render
+from newsletter.web.pages import render
 from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
 router = APIRouter()
@@ -36,7 +36,6 @@ def _page(request: Request, token: str, settings: SettingsDep, session: SessionD
         {
             "subscriber": subscriber_view(session, subscriber_id),
             "action": f"/unsubscribe/{token}",
-            "links": page_links(settings, subscriber_id),
         },
     )
 
@@ -71,7 +70,7 @@ def unsubscribe_submit(
     with session_scope(factory) as session:
         change = unsubscribe(session, subscriber_id, "web", ip=ip, user_agent=agent, send_goodbye=True)
     enqueue_delivery(settings, change.delivery_id)
-    return render(request, "unsubscribed.html", {"links": page_links(settings, subscriber_id)})
+    return render(request, "unsubscribed.html")
 
 
 async def is_one_click_request(request: Request) -> bool:
