@@ -264,9 +264,9 @@ def demo(
     """Run the whole pipeline on the bundled sample of real papers, on embedded services."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from newsletter.demo import DEMO_NOW, DEMO_STAGES, DemoReport, run_demo
+    from newsletter.demo import DEMO_NOW, DEMO_STAGES, DemoReport, demo_operator_settings, run_demo
 
-    settings = load_settings().served_on(port)
+    settings = demo_operator_settings(load_settings().served_on(port))
     with Progress(
         TextColumn("{task.description:<12}"), BarColumn(), TimeElapsedColumn(), console=console
     ) as progress:
@@ -289,6 +289,10 @@ def demo(
                 console.print(
                     f"serving the site at http://127.0.0.1:{port} with the worker running; the emails it"
                     f" sends are on its Outbox page (Ctrl-C stops)"
+                )
+                console.print(
+                    f"admin page: http://127.0.0.1:{port}/admin (any user name; password "
+                    f"{settings.admin_token.get_secret_value()})"
                 )
                 run_web(demo_settings, "127.0.0.1", port, demo_now=DEMO_NOW)
 

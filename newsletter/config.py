@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # The read-only admin page asks for this as its HTTP Basic password; empty turns the page off.
     admin_token: SecretStr = SecretStr("")
+    # Prometheus sends it as `Authorization: Bearer …`; empty: /metrics answers 404 (outside the demo).
+    metrics_token: SecretStr = SecretStr("")
+    # Set by `newsletter demo` only: /metrics open without a token, localhost an allowed host.
+    demo_mode: bool = False
     # The emailed link that downloads or deletes a subscriber's data (sent on request, never printed in
     # a newsletter) works this long; "view in browser" links in editions work for `edition_link_days`.
     data_link_hours: float = Field(default=24.0, gt=0, le=24 * 30)
@@ -141,6 +145,21 @@ class Settings(BaseSettings):
                 f"NEWSLETTER_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters "
                 f"outside development (environment {self.environment!r})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def refuse_guessable_operator_tokens(self) -> Settings:
+        # A short token falls to guessing even at the admin page's 10 tries a minute.
+        if self.environment == "development" or self.demo_mode:
+            return self
+        for name, token in (("ADMIN_TOKEN", self.admin_token), ("METRICS_TOKEN", self.metrics_token)):
+            value = token.get_secret_value()
+            if value and len(value) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"NEWSLETTER_{name} must be at least {MIN_SECRET_LENGTH} characters outside development "
+                    f"(environment {self.environment!r}); make one with: "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                )
         return self
 
     @model_validator(mode="after")

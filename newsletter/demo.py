@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,6 +91,13 @@ def demo_settings(settings: Settings, replay_base_url: str) -> Settings:
             "arxiv_min_interval_s": 0.05,
         }
     )
+
+
+def demo_operator_settings(settings: Settings) -> Settings:
+    """Demo mode (open /metrics, localhost allowed) and an admin token: the configured one, else a
+    strong random one made for this run, which `newsletter demo` prints."""
+    token = settings.admin_token.get_secret_value() or secrets.token_urlsafe(32)
+    return settings.model_copy(update={"demo_mode": True, "admin_token": SecretStr(token)})
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:

@@ -116,8 +116,10 @@ def beat(name: str, environment: dict[str, str], log_dir: Path) -> ChildProcess:
 
 def web(environment: dict[str, str], log_dir: Path, name: str = "web") -> tuple[ChildProcess, str]:
     port = free_port()
-    process = start_process(name, ["web", "--host", "127.0.0.1", "--port", str(port)], environment, log_dir)
     url = f"http://127.0.0.1:{port}"
+    # The site answers only for its public base URL's host.
+    served = environment | {"NEWSLETTER_PUBLIC_BASE_URL": url}
+    process = start_process(name, ["web", "--host", "127.0.0.1", "--port", str(port)], served, log_dir)
     deadline = time.monotonic() + 60
     while True:
         assert process.is_running, f"the web server exited: {process.output()[-3000:]}"

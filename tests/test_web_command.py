@@ -19,7 +19,7 @@ def test_newsletter_web_serves_the_site_until_stopped(child_environment, committ
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "newsletter.cli", "web", "--host", "127.0.0.1", "--port", str(port)],
-        env=child_environment,
+        env=child_environment | {"NEWSLETTER_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -37,6 +37,10 @@ def test_newsletter_web_serves_the_site_until_stopped(child_environment, committ
         assert "default-src 'none'" in home.headers["content-security-policy"]
         paper = httpx.get(f"http://127.0.0.1:{port}/papers/2611.07777", timeout=5)
         assert paper.status_code == 200
+        # Another Host header reaches nothing, and the refusal still carries the security headers.
+        foreign = httpx.get(f"http://127.0.0.1:{port}/", headers={"host": "evil.example"}, timeout=5)
+        assert foreign.status_code == 400 and "Served by" not in foreign.text
+        assert "default-src 'none'" in foreign.headers["content-security-policy"]
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)

@@ -54,7 +54,7 @@ def test_healthz_says_redis_is_down_when_it_is(settings: Settings, committed_ses
 
 
 def test_metrics_reports_the_pipeline_from_the_database(
-    client: TestClient, committed_session_factory: sessionmaker[Session]
+    settings: Settings, committed_session_factory: sessionmaker[Session], redis_client: redis.Redis
 ) -> None:
     with committed_session_factory.begin() as session:
         make_paper(session)
@@ -65,7 +65,11 @@ def test_metrics_reports_the_pipeline_from_the_database(
         )
         session.add(WebhookEvent(natural_key="k1", event="bounce", email="alice@example.org", payload={}))
 
-    answer = client.get("/metrics")
+    token = "m" * 40
+    with TestClient(
+        create_app(settings.model_copy(update={"metrics_token": SecretStr(token)})), base_url=BASE_URL
+    ) as client:
+        answer = client.get("/metrics", headers={"authorization": f"Bearer {token}"})
 
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
     lines = set(answer.text.splitlines())
@@ -84,15 +88,15 @@ def test_admin_page_is_absent_without_a_token(client: TestClient) -> None:
 def test_admin_page_asks_for_the_token_and_shows_the_numbers(
     settings: Settings, committed_session_factory: sessionmaker[Session], redis_client: redis.Redis
 ) -> None:
-    guarded = settings.model_copy(update={"admin_token": SecretStr("s3cret-admin-token")})
+    guarded = settings.model_copy(update={"admin_token": SecretStr("s3cret-admin-token-of-32-characters")})
     with committed_session_factory.begin() as session:
         make_paper(session)
         make_subscriber(session, "alice@example.org")
     with TestClient(create_app(guarded), base_url=BASE_URL) as client:
         anonymous = client.get("/admin")
         wrong = client.get("/admin", auth=("admin", "guess"))
-        right = client.get("/admin", auth=("admin", "s3cret-admin-token"))
-        posted = client.post("/admin", auth=("admin", "s3cret-admin-token"))
+        right = client.get("/admin", auth=("admin", "s3cret-admin-token-of-32-characters"))
+        posted = client.post("/admin", auth=("admin", "s3cret-admin-token-of-32-characters"))
 
     assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Basic")
     assert wrong.status_code == 401

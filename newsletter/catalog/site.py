@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, ScalarSelect, cast, func, or_, select
@@ -156,7 +156,8 @@ def papers_for_day(
                 Paper.hf_featured_date == day,
                 (Paper.hf_featured_date.is_(None))
                 & (Paper.published_at >= start)
-                & (Paper.published_at < start + timedelta(days=1)),
+                # The day's last instant, not the next midnight: 9999-12-31 has none.
+                & (Paper.published_at <= datetime.combine(day, time.max, tzinfo=UTC)),
             )
         )
     if topic:

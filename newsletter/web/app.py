@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from prometheus_client.registry import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp
 
 from newsletter.config import Settings, get_settings
 from newsletter.db import get_engine, make_session_factory
@@ -35,7 +37,12 @@ from newsletter.web.routes import (
     unsubscribe,
     webhooks,
 )
-from newsletter.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from newsletter.web.security import (
+    BodySizeLimitMiddleware,
+    SameSiteRedirectsMiddleware,
+    SecurityHeadersMiddleware,
+    allowed_hosts,
+)
 
 logger = logging.getLogger(__name__)
 # Forms are a few kilobytes; anything near this is an attack or a mistake.
@@ -88,6 +95,20 @@ async def validation_error_handler(request: Request, error: Exception) -> HTMLRe
     return error_page(request, 422, "Some of the values sent were missing or not valid.")
 
 
+class NewsletterApp(FastAPI):
+    """The security headers and the redirect check wrap the whole stack: Starlette's own 500 answer
+    comes from a middleware outside every added one, and would otherwise go out without them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        return SecurityHeadersMiddleware(
+            SameSiteRedirectsMiddleware(
+                super().build_middleware_stack(), public_base_url=settings.public_base_url
+            ),
+            is_https=settings.public_base_url.startswith("https://"),
+        )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -96,7 +117,7 @@ def create_app(
 ) -> FastAPI:
     """The site. With `demo_now` it is the demo's: an Outbox page, and previews as of the demo clock."""
     settings = settings or get_settings()
-    app = FastAPI(title=settings.sender_name, docs_url=None, redoc_url=None, openapi_url=None)
+    app = NewsletterApp(title=settings.sender_name, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.session_factory = make_session_factory(get_engine(settings))
     app.state.redis = make_redis(settings)
@@ -131,9 +152,9 @@ def create_app(
     app.add_middleware(OptionsMiddleware)
     # Pages shrink to about a quarter; the CSRF token in them is masked per response (csrf.py).
     app.add_middleware(GZipMiddleware, minimum_size=512)
-    # Added last = outermost: the headers are on every answer, the body cap's 413 included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_FORM_BYTES, exempt_prefixes=("/webhooks/",))
-    app.add_middleware(SecurityHeadersMiddleware, is_https=settings.public_base_url.startswith("https://"))
+    # Outermost of the added ones: a request for another host name is refused before anything reads it.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings), www_redirect=False)
     return app
 
 

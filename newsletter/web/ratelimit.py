@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ class Limit:
 SIGNUP_PER_IP = Limit("signup-ip", 10, 3600)
 SIGNUP_PER_ADDRESS = Limit("signup-address", 3, 3600)
 LINK_ACTIONS_PER_IP = Limit("link-ip", 60, 600)
+# Wrong admin passwords per client: a person mistypes a few times, a script guesses hundreds a second.
+ADMIN_FAILURES_PER_IP = Limit("admin-failures-ip", 10, 60)
 # Emails with a data link a forwarded preferences link can ask for: enough for a person, no mail bomb.
 DATA_LINKS_PER_SUBSCRIBER = Limit("data-link-subscriber", 3, 3600)
 
@@ -54,3 +57,15 @@ class RateLimiter:
             logger.exception("rate limit %s not checked: Redis unavailable", limit.name)
             return True
         return int(hits) <= limit.max_hits
+
+    def retry_after(self, limit: Limit, identity: str) -> int | None:
+        """Seconds until the window ends if its budget is spent (without counting a hit), else None."""
+        now = time.time()
+        try:
+            hits = self.client.get(self.key(limit, identity, now))
+        except redis.RedisError:
+            logger.exception("rate limit %s not checked: Redis unavailable", limit.name)
+            return None
+        if hits is None or int(hits) < limit.max_hits:
+            return None
+        return max(1, math.ceil(limit.window_s - now % limit.window_s))

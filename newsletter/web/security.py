@@ -1,8 +1,15 @@
-"""Security headers on every answer, and a cap on request bodies before anything parses them."""
+"""Security headers on every answer, the hosts and redirects the site accepts, and a cap on request
+bodies before anything parses them."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from newsletter.config import Settings
+
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"]
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -55,6 +62,51 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def allowed_hosts(settings: Settings) -> list[str]:
+    """The public base URL's host; in the demo also loopback. Any other Host header gets 400, so it can
+    reach no page, link or redirect."""
+    hosts = [urlsplit(settings.public_base_url).hostname or "localhost"]
+    if settings.demo_mode:
+        hosts += [host for host in LOOPBACK_HOSTS if host not in hosts]
+    return hosts
+
+
+class SameSiteRedirectsMiddleware:
+    """Every redirect stays on the site: an absolute Location (Starlette's trailing-slash redirect
+    builds one from the request's Host) is rewritten relative unless it is under the public base URL."""
+
+    def __init__(self, app: ASGIApp, *, public_base_url: str) -> None:
+        self.app = app
+        base = urlsplit(public_base_url)
+        self.origin = (base.scheme, base.netloc.lower())
+
+    def _same_site(self, location: str) -> str:
+        parts = urlsplit(location)
+        if not parts.scheme and not parts.netloc and not location.startswith(("//", "\\")):
+            return location
+        if (parts.scheme, parts.netloc.lower()) == self.origin:
+            return location
+        path = "/" + parts.path.lstrip("/\\")
+        return path + (f"?{parts.query}" if parts.query else "")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_same_site(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    (name, self._same_site(value.decode("latin-1")).encode("latin-1"))
+                    if name.lower() == b"location"
+                    else (name, value)
+                    for name, value in message.get("headers", [])
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_same_site)
 
 
 class BodySizeLimitMiddleware:

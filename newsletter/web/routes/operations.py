@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Annotated
 
 import redis
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from newsletter.errors import NotFound
 from newsletter.health import check_health
 from newsletter.stats import collect_stats, queue_depth
-from newsletter.web.deps import RedisDep, SessionDep, SettingsDep
+from newsletter.web.deps import ClientIpDep, RateLimiterDep, RedisDep, SessionDep, SettingsDep
 from newsletter.web.pages import render
+from newsletter.web.ratelimit import ADMIN_FAILURES_PER_IP
 
+logger = logging.getLogger(__name__)
 router = APIRouter()
 basic_auth = HTTPBasic(auto_error=False, realm="newsletter admin")
+bearer_auth = HTTPBearer(auto_error=False)
+
+
+def is_same_secret(given: str, expected: str) -> bool:
+    # Constant time: how long a wrong guess takes says nothing about how close it was.
+    return secrets.compare_digest(given.encode(), expected.encode())
 
 
 @router.get("/healthz")
@@ -38,21 +47,53 @@ def healthz(session: SessionDep, settings: SettingsDep, redis_client: RedisDep) 
     )
 
 
-@router.get("/metrics")
+def require_metrics_token(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_auth)]
+) -> None:
+    """Per-status subscriber counts tell an outsider whether a signup created someone: only Prometheus
+    with the bearer token reads them. No token configured: no page (the demo alone is open). Loopback is
+    no credential: behind a reverse proxy every request comes from 127.0.0.1."""
+    token = settings.metrics_token.get_secret_value()
+    if not token:
+        if settings.demo_mode:
+            return
+        raise NotFound("There is no page at this address.")
+    given = credentials.credentials if credentials else ""
+    if not is_same_secret(given, token):
+        raise HTTPException(
+            status_code=401, detail="Metrics need the bearer token.", headers={"www-authenticate": "Bearer"}
+        )
+
+
+@router.get("/metrics", dependencies=[Depends(require_metrics_token)])
 def metrics(request: Request) -> Response:
     registry: CollectorRegistry = request.app.state.metrics_registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def require_admin(
-    settings: SettingsDep, credentials: Annotated[HTTPBasicCredentials | None, Depends(basic_auth)]
+    settings: SettingsDep,
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(basic_auth)],
+    limiter: RateLimiterDep,
+    ip: ClientIpDep,
 ) -> None:
     token = settings.admin_token.get_secret_value()
     if not token:
         # Off unless configured: no page to probe at all.
         raise NotFound("There is no page at this address.")
-    given = credentials.password if credentials else ""
-    if not secrets.compare_digest(given.encode(), token.encode()):
+    # Checked before the password: past the budget even the right one waits, so guessing gains nothing.
+    retry_after = limiter.retry_after(ADMIN_FAILURES_PER_IP, ip)
+    if retry_after is not None:
+        raise HTTPException(
+            status_code=429,
+            detail="Too many wrong passwords. Please try again later.",
+            headers={"retry-after": str(retry_after)},
+        )
+    if credentials is None:
+        raise AdminLoginRequired()  # the browser's first visit: ask, count nothing
+    if not is_same_secret(credentials.password, token):
+        limiter.allow(ADMIN_FAILURES_PER_IP, ip)
+        logger.warning("admin page: wrong password from %s", ip)
         raise AdminLoginRequired()
 
 
