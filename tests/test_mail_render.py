@@ -147,9 +147,7 @@ def test_the_edition_shows_each_paper_linked_with_tags_reasons_and_links() -> No
     assert html.count(">Code</a>") == 1  # paper 2 has no code: no empty link
     assert "updated · v2" in html and "Sparse Retrieval Paper 2 [updated, v2]" in text
     assert "Why: NLP · keyword “retrieval” · 42 upvotes" in text
-    assert (
-        '<a href="%%preferences-k1%%">' in html and '<a href="%%unsubscribe-k1%%">Unsubscribe</a>' in html
-    )
+    assert '<a href="%%preferences-k1%%">' in html and '<a href="%%unsubscribe-k1%%">Unsubscribe</a>' in html
 
 
 def test_edition_subject_names_the_count_and_first_title() -> None:
