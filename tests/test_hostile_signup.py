@@ -99,7 +99,6 @@ def test_an_address_with_a_non_ascii_local_part_is_refused_with_a_clear_error(
         "alice\u202e@example.org",
         "alice@[127.0.0.1]",
         "alice@localhost",
-        "a" * 250 + "@example.org",
         "",
     ],
     ids=[
@@ -114,7 +113,6 @@ def test_an_address_with_a_non_ascii_local_part_is_refused_with_a_clear_error(
         "RTL override",
         "IP literal",
         "no dot in domain",
-        "too long",
         "empty",
     ],
 )

@@ -16,6 +16,8 @@ from newsletter.models import Topic
 from newsletter.models.subscriber import FREQUENCIES
 
 MAX_EMAIL_CHARS = 254
+MAX_LOCAL_PART_OCTETS = 64
+MAX_DOMAIN_OCTETS = 255
 MAX_KEYWORDS = 20
 MAX_KEYWORD_CHARS = 60
 MAX_TOPICS = 15
@@ -61,14 +63,40 @@ def normalize_email(value: str) -> str:
     local part is refused: it needs SMTPUTF8, which neither SendGrid nor a plain relay offers.
     """
     value = value.strip()
-    if not value or len(value) > MAX_EMAIL_CHARS or CONTROL_CHARACTERS.search(value):
+    if not value or CONTROL_CHARACTERS.search(value):
         raise InvalidInput("Please enter a valid email address.", "email")
+    check_address_lengths(value)
     try:
         validated = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise InvalidInput("Please enter a valid email address.", "email") from error
     assert validated.ascii_email is not None  # always set when SMTPUTF8 is not allowed
+    # The domain's ASCII form can be longer than what was typed (punycode).
+    check_address_lengths(validated.ascii_email)
     return validated.ascii_email
+
+
+def check_address_lengths(address: str) -> None:
+    """RFC 5321 §4.5.3.1: a local part of at most 64 octets, a domain of at most 255, and a whole
+    address of at most 254 (what fits in a forward path), each refused with its own reason."""
+    local, _, domain = address.rpartition("@")
+    if len(local.encode()) > MAX_LOCAL_PART_OCTETS:
+        raise InvalidInput(
+            f"The part before the @ can be at most {MAX_LOCAL_PART_OCTETS} characters; "
+            f"this one has {len(local.encode())}.",
+            "email",
+        )
+    if len(domain.encode()) > MAX_DOMAIN_OCTETS:
+        raise InvalidInput(
+            f"The part after the @ can be at most {MAX_DOMAIN_OCTETS} characters; "
+            f"this one has {len(domain.encode())}.",
+            "email",
+        )
+    if len(address.encode()) > MAX_EMAIL_CHARS:
+        raise InvalidInput(
+            f"An email address can be at most {MAX_EMAIL_CHARS} characters; this one has {len(address.encode())}.",
+            "email",
+        )
 
 
 def topic_choices(session: Session) -> list[Topic]:

@@ -1,16 +1,26 @@
-"""Fixed-window rate limits in Redis, per IP and per address, under the deployment's key prefix."""
+"""Fixed-window rate limits in Redis, per client network and per mailbox, under the deployment's key prefix.
+
+Identities are counted the way they can be multiplied: an IPv6 client holds a whole /64 (2^64 addresses),
+so IPv6 is limited per /64; `a+1@x.org`, `a+2@x.org` and `A@x.org` reach one inbox, so addresses are
+limited per mailbox (lower-case, `+tag` removed). What is stored and mailed is the address as typed.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import redis
 
 logger = logging.getLogger(__name__)
+
+
+IPV6_CLIENT_PREFIX = 64
 
 
 @dataclass(frozen=True)
@@ -18,16 +28,48 @@ class Limit:
     name: str
     max_hits: int
     window_s: int
+    # What the identity is, so it is counted in its unit: a client network, a mailbox, or an id.
+    per: Literal["client", "mailbox", "id"]
 
 
 # Generous for people, tight for scripts; a per-address limit also stops mail-bombing one inbox.
-SIGNUP_PER_IP = Limit("signup-ip", 10, 3600)
-SIGNUP_PER_ADDRESS = Limit("signup-address", 3, 3600)
-LINK_ACTIONS_PER_IP = Limit("link-ip", 60, 600)
+SIGNUP_PER_IP = Limit("signup-ip", 10, 3600, "client")
+SIGNUP_PER_ADDRESS = Limit("signup-address", 3, 3600, "mailbox")
+LINK_ACTIONS_PER_IP = Limit("link-ip", 60, 600, "client")
 # Wrong admin passwords per client: a person mistypes a few times, a script guesses hundreds a second.
-ADMIN_FAILURES_PER_IP = Limit("admin-failures-ip", 10, 60)
+ADMIN_FAILURES_PER_IP = Limit("admin-failures-ip", 10, 60, "client")
 # Emails with a data link a forwarded preferences link can ask for: enough for a person, no mail bomb.
-DATA_LINKS_PER_SUBSCRIBER = Limit("data-link-subscriber", 3, 3600)
+DATA_LINKS_PER_SUBSCRIBER = Limit("data-link-subscriber", 3, 3600, "id")
+
+
+def client_network(ip: str) -> str:
+    """The unit one client controls: an IPv4 address, or the /64 of an IPv6 one (IPv4-mapped IPv6
+    counts as its IPv4 address)."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip.strip().lower()
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False))
+    return str(address)
+
+
+def mailbox(address: str) -> str:
+    """The inbox an address reaches, as far as counting goes: lower-case, without a `+tag`."""
+    local, at, domain = address.strip().lower().rpartition("@")
+    if not at:
+        return address.strip().lower()
+    return f"{local.split('+', 1)[0] or local}@{domain}"
+
+
+def counted_identity(limit: Limit, identity: str) -> str:
+    if limit.per == "client":
+        return client_network(identity)
+    if limit.per == "mailbox":
+        return mailbox(identity)
+    return identity
 
 
 class RateLimiter:
@@ -38,7 +80,7 @@ class RateLimiter:
     def key(self, limit: Limit, identity: str, now: float) -> str:
         window = int(now // limit.window_s)
         # Hashed: addresses are personal data and have no business sitting in Redis in clear.
-        digest = hashlib.sha256(identity.lower().encode()).hexdigest()[:32]
+        digest = hashlib.sha256(counted_identity(limit, identity).encode()).hexdigest()[:32]
         return f"{self.prefix}ratelimit:{limit.name}:{window}:{digest}"
 
     def allow(self, limit: Limit, identity: str) -> bool:
