@@ -96,7 +96,9 @@ def test_a_hugging_face_item_keeps_good_links() -> None:
     assert (item.github_repo, item.project_page) == (GOOD[0], GOOD[2])
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", "https://user:pw@arxiv.org/abs/x", "http://localhost/"])
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "https://user:pw@arxiv.org/abs/x", "http://localhost/"]
+)
 def test_an_arxiv_entry_with_bad_links_keeps_the_canonical_abstract_link_and_no_pdf(url: str) -> None:
     record = PaperRecord(
         arxiv_id="2611.00002",

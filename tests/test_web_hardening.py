@@ -248,7 +248,7 @@ def world(
         paper = make_paper(session, arxiv_id="2611.00042", upvotes=3)
         edition = make_edition(session, reader, make_content(session, [paper]))
         ids = {"subscriber": reader.id, "edition": edition.id}
-    purposes: list[Purpose] = ["confirm", "preferences", "unsubscribe", "manage"]
+    purposes: list[Purpose] = ["confirm", "preferences", "unsubscribe", "data"]
     values = {
         "token": [make_token(settings, purpose, ids["subscriber"]) for purpose in purposes]
         + [make_token(settings, "edition", ids["edition"]), "not-a-token"],
@@ -343,7 +343,7 @@ def test_the_property_tests_reach_every_route() -> None:
         "/",
         "/subscribe",
         "/preferences/{token}",
-        "/manage/{token}/delete",
+        "/my-data/{token}/delete",
         "/editions/{token}",
         "/metrics",
     ):
