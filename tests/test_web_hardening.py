@@ -8,6 +8,7 @@ import importlib
 import json
 import logging
 import pkgutil
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,8 @@ def world(
         "token": [make_token(settings, purpose, ids["subscriber"]) for purpose in purposes]
         + [make_token(settings, "edition", ids["edition"]), "not-a-token"],
         "arxiv_id": ["2611.00042", "2611.00042v1", "x" * 200],
+        "slug": ["nlp", "computer-vision"],
+        "name": ["site.css", "timezone.js"],
     }
     configured = settings.model_copy(
         update={"sendgrid_webhook_public_key": WEBHOOK_KEY, "admin_token": SecretStr(STRONG)}
@@ -265,11 +268,11 @@ def world(
 
 def fill_path(template: str, value_for: Callable[[str, list[str]], str], values: dict[str, list[str]]) -> str:
     path = template
-    for name in ("token", "arxiv_id:path", "arxiv_id"):
-        if "{" + name + "}" in path:
-            value = value_for(name, values[name.split(":")[0]])
-            # "%" kept: a literal %00 reaches the app as NUL, as it would from a browser.
-            path = path.replace("{" + name + "}", quote(value.encode("utf-8", "surrogatepass"), safe="%"))
+    for placeholder in re.findall(r"\{[^}]+\}", template):
+        name = placeholder[1:-1].split(":")[0]
+        value = value_for(name, values.get(name, ["x"]))
+        # "%" kept: a literal %00 reaches the app as NUL, as it would from a browser.
+        path = path.replace(placeholder, quote(value.encode("utf-8", "surrogatepass"), safe="%"), 1)
     return path
 
 
