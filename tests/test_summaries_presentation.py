@@ -20,11 +20,11 @@ from newsletter.links.urls import edition_url
 from newsletter.mail.context import edition_context
 from newsletter.mail.render import render_email
 from newsletter.models import Paper
+from newsletter.plaintext.presentation import sections_without_repeats, tldr_and_points
 from newsletter.plaintext.shorten import ELLIPSIS
 from newsletter.sources.parse import PaperRecord, parse_hf_daily_papers
 from newsletter.sources.store import upsert_arxiv_papers, upsert_hf_papers
 from newsletter.summaries.extractive import ExtractiveSummarizer
-from newsletter.summaries.presentation import sections_without_repeats, tldr_and_points
 from newsletter.summaries.sentences import split_sentences
 from newsletter.summaries.store import summarize_pending
 from tests.factories import make_subscriber

@@ -13,7 +13,7 @@ from newsletter.catalog.papers import has_topic, paper_tags_column
 from newsletter.errors import NotFound
 from newsletter.mail.context import safe_web_url
 from newsletter.models import Paper, Summary
-from newsletter.summaries.presentation import Tldr, made_by, sections_without_repeats, tldr_and_points
+from newsletter.plaintext.presentation import Tldr, made_by, sections_without_repeats, tldr_and_points
 
 MAX_QUERY_CHARS = 200
 CARDS_PER_PAGE = 100
@@ -239,5 +239,9 @@ def paper_detail(session: Session, arxiv_id: str) -> PaperDetail:
         methodology=sections["methodology"] or None,
         results=sections["results"] or None,
         implications=sections["implications"] or None,
-        made_by=made_by(summary) if summary else None,
+        made_by=(
+            made_by(summary.backend, summary.backend_version, summary.model, summary.fallback_reason)
+            if summary
+            else None
+        ),
     )

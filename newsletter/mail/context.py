@@ -31,8 +31,8 @@ from newsletter.models import (
     Summary,
     Topic,
 )
+from newsletter.plaintext.presentation import tldr_and_points
 from newsletter.plaintext.shorten import shorten
-from newsletter.summaries.presentation import tldr_and_points
 
 MAX_TITLE_CHARS = 300
 MAX_POINT_CHARS = 400

@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from newsletter.models import Summary
 from newsletter.plaintext.shorten import shorten
-from newsletter.summaries.sentences import split_sentences
 
 # A TL;DR is one line.
 TLDR_CHARS = 240
 WORD = re.compile(r"[a-z0-9]+")
+# Good enough to compare sentences ("e.g. X" split in two only makes two smaller pieces, kept as they were).
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 # Two sentences sharing this much of their content words say the same thing ("We propose X for Y." and
 # "Introduction of X for Y.").
 SAME_SENTENCE_OVERLAP = 0.7
@@ -94,7 +94,7 @@ def sections_without_repeats(shown: list[str], sections: dict[str, str | None]) 
     for name, text in sections.items():
         sentences = [
             sentence
-            for sentence in (split_sentences(text or "").sentences or ([text] if text else []))
+            for sentence in (SENTENCE_END.split(text.strip()) if text and text.strip() else [])
             if not any(is_same_sentence(sentence, other) for other in seen)
         ]
         seen.extend(sentences)
@@ -110,10 +110,10 @@ def is_same_sentence(first: str, second: str) -> bool:
     return len(a & b) / min(len(a), len(b)) >= SAME_SENTENCE_OVERLAP
 
 
-def made_by(summary: Summary) -> str:
+def made_by(backend: str, backend_version: str, model: str | None, fallback_reason: str | None) -> str:
     """How a stored summary was made, as the paper page shows it in small print."""
-    if summary.backend == "llm" and not summary.fallback_reason:
-        return f"Summarized by {summary.model}, numbers checked against the abstract"
-    if summary.fallback_reason:
-        return f"Offline summary ({summary.backend_version}); the language model's answer was not used"
-    return f"Offline summary ({summary.backend_version}), written from the abstract"
+    if backend == "llm" and not fallback_reason:
+        return f"Summarized by {model}, numbers checked against the abstract"
+    if fallback_reason:
+        return f"Offline summary ({backend_version}); the language model's answer was not used"
+    return f"Offline summary ({backend_version}), written from the abstract"
