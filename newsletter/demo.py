@@ -30,7 +30,7 @@ from newsletter.config import Settings
 from newsletter.db import make_engine, make_session_factory, session_scope
 from newsletter.digests.schedule import due_subscribers
 from newsletter.health import last_worker_heartbeat
-from newsletter.models import Delivery, FetchRun, Paper, Subscriber, Summary
+from newsletter.models import Delivery, FetchRun, Paper, Subscriber
 from newsletter.pipeline import Progress, StageResult
 from newsletter.redis_client import make_redis
 from newsletter.services import ServiceUrls, resolve_service_urls
@@ -38,6 +38,7 @@ from newsletter.sources.replay import start_replay_server
 from newsletter.subscribers.operators import add_subscriber_by_operator
 from newsletter.subscribers.service import find_subscriber_by_email
 from newsletter.subscribers.validation import PreferencesForm
+from newsletter.summaries.store import is_summarized
 from newsletter.taskqueue import enqueue
 
 logger = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ def fetch_stage(settings: Settings, factory: sessionmaker[Session], worker: subp
 def summarize_stage(
     settings: Settings, factory: sessionmaker[Session], worker: subprocess.Popen[bytes]
 ) -> int:
-    unsummarized = select(func.count()).select_from(Paper).where(~Paper.id.in_(select(Summary.paper_id)))
+    unsummarized = select(func.count()).select_from(Paper).where(~is_summarized())
     pending = scalar(factory, unsummarized)
     if pending:
         enqueue(settings, "workers.tasks.summaries.summarize_pending")

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from newsletter.models import Paper
+from newsletter.summaries.store import is_summarized
 from newsletter.taskqueue import QUEUES
 
 
@@ -83,10 +85,7 @@ def _counts(session: Session, sql: str) -> dict[str, int]:
 def collect_stats(session: Session, fetch_runs: int = 10) -> Stats:
     stats = Stats()
     row = session.execute(
-        text(
-            "SELECT count(*), count(*) FILTER (WHERE is_on_hf),"
-            " (SELECT count(DISTINCT paper_id) FROM summaries) FROM papers"
-        )
+        select(func.count(), func.count().filter(Paper.is_on_hf), func.count().filter(is_summarized()))
     ).one()
     stats.papers, stats.papers_on_hf, stats.summarized = row
     stats.subscribers_by_status = _counts(session, "SELECT status, count(*) FROM subscribers GROUP BY status")

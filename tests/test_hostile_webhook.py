@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.mail.webhook import process_pending_events
 from newsletter.models import ConsentEvent, WebhookEvent
+from newsletter.subscribers.provider_events import process_pending_events
 from newsletter.web.app import create_app
 from tests.factories import make_subscriber
 from tests.web_fixtures import BASE_URL, database_snapshot, subscriber_row

@@ -255,7 +255,8 @@ def test_a_message_reported_by_the_webhook_before_the_answer_still_records_its_m
 
     from newsletter.mail.backends import SendResult
     from newsletter.mail.ledger import record_results
-    from newsletter.mail.webhook import process_pending_events, store_events
+    from newsletter.mail.webhook import store_events
+    from newsletter.subscribers.provider_events import process_pending_events
 
     seed_day(session, readers=1)
     create_deliveries_for_date(session, EDITION_DAY)

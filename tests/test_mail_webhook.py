@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.errors import InvalidInput
-from newsletter.mail.webhook import process_pending_events, store_events, verify_signature
+from newsletter.mail.webhook import store_events, verify_signature
 from newsletter.models import ConsentEvent, Delivery, WebhookEvent
+from newsletter.subscribers.provider_events import process_pending_events
 from newsletter.web.routes.webhooks import router
 from tests.factories import make_subscriber
 

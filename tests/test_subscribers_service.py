@@ -24,6 +24,7 @@ from newsletter.subscribers.service import (
     resume,
     signup,
     subscriber_view,
+    suppress,
     unsubscribe,
     update_preferences,
 )
@@ -142,6 +143,20 @@ def test_unsubscribe_records_the_withdrawal_and_optionally_a_goodbye(session):
     assert not unsubscribe(session, alice.id, "one-click").is_changed
     actions = session.execute(select(ConsentEvent.action, ConsentEvent.source)).all()
     assert actions == [("unsubscribe", "web")]
+
+
+def test_suppress_moves_an_address_only_towards_suppression_and_records_why(session):
+    alice = make_subscriber(session, "alice@example.org")
+    bob = make_subscriber(session, "bob@example.org", status="unsubscribed")
+    assert suppress(session, "Alice@Example.org", "bounce", "sendgrid-webhook", {"event": "bounce"})
+    assert alice.status == "bounced"
+    # Already suppressed: a later complaint changes nothing, an unknown address is no error.
+    assert not suppress(session, "alice@example.org", "complaint", "sendgrid-webhook")
+    assert not suppress(session, "bob@example.org", "bounce", "sendgrid-webhook")
+    assert not suppress(session, "nobody@example.org", "bounce", "sendgrid-webhook")
+    assert (alice.status, bob.status) == ("bounced", "unsubscribed")
+    events = session.execute(select(ConsentEvent.email, ConsentEvent.action, ConsentEvent.details)).all()
+    assert events == [("alice@example.org", "bounce", {"event": "bounce"})]
 
 
 def test_export_and_delete_keep_the_consent_proof(session):

@@ -1,5 +1,4 @@
-"""Reading stored papers: the listing behind `newsletter papers list`, and the query parts every paper
-listing shares (a paper's tags in rank order, "has this topic")."""
+"""Reading stored papers: the listing behind `newsletter papers list`."""
 
 from __future__ import annotations
 
@@ -7,37 +6,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Exists, ScalarSelect, cast, func, or_, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import Date, cast, select
 from sqlalchemy.orm import Session
 
-from newsletter.models import Paper, PaperTopic, Summary, Topic
-
-
-def paper_tags_column() -> ScalarSelect[Any]:
-    """The paper's topic names, primary first, as one array column of a query on `Paper`."""
-    return (
-        select(func.array_agg(aggregate_order_by(Topic.name, PaperTopic.rank)))
-        .select_from(PaperTopic)
-        .join(Topic, Topic.id == PaperTopic.topic_id)
-        .where(PaperTopic.paper_id == Paper.id)
-        .correlate(Paper)
-        .scalar_subquery()
-    )
-
-
-def has_topic(topic: str) -> Exists:
-    """The paper is tagged with this topic, given by name or slug."""
-    return (
-        select(PaperTopic.paper_id)
-        .join(Topic, Topic.id == PaperTopic.topic_id)
-        .where(PaperTopic.paper_id == Paper.id, or_(Topic.slug == topic, Topic.name == topic))
-        .exists()
-    )
-
-
-def is_summarized() -> ColumnElement[bool]:
-    return select(Summary.id).where(Summary.paper_id == Paper.id).exists()
+from newsletter.models import Paper
+from newsletter.summaries.store import has_topic, is_summarized, paper_tags
 
 
 @dataclass(frozen=True)
@@ -66,7 +39,7 @@ def list_papers(
         Paper.title,
         Paper.published_at,
         Paper.hf_upvotes,
-        paper_tags_column(),
+        paper_tags(),
         is_summarized(),
     )
     if day is not None:

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, ScalarSelect, cast, func, or_, select
+from sqlalchemy import ColumnElement, Date, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from newsletter.catalog.papers import has_topic, paper_tags_column
 from newsletter.errors import NotFound
 from newsletter.mail.context import safe_web_url
-from newsletter.models import Paper, Summary
+from newsletter.models import Paper
 from newsletter.plaintext.presentation import Tldr, made_by, sections_without_repeats, tldr_and_points
+from newsletter.summaries.store import current_key_points, current_summary, has_topic, paper_tags
 
 MAX_QUERY_CHARS = 200
 CARDS_PER_PAGE = 100
@@ -74,25 +74,14 @@ def _paper_day() -> ColumnElement[date]:
     return func.coalesce(Paper.hf_featured_date, cast(func.timezone("UTC", Paper.published_at), Date))
 
 
-def _key_points_column() -> ScalarSelect[Any]:
-    return (
-        select(Summary.key_points)
-        .where(Summary.paper_id == Paper.id)
-        .order_by(Summary.created_at.desc(), Summary.id.desc())
-        .limit(1)
-        .correlate(Paper)
-        .scalar_subquery()
-    )
-
-
 def _card_columns() -> tuple[Any, ...]:
     # In PaperCard's order, tags and key points as arrays.
     return (
         Paper.arxiv_id,
         Paper.title,
         Paper.authors,
-        paper_tags_column(),
-        _key_points_column(),
+        paper_tags(),
+        current_key_points(),
         Paper.hf_upvotes,
         Paper.published_at,
         Paper.hf_num_comments,
@@ -198,16 +187,11 @@ def papers_by_ids(session: Session, paper_ids: list[int]) -> list[PaperCard]:
 
 
 def paper_detail(session: Session, arxiv_id: str) -> PaperDetail:
-    row = session.execute(select(Paper, paper_tags_column()).where(Paper.arxiv_id == arxiv_id)).one_or_none()
+    row = session.execute(select(Paper, paper_tags()).where(Paper.arxiv_id == arxiv_id)).one_or_none()
     if row is None:
         raise NotFound(f"no paper {arxiv_id[:64]}")
     paper, tags = row
-    summary = session.execute(
-        select(Summary)
-        .where(Summary.paper_id == paper.id)
-        .order_by(Summary.created_at.desc(), Summary.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    summary = session.scalars(current_summary(paper.id)).one_or_none()
     tldr, points = tldr_and_points(paper.tldr, paper.tldr_source, list(summary.key_points) if summary else [])
     shown = [tldr.text] if tldr else []
     sections = sections_without_repeats(

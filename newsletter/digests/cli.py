@@ -18,6 +18,7 @@ from newsletter.console import (
 from newsletter.digests.build import PlannedEdition, build_due_editions
 from newsletter.digests.queries import edition_view
 from newsletter.errors import NotFound
+from newsletter.subscribers.service import subscriber_by_email
 
 editions_app = typer.Typer(
     help="Per-subscriber editions: build the due ones, show one.", no_args_is_help=True
@@ -82,7 +83,7 @@ def show(
         raise typer.BadParameter(f"not a date: {on!r}") from error
     try:
         with command_session(settings) as session:
-            view = edition_view(session, subscriber, edition_date)
+            view = edition_view(session, subscriber_by_email(session, subscriber), edition_date)
     except NotFound as error:
         error_console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error

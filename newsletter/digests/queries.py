@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.errors import NotFound
@@ -31,18 +31,8 @@ class EditionView:
     lines: list[EditionLine]
 
 
-def subscriber_by_email(session: Session, email: str) -> Subscriber:
-    subscriber = session.execute(
-        select(Subscriber).where(func.lower(Subscriber.email) == email.strip().lower())
-    ).scalar_one_or_none()
-    if subscriber is None:
-        raise NotFound(f"no subscriber with the address {email!r}")
-    return subscriber
-
-
-def edition_view(session: Session, email: str, edition_date: date | None = None) -> EditionView:
+def edition_view(session: Session, subscriber: Subscriber, edition_date: date | None = None) -> EditionView:
     """A subscriber's edition on `edition_date` (default: their latest)."""
-    subscriber = subscriber_by_email(session, email)
     query = select(Edition).where(Edition.subscriber_id == subscriber.id)
     if edition_date is not None:
         query = query.where(Edition.edition_date == edition_date)

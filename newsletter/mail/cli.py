@@ -12,6 +12,7 @@ from newsletter.console import command_session, command_session_factory, console
 from newsletter.errors import NotFound
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.preview import preview_edition
+from newsletter.subscribers.service import subscriber_by_email
 
 mail_app = typer.Typer(help="Send the editions, preview an email.", no_args_is_help=True)
 
@@ -54,7 +55,9 @@ def preview_command(
     settings = load_settings()
     try:
         with command_session(settings) as session:
-            rendered = preview_edition(session, settings, subscriber, parse_date(on))
+            rendered = preview_edition(
+                session, settings, subscriber_by_email(session, subscriber), parse_date(on)
+            )
     except NotFound as error:
         error_console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error

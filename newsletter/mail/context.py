@@ -25,14 +25,13 @@ from newsletter.models import (
     EditionContent,
     EditionItem,
     Paper,
-    PaperTopic,
     Subscriber,
     SubscriberTopic,
-    Summary,
     Topic,
 )
 from newsletter.plaintext.presentation import tldr_and_points
 from newsletter.plaintext.shorten import shorten
+from newsletter.summaries.store import current_key_points, paper_tags
 
 MAX_TITLE_CHARS = 300
 MAX_POINT_CHARS = 400
@@ -86,31 +85,6 @@ def recipient_links(settings: Settings, subscriber_id: int, edition_id: int | No
     }
 
 
-def _paper_tags(session: Session, paper_ids: list[int]) -> dict[int, list[str]]:
-    rows = session.execute(
-        select(PaperTopic.paper_id, Topic.name)
-        .join(Topic, Topic.id == PaperTopic.topic_id)
-        .where(PaperTopic.paper_id.in_(paper_ids))
-        .order_by(PaperTopic.paper_id, PaperTopic.rank)
-    )
-    tags: dict[int, list[str]] = {}
-    for paper_id, name in rows:
-        tags.setdefault(paper_id, []).append(name)
-    return tags
-
-
-def _latest_key_points(session: Session, paper_ids: list[int]) -> dict[int, list[str]]:
-    rows = session.execute(
-        select(Summary.paper_id, Summary.key_points)
-        .where(Summary.paper_id.in_(paper_ids))
-        .order_by(Summary.paper_id, Summary.created_at.desc(), Summary.id.desc())
-    )
-    points: dict[int, list[str]] = {}
-    for paper_id, key_points in rows:
-        points.setdefault(paper_id, list(key_points or []))
-    return points
-
-
 def _paper_context(
     settings: Settings, item: EditionItem, paper: Paper, tags: list[str], points: list[str]
 ) -> dict[str, Any]:
@@ -155,17 +129,14 @@ def content_context(
             raise NotFound(f"edition content {key.content_id} does not exist")
         overflow_count = content.overflow_count
         rows = session.execute(
-            select(EditionItem, Paper)
+            select(EditionItem, Paper, paper_tags(), current_key_points())
             .join(Paper, Paper.id == EditionItem.paper_id)
             .where(EditionItem.content_id == key.content_id)
             .order_by(EditionItem.rank)
         ).all()
-        paper_ids = [paper.id for _, paper in rows]
-        tags = _paper_tags(session, paper_ids)
-        points = _latest_key_points(session, paper_ids)
         papers = [
-            _paper_context(settings, item, paper, tags.get(paper.id, []), points.get(paper.id, []))
-            for item, paper in rows
+            _paper_context(settings, item, paper, list(tags or []), list(points or []))
+            for item, paper, tags, points in rows
         ]
     link_slots = new_link_slots() if link_values is None else {}
     link_map = dict(link_slots) if link_values is None else {name: link_values[name] for name in LINK_SLOTS}

@@ -11,13 +11,13 @@ from newsletter.digests.queries import edition_view
 from newsletter.errors import NotFound
 from newsletter.mail.context import edition_context, template_name_for
 from newsletter.mail.render import RenderedEmail, render_email
-from newsletter.models import Edition
+from newsletter.models import Edition, Subscriber
 
 
 def preview_edition(
-    session: Session, settings: Settings, email: str, edition_date: date | None
+    session: Session, settings: Settings, subscriber: Subscriber, edition_date: date | None
 ) -> RenderedEmail:
-    view = edition_view(session, email, edition_date)
+    view = edition_view(session, subscriber, edition_date)
     if view.kind == "skipped":
         raise NotFound(
             f"{view.email} has no email on {view.edition_date}: nothing matched and no note was wanted"

@@ -1,8 +1,5 @@
-"""SendGrid event webhook: verify the signature, store events first (deduplicated), process after.
-
-Processing only ever moves a subscriber towards suppression (bounced, complained, unsubscribed); no
-event, in any order, makes a suppressed address active again.
-"""
+"""SendGrid event webhook: verify the signature, store events first (deduplicated); what each event
+means for a delivery and an address. `subscribers.provider_events` applies them."""
 
 from __future__ import annotations
 
@@ -26,8 +23,8 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from newsletter.errors import InvalidInput
-from newsletter.models import ConsentEvent, Delivery, Subscriber, WebhookEvent
-from newsletter.models.subscriber import SUPPRESSED_STATUSES
+from newsletter.models import Delivery, WebhookEvent
+from newsletter.models.subscriber import SuppressionReason
 
 logger = logging.getLogger(__name__)
 MAX_BIGINT = 2**63 - 1
@@ -35,21 +32,20 @@ KNOWN_EVENTS = {
     "processed", "deferred", "delivered", "open", "click", "bounce", "dropped", "spamreport",
     "unsubscribe", "group_unsubscribe", "group_resubscribe",
 }  # fmt: skip
-# event → (subscriber status, consent action)
-SUPPRESSING_EVENTS = {
-    "bounce": ("bounced", "bounce"),
-    "spamreport": ("complained", "complaint"),
-    "unsubscribe": ("unsubscribed", "unsubscribe"),
-    "group_unsubscribe": ("unsubscribed", "unsubscribe"),
+SUPPRESSING_EVENTS: dict[str, SuppressionReason] = {
+    "bounce": "bounce",
+    "spamreport": "complaint",
+    "unsubscribe": "unsubscribe",
+    "group_unsubscribe": "unsubscribe",
 }
 # SendGrid drops a message for the address's sake (it is on a suppression list) or for the message's
 # ("Spam Content", "Invalid SMTPAPI header", quota). Only the first kind says anything about the reader:
 # suppressing on the second would unsubscribe a whole batch for one bad email of ours.
-DROPPED_REASONS = {
-    "bounced address": ("bounced", "bounce"),
-    "invalid": ("bounced", "bounce"),
-    "unsubscribed address": ("unsubscribed", "unsubscribe"),
-    "spam reporting address": ("complained", "complaint"),
+DROPPED_REASONS: dict[str, SuppressionReason] = {
+    "bounced address": "bounce",
+    "invalid": "bounce",
+    "unsubscribed address": "unsubscribe",
+    "spam reporting address": "complaint",
 }
 # Events that prove the provider accepted the message.
 ACCEPTED_EVENTS = {
@@ -82,8 +78,8 @@ def verify_signature(public_key_b64: str, signature_b64: str, timestamp: str, ra
     return True
 
 
-def suppression_for(event: str, payload: dict[str, Any]) -> tuple[str, str] | None:
-    """The (subscriber status, consent action) an event calls for, or None when it suppresses nothing.
+def suppression_for(event: str, payload: dict[str, Any]) -> SuppressionReason | None:
+    """Why an event suppresses its address, or None when it suppresses nothing.
 
     A bounce of type `blocked` is the receiving server refusing for now (SendGrid's own reading): the
     address is fine, so it stays active.
@@ -202,30 +198,9 @@ def store_events(session: Session, raw_body: bytes) -> StoreReport:
     return report
 
 
-def _suppress(session: Session, event: WebhookEvent, status: str, action: str) -> bool:
-    subscriber = session.execute(
-        select(Subscriber)
-        .where(func.lower(Subscriber.email) == (event.email or "").lower())
-        .with_for_update()
-    ).scalar_one_or_none()
-    if subscriber is None or subscriber.status in SUPPRESSED_STATUSES:
-        return False
-    subscriber.status = status
-    subscriber.status_changed_at = datetime.now(UTC)
-    session.add(
-        ConsentEvent(
-            subscriber_id=subscriber.id,
-            email=subscriber.email,
-            action=action,
-            source="sendgrid-webhook",
-            details={"event": event.event, "webhook_event_id": event.id},
-        )
-    )
-    return True
-
-
-def _settle_delivery(session: Session, event: WebhookEvent) -> bool:
-    """A `sending` or `unknown` delivery this event is about becomes sent (or failed if dropped)."""
+def settle_delivery(session: Session, event: WebhookEvent, subscriber_id: int) -> bool:
+    """A `sending` or `unknown` delivery to this subscriber that the event is about becomes sent (or
+    failed if dropped)."""
     condition = None
     if event.delivery_id is not None:
         condition = Delivery.id == event.delivery_id
@@ -234,7 +209,6 @@ def _settle_delivery(session: Session, event: WebhookEvent) -> bool:
         condition = Delivery.provider_message_id == event.provider_message_id.split(".")[0]
     if condition is None:
         return False
-    subscriber_ids = select(Subscriber.id).where(func.lower(Subscriber.email) == (event.email or "").lower())
     values: dict[str, Any] = {"settled_at": text("now()")}
     if event.event == "dropped":
         values.update(
@@ -246,42 +220,27 @@ def _settle_delivery(session: Session, event: WebhookEvent) -> bool:
         return False
     result = session.execute(
         update(Delivery)
-        .where(
-            condition, Delivery.subscriber_id.in_(subscriber_ids), Delivery.state.in_(("sending", "unknown"))
-        )
+        .where(condition, Delivery.subscriber_id == subscriber_id, Delivery.state.in_(("sending", "unknown")))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
     return bool(cast(CursorResult[Any], result).rowcount)
 
 
-def process_pending_events(session: Session, limit: int = 1000) -> dict[str, int]:
-    """Apply stored events in arrival order; each is marked processed (with its error, if any)."""
-    events = (
+def claim_pending_events(session: Session, limit: int) -> list[WebhookEvent]:
+    """Stored events not processed yet, in arrival order, locked (a second processor takes others)."""
+    return list(
         session.execute(
             select(WebhookEvent)
             .where(WebhookEvent.processed_at.is_(None))
             .order_by(WebhookEvent.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
+        ).scalars()
     )
-    counts = {"processed": 0, "suppressed": 0, "settled": 0, "errors": 0}
-    for event in events:
-        try:
-            with session.begin_nested():
-                suppression = suppression_for(event.event, event.payload)
-                if suppression is not None and _suppress(session, event, *suppression):
-                    counts["suppressed"] += 1
-                if _settle_delivery(session, event):
-                    counts["settled"] += 1
-        except Exception as error:  # one bad event must not block the rest of the batch
-            logger.exception("webhook event %s could not be processed", event.id)
-            event.process_error = str(error)[:1000]
-            counts["errors"] += 1
-        event.processed_at = datetime.now(UTC)
-        counts["processed"] += 1
-    session.flush()
-    return counts
+
+
+def mark_processed(event: WebhookEvent, error: Exception | None = None) -> None:
+    if error is not None:
+        event.process_error = str(error)[:1000]
+    event.processed_at = datetime.now(UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -27,6 +27,8 @@ from newsletter.models.base import Base, created_at_column, one_of
 SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced", "complained")
 # Addresses in these states never receive bulk email again without a fresh confirmation.
 SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained")
+# Why an address is suppressed (`subscribers.service.SUPPRESSION_REASONS` says what each one does).
+SuppressionReason = Literal["unsubscribe", "bounce", "complaint"]
 FREQUENCIES = ("daily", "weekly")
 CONSENT_ACTIONS = (
     "signup",

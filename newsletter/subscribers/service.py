@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from newsletter.errors import InvalidInput, NotFound
 from newsletter.mail.deliver import create_transactional_delivery
 from newsletter.models import Delivery, Edition, KeywordAlert, Subscriber, SubscriberTopic, Topic
-from newsletter.models.subscriber import SUPPRESSED_STATUSES
+from newsletter.models.subscriber import SUPPRESSED_STATUSES, SuppressionReason
 from newsletter.subscribers.consent import consent_history, latest_signup_wording, record_consent
 from newsletter.subscribers.validation import (
     Preferences,
@@ -30,6 +30,12 @@ from newsletter.subscribers.validation import (
 )
 
 logger = logging.getLogger(__name__)
+# Why an address stops getting mail: the status it takes and the consent action recorded.
+SUPPRESSION_REASONS: dict[SuppressionReason, tuple[str, str]] = {
+    "unsubscribe": ("unsubscribed", "unsubscribe"),
+    "bounce": ("bounced", "bounce"),
+    "complaint": ("complained", "complaint"),
+}
 # Link timestamps are whole seconds, signed by the worker that renders the email (maybe another
 # machine): a confirmation link counts as older than a signup only by more than this.
 LINK_CLOCK_SLACK = timedelta(minutes=1)
@@ -72,10 +78,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def find_subscriber_by_email(session: Session, email: str) -> Subscriber | None:
-    return session.execute(
-        select(Subscriber).where(func.lower(Subscriber.email) == email.strip().lower())
-    ).scalar_one_or_none()
+def find_subscriber_by_email(session: Session, email: str, *, for_update: bool = False) -> Subscriber | None:
+    """The subscriber with this address, compared as the unique index compares (case-insensitively)."""
+    query = select(Subscriber).where(func.lower(Subscriber.email) == email.strip().lower())
+    return session.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
+
+
+def subscriber_by_email(session: Session, email: str) -> Subscriber:
+    """`find_subscriber_by_email` for a command given an address: NotFound when nobody has it."""
+    subscriber = find_subscriber_by_email(session, email)
+    if subscriber is None:
+        raise NotFound(f"no subscriber with the address {email!r}")
+    return subscriber
 
 
 def get_subscriber(session: Session, subscriber_id: int, *, for_update: bool = False) -> Subscriber:
@@ -144,9 +158,9 @@ def _locked_subscriber_for_email(session: Session, email: str) -> tuple[Subscrib
         .on_conflict_do_nothing(index_elements=[func.lower(Subscriber.email)])
         .returning(Subscriber.id)
     ).scalar_one_or_none()
-    subscriber = session.execute(
-        select(Subscriber).where(func.lower(Subscriber.email) == email.lower()).with_for_update()
-    ).scalar_one()
+    subscriber = find_subscriber_by_email(session, email, for_update=True)
+    if subscriber is None:  # deleted between the insert and the lock
+        raise NotFound(f"no subscriber with the address {email!r}")
     return subscriber, inserted_id is not None
 
 
@@ -354,19 +368,9 @@ def unsubscribe(
 ) -> StatusChange:
     """Any state → unsubscribed, with the withdrawal recorded. Repeating it is a no-op success."""
     subscriber = get_subscriber(session, subscriber_id, for_update=True)
-    if subscriber.status in SUPPRESSED_STATUSES:
-        return StatusChange(subscriber.id, subscriber.status, is_changed=False)
     was_receiving = subscriber.status in ("active", "paused")
-    _set_status(subscriber, "unsubscribed")
-    record_consent(
-        session,
-        subscriber_id=subscriber.id,
-        email=subscriber.email,
-        action="unsubscribe",
-        source=source,
-        ip=ip,
-        user_agent=user_agent,
-    )
+    if not _suppress_subscriber(session, subscriber, "unsubscribe", source, ip=ip, user_agent=user_agent):
+        return StatusChange(subscriber.id, subscriber.status, is_changed=False)
     delivery_id = None
     if send_goodbye and was_receiving:
         delivery_id = create_transactional_delivery(session, subscriber.id, "unsubscribed")
@@ -381,6 +385,49 @@ def request_data_link(session: Session, subscriber_id: int) -> int:
     subscriber = get_subscriber(session, subscriber_id)
     logger.info("subscriber %s asked for a data link", subscriber.id)
     return create_transactional_delivery(session, subscriber.id, "data_link")
+
+
+def suppress(
+    session: Session,
+    email: str,
+    reason: SuppressionReason,
+    source: str,
+    details: dict[str, Any] | None = None,
+) -> bool:
+    """Stop all mail to an address (a bounce, a complaint, an unsubscribe reported by the provider).
+    False when nobody has the address or it is already suppressed: no reason makes it active again."""
+    subscriber = find_subscriber_by_email(session, email, for_update=True)
+    return subscriber is not None and _suppress_subscriber(
+        session, subscriber, reason, source, details=details
+    )
+
+
+def _suppress_subscriber(
+    session: Session,
+    subscriber: Subscriber,
+    reason: SuppressionReason,
+    source: str,
+    *,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> bool:
+    """The one place a subscriber becomes unsubscribed, bounced or complained; False if already one."""
+    if subscriber.status in SUPPRESSED_STATUSES:
+        return False
+    status, action = SUPPRESSION_REASONS[reason]
+    _set_status(subscriber, status)
+    record_consent(
+        session,
+        subscriber_id=subscriber.id,
+        email=subscriber.email,
+        action=action,
+        source=source,
+        ip=ip,
+        user_agent=user_agent,
+        details=details,
+    )
+    return True
 
 
 def _iso(value: datetime | None) -> str | None:

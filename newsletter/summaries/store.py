@@ -1,4 +1,5 @@
-"""Stored summaries: which papers lack a current one, and writing summaries and topic links."""
+"""Stored summaries and topic links: writing them, which papers lack a current one, and the questions
+every reader asks of them (a paper's current summary, its tags, whether it is summarized)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,21 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, cast, delete, exists, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    ScalarSelect,
+    Select,
+    SQLColumnExpression,
+    Text,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +44,49 @@ class SummarizeCounts:
     fell_back: int = 0
     failed: int = 0
     failed_paper_ids: list[int] = field(default_factory=list)
+
+
+def current_summary(paper_id: int | SQLColumnExpression[int]) -> Select[Summary]:
+    """A paper's current summary: the newest one stored (a changed text or backend adds a row). Given
+    `Paper.id`, it is correlated to a query on papers."""
+    return (
+        select(Summary)
+        .where(Summary.paper_id == paper_id)
+        .order_by(Summary.created_at.desc(), Summary.id.desc())
+        .limit(1)
+    )
+
+
+def current_key_points() -> ScalarSelect[Any]:
+    """The current summary's key points, as one array column of a query on `Paper`."""
+    return current_summary(Paper.id).with_only_columns(Summary.key_points).correlate(Paper).scalar_subquery()
+
+
+def paper_tags() -> ScalarSelect[Any]:
+    """The paper's topic names, primary first, as one array column of a query on `Paper`."""
+    return (
+        select(func.array_agg(aggregate_order_by(Topic.name, PaperTopic.rank)))
+        .select_from(PaperTopic)
+        .join(Topic, Topic.id == PaperTopic.topic_id)
+        .where(PaperTopic.paper_id == Paper.id)
+        .correlate(Paper)
+        .scalar_subquery()
+    )
+
+
+def has_topic(topic: str) -> Exists:
+    """The paper is tagged with this topic, given by name or slug."""
+    return (
+        select(PaperTopic.paper_id)
+        .join(Topic, Topic.id == PaperTopic.topic_id)
+        .where(PaperTopic.paper_id == Paper.id, or_(Topic.slug == topic, Topic.name == topic))
+        .exists()
+    )
+
+
+def is_summarized() -> Exists:
+    """The paper has a stored summary (of any text or backend)."""
+    return select(Summary.id).where(Summary.paper_id == Paper.id).exists()
 
 
 def input_hash_sql(version_key: str) -> ColumnElement[str]:

@@ -11,7 +11,7 @@ from newsletter.errors import TransientError
 from newsletter.mail.deliver import deliver_transactional as deliver_one
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.ledger import stranded_transactional_deliveries
-from newsletter.mail.webhook import process_pending_events
+from newsletter.subscribers.provider_events import process_pending_events
 from workers.celery_app import app, session_factory
 
 logger = logging.getLogger(__name__)
