@@ -27,7 +27,7 @@ def load_settings() -> Settings:
 
 def resolved_database_url(settings: Settings) -> str:
     try:
-        return services.resolve_service_urls(settings).database_url
+        return services.service_urls(settings).database_url
     except services.ServiceError as error:
         error_console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
-from newsletter.services import resolve_service_urls
+from newsletter.services import service_urls
 
 
 def make_engine(database_url: str, **options: object) -> Engine:
@@ -38,7 +38,7 @@ def _engine_for(database_url: str) -> Engine:
 
 
 def get_engine(settings: Settings) -> Engine:
-    return _engine_for(resolve_service_urls(settings).database_url)
+    return _engine_for(service_urls(settings).database_url)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -33,7 +33,7 @@ from newsletter.health import last_worker_heartbeat
 from newsletter.models import Delivery, FetchRun, Paper, Subscriber
 from newsletter.pipeline import Progress, StageResult
 from newsletter.redis_client import make_redis
-from newsletter.services import ServiceUrls, resolve_service_urls
+from newsletter.services import ServiceUrls, resolve_service_urls, service_urls
 from newsletter.sources.replay import start_replay_server
 from newsletter.subscribers.operators import add_subscriber_by_operator
 from newsletter.subscribers.service import find_subscriber_by_email
@@ -102,7 +102,7 @@ def demo_operator_settings(settings: Settings) -> Settings:
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:
-    urls = resolve_service_urls(settings)
+    urls = service_urls(settings)
     env = dict(os.environ)
     env.update(
         {
@@ -176,14 +176,14 @@ def run_demo(
         count = action()
         report.stages.append(StageResult(name, count, unit, time.perf_counter() - started))
 
-    service_urls: list[ServiceUrls] = []
+    started_urls: list[ServiceUrls] = []
 
     def start_services() -> int:
-        service_urls.append(resolve_service_urls(settings))
+        started_urls.append(resolve_service_urls(settings))
         return 2
 
     stage("services", "servers", start_services)
-    database_url = service_urls[0].database_url
+    database_url = started_urls[0].database_url
     stage("migrations", "revisions", lambda: migrate(database_url))
     factory = make_session_factory(make_engine(database_url))
 

@@ -18,6 +18,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -54,24 +55,31 @@ class ServiceStatus:
     detail: str
 
 
+def service_urls(settings: Settings) -> ServiceUrls:
+    """The URLs this process uses, resolved once per process (and per configuration): embedded servers
+    are started, or found running, on first use, not on every engine, enqueue or metrics scrape. A
+    server that stops later is started again by the next process or `newsletter services start`."""
+    return _cached_service_urls(settings.database_url, settings.redis_url, settings.data_dir.resolve())
+
+
+@lru_cache(maxsize=8)
+def _cached_service_urls(database_url: str | None, redis_url: str | None, data_dir: Path) -> ServiceUrls:
+    return _resolve(database_url, redis_url, data_dir, start=True)
+
+
 def resolve_service_urls(settings: Settings, *, start: bool = True) -> ServiceUrls:
-    """The URLs the product should use: configured ones, else embedded servers (started if asked)."""
-    database_url = settings.database_url
-    redis_url = settings.redis_url
+    """The URLs the product should use, checked afresh: configured ones, else embedded servers (started
+    if asked and not running)."""
+    return _resolve(settings.database_url, settings.redis_url, settings.data_dir, start=start)
+
+
+def _resolve(database_url: str | None, redis_url: str | None, data_dir: Path, *, start: bool) -> ServiceUrls:
     if database_url is None or redis_url is None:
-        with _services_lock(settings.data_dir):
+        with _services_lock(data_dir):
             if database_url is None:
-                database_url = (
-                    start_embedded_postgres(settings.data_dir)
-                    if start
-                    else embedded_postgres_url(settings.data_dir)
-                )
+                database_url = start_embedded_postgres(data_dir) if start else embedded_postgres_url(data_dir)
             if redis_url is None:
-                redis_url = (
-                    start_embedded_redis(settings.data_dir)
-                    if start
-                    else embedded_redis_url(settings.data_dir)
-                )
+                redis_url = start_embedded_redis(data_dir) if start else embedded_redis_url(data_dir)
     return ServiceUrls(database_url=database_url, redis_url=redis_url)
 
 
@@ -163,14 +171,14 @@ def start_embedded_postgres(data_dir: Path) -> str:
     pgdata = _pg_dir(data_dir)
     if len(str(pgdata / ".s.PGSQL.5432")) > MAX_SOCKET_PATH:
         raise ServiceError(f"data dir path too long for a unix socket: {pgdata}; use a shorter data dir")
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
     if pgdata.exists():
         _clear_stale_postmaster(pgdata)
+    pgdata.mkdir(parents=True, exist_ok=True)
     try:
-        # The library caches one handle per data dir and would trust it after a stop: always re-check.
-        embedded_postgres.PostgresServer._instances.pop(pgdata, None)
-        # cleanup_mode=None: the server outlives this process, so data and connections persist.
-        embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        # A new handle checks the server afresh (get_server would hand back a handle cached for the data
+        # dir, which it trusts even after the server stopped). cleanup_mode=None: the server outlives
+        # this process, so data and connections persist.
+        embedded_postgres.PostgresServer(pgdata, cleanup_mode=None)
     except (subprocess.SubprocessError, AssertionError, OSError) as error:
         raise ServiceError(f"could not start the embedded PostgreSQL in {pgdata}: {error}") from error
     _ensure_database(pgdata, EMBEDDED_DATABASE)

@@ -12,7 +12,7 @@ from typing import Any
 from celery import Celery
 
 from newsletter.config import Settings
-from newsletter.services import celery_broker_url, resolve_service_urls
+from newsletter.services import celery_broker_url, service_urls
 
 QUEUE = "newsletter"
 # A queue per stage, so each can get its own workers at scale (`newsletter worker --queues mail`);
@@ -27,7 +27,7 @@ QUEUES = (QUEUE, "fetch", "summaries", "editions", "mail")
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
-    urls = resolve_service_urls(settings)
+    urls = service_urls(settings)
     return {
         "broker_url": celery_broker_url(urls.redis_url),
         # Every key (queues, bindings, unacked) under the product's prefix: deployments and test runs
@@ -69,5 +69,5 @@ def _producer(broker_url: str, prefix: str) -> Celery:
 
 def enqueue(settings: Settings, task_name: str, *args: Any) -> str:
     """Send a task by name; returns its id. Arguments must be JSON (ids, ISO dates)."""
-    broker = celery_broker_url(resolve_service_urls(settings).redis_url)
+    broker = celery_broker_url(service_urls(settings).redis_url)
     return str(_producer(broker, settings.redis_prefix).send_task(task_name, args=list(args)).id)

@@ -77,6 +77,19 @@ def test_embedded_servers_start_persist_and_report_status(data_dir: Path) -> Non
     client.close()
 
 
+def test_the_product_resolves_its_service_urls_once_per_process(data_dir: Path) -> None:
+    urls = services.service_urls(embedded_settings(data_dir))
+    assert services.embedded_redis_status(data_dir).is_running
+    services.stop_embedded_redis(data_dir)
+    # The same configuration again (an engine, an enqueue, a metrics scrape): the URLs of the first
+    # call, without checking or starting the servers again.
+    assert services.service_urls(embedded_settings(data_dir)) == urls
+    assert not services.embedded_redis_status(data_dir).is_running
+    # `newsletter services start` resolves afresh and starts what is down.
+    assert services.resolve_service_urls(embedded_settings(data_dir)) == urls
+    assert services.embedded_redis_status(data_dir).is_running
+
+
 def test_embedded_servers_recover_from_a_crash_and_stale_files(data_dir: Path) -> None:
     settings = embedded_settings(data_dir)
     services.resolve_service_urls(settings)

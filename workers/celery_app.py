@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings, get_settings
 from newsletter.db import make_engine, make_session_factory
-from newsletter.services import resolve_service_urls
+from newsletter.services import service_urls
 from newsletter.taskqueue import celery_config
 
 TASK_MODULES = [
@@ -85,4 +85,4 @@ def _configure_from_settings(sender: Celery, **_: Any) -> None:
 @lru_cache(maxsize=1)
 def session_factory() -> sessionmaker[Session]:
     settings = get_settings()
-    return make_session_factory(make_engine(resolve_service_urls(settings).database_url))
+    return make_session_factory(make_engine(service_urls(settings).database_url))
