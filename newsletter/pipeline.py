@@ -18,7 +18,7 @@ from newsletter.config import Settings
 from newsletter.digests.build import build_due_editions
 from newsletter.embeddings import embed_all_pending, load_model
 from newsletter.mail.deliver import send_pending
-from newsletter.sources.ingest import fetch_sources
+from newsletter.sources.ingest import FetchOptions, fetch_sources
 from newsletter.summaries.factory import make_summarizer
 from newsletter.summaries.store import summarize_all_pending
 
@@ -47,7 +47,7 @@ def fetch_stage(
     factory: sessionmaker[Session], settings: Settings, until: date | None, progress: Progress
 ) -> tuple[int, str | None]:
     """Each source and category continues from its own cursor up to `until` (default today)."""
-    summaries = fetch_sources(factory, settings, until=until, progress=progress)
+    summaries = fetch_sources(factory, settings, FetchOptions(until=until, progress=progress))
     stored = sum(summary.counts.new + summary.counts.updated for summary in summaries)
     problems = [
         f"{summary.source} {summary.category or ''}: {summary.status}".strip()

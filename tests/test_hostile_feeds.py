@@ -26,7 +26,7 @@ from newsletter.errors import PermanentError
 from newsletter.models import FetchCursor, FetchRun, Paper
 from newsletter.plaintext.latex import latex_to_text
 from newsletter.sources.download import RetryPolicy
-from newsletter.sources.ingest import fetch
+from newsletter.sources.ingest import FetchOptions, fetch
 from newsletter.sources.parse import PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
 from newsletter.sources.wireformat import render_atom_entry, render_atom_feed, render_hf_item
 
@@ -178,7 +178,12 @@ def test_a_feed_with_entities_or_a_dtd_fails_its_run_fetches_nothing_and_the_nex
     http = mock_http(by_category({"cs.CL": hostile, "cs.LG": good}))
     started = time.perf_counter()
     first, second = fetch(
-        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL", "cs.LG"], http=http, retry_policy=NO_RETRIES
+        session,
+        fetch_settings,
+        "arxiv",
+        FetchOptions(DAY, DAY, categories=("cs.CL", "cs.LG")),
+        http=http,
+        retry_policy=NO_RETRIES,
     )
     elapsed = time.perf_counter() - started
 
@@ -203,7 +208,11 @@ def test_xinclude_is_not_processed_and_no_file_is_read(session: Session, fetch_s
         b'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/>',
     )
     [summary] = fetch(
-        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+        session,
+        fetch_settings,
+        "arxiv",
+        FetchOptions(DAY, DAY, categories=("cs.CL",)),
+        http=mock_http(by_category({"cs.CL": feed})),
     )
     assert summary.status == "ok"
     [title] = session.scalars(select(Paper.title)).all()
@@ -217,7 +226,11 @@ def test_a_hostile_title_in_a_well_formed_feed_is_stored_literally(
     hostile = "<script>alert(1)</script> {{ 7*7 }} {% raw %} </table> </mj-column> \u202eevil \u200b"
     feed = atom_feed(record("2611.00004", hostile))
     [summary] = fetch(
-        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+        session,
+        fetch_settings,
+        "arxiv",
+        FetchOptions(DAY, DAY, categories=("cs.CL",)),
+        http=mock_http(by_category({"cs.CL": feed})),
     )
     assert summary.status == "ok"
     [(title, title_raw)] = session.execute(select(Paper.title, Paper.title_raw)).all()
@@ -250,7 +263,11 @@ def test_overlong_categories_are_ignored_and_an_entry_left_without_one_is_reject
         record("2611.00008", "A fine neighbour"),
     )
     [summary] = fetch(
-        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+        session,
+        fetch_settings,
+        "arxiv",
+        FetchOptions(DAY, DAY, categories=("cs.CL",)),
+        http=mock_http(by_category({"cs.CL": feed})),
     )
     assert summary.status == "ok" and summary.counts.new == 2
     stored = dict(session.execute(select(Paper.arxiv_id, Paper.primary_category)).all())
@@ -271,7 +288,11 @@ def test_ids_and_versions_too_large_to_store_reject_only_their_entry(
         b"http://arxiv.org/abs/2611.00009v1", entry_id.encode()
     )
     [summary] = fetch(
-        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+        session,
+        fetch_settings,
+        "arxiv",
+        FetchOptions(DAY, DAY, categories=("cs.CL",)),
+        http=mock_http(by_category({"cs.CL": feed})),
     )
     assert summary.status == "ok", summary.error
     assert session.scalars(select(Paper.arxiv_id)).all() == ["2611.00010"]
@@ -288,7 +309,11 @@ def test_a_megabyte_abstract_rejects_its_entry_with_the_reason_and_keeps_the_res
         record("2611.00041", "Huge", abstract=abstract), record("2611.00042", "A fine neighbour")
     )
     [summary] = fetch(
-        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+        session,
+        fetch_settings,
+        "arxiv",
+        FetchOptions(DAY, DAY, categories=("cs.CL",)),
+        http=mock_http(by_category({"cs.CL": feed})),
     )
     assert summary.status == "ok", summary.error
     assert session.scalars(select(Paper.arxiv_id)).all() == ["2611.00042"]
@@ -313,7 +338,12 @@ def test_a_gzip_bomb_is_refused_at_the_cap_of_decompressed_bytes(
     )
     started = time.perf_counter()
     [summary] = fetch(
-        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=http, retry_policy=NO_RETRIES
+        session,
+        fetch_settings,
+        "arxiv",
+        FetchOptions(DAY, DAY, categories=("cs.CL",)),
+        http=http,
+        retry_policy=NO_RETRIES,
     )
     elapsed = time.perf_counter() - started
     assert summary.status == "failed" and "cap" in (summary.error or "")
@@ -328,7 +358,12 @@ def test_an_answer_declaring_an_oversized_length_is_refused_before_reading(
         return httpx.Response(200, headers={"Content-Length": str(10**12)}, content=b"")
 
     [summary] = fetch(
-        session, fetch_settings, "hf", DAY, DAY, http=mock_http(handler), retry_policy=NO_RETRIES
+        session,
+        fetch_settings,
+        "hf",
+        FetchOptions(DAY, DAY),
+        http=mock_http(handler),
+        retry_policy=NO_RETRIES,
     )
     assert summary.status == "failed" and "declares 1000000000000 bytes" in (summary.error or "")
 
@@ -373,7 +408,9 @@ def hf_answer(body: bytes) -> httpx.Client:
 def test_malformed_daily_papers_json_fails_the_run_with_a_clear_error(
     session: Session, fetch_settings: Settings, body: bytes, message: str
 ) -> None:
-    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    [summary] = fetch(
+        session, fetch_settings, "hf", FetchOptions(DAY, DAY), http=hf_answer(body), retry_policy=NO_RETRIES
+    )
     assert summary.status == "failed" and message in (summary.error or ""), summary.error
     assert paper_count(session) == 0
     assert session.get(FetchRun, summary.run_id) is not None
@@ -399,7 +436,9 @@ def test_nul_characters_escaped_in_json_are_stripped_before_storing(
     )
     body = json.dumps([item, hf_item("2611.00012")]).encode()
     assert b"\\u0000" in body
-    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    [summary] = fetch(
+        session, fetch_settings, "hf", FetchOptions(DAY, DAY), http=hf_answer(body), retry_policy=NO_RETRIES
+    )
     assert summary.status == "ok", summary.error
     assert summary.counts.new == 2
     stored = session.scalars(select(Paper).where(Paper.arxiv_id == "2611.00011")).one()
@@ -418,7 +457,9 @@ def test_an_unpaired_surrogate_rejects_that_item_and_keeps_the_rest(
         + json.dumps(hf_item("2611.00014")).encode()
         + b"]"
     )
-    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    [summary] = fetch(
+        session, fetch_settings, "hf", FetchOptions(DAY, DAY), http=hf_answer(body), retry_policy=NO_RETRIES
+    )
     assert summary.status == "ok", summary.error
     assert session.scalars(select(Paper.arxiv_id)).all() == ["2611.00014"]
     [rejection] = summary.rejections
@@ -438,7 +479,9 @@ def test_counts_too_large_to_store_never_end_the_run(
     else:
         item["paper"][field] = value
     body = json.dumps([item, hf_item("2611.00016")]).encode()
-    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    [summary] = fetch(
+        session, fetch_settings, "hf", FetchOptions(DAY, DAY), http=hf_answer(body), retry_policy=NO_RETRIES
+    )
     assert summary.status == "ok", summary.error
     stored = {paper.arxiv_id: paper for paper in session.scalars(select(Paper))}
     assert "2611.00016" in stored
@@ -465,7 +508,9 @@ def test_wrongly_typed_fields_are_rejected_or_dropped_one_item_at_a_time(
         hf_item("2611.00026"),
     ]
     body = json.dumps(items).encode()  # NaN is written as the bare token NaN, which Python's parser reads
-    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    [summary] = fetch(
+        session, fetch_settings, "hf", FetchOptions(DAY, DAY), http=hf_answer(body), retry_policy=NO_RETRIES
+    )
     assert summary.status == "ok", summary.error
     assert sorted(session.scalars(select(Paper.arxiv_id)).all()) == ["2611.00026"]
     assert len(summary.rejections) == 5
@@ -478,7 +523,9 @@ def test_a_twenty_thousand_character_title_is_stored_whole_and_a_megabyte_abstra
     title = "T" * 20_000
     abstract = " ".join(f"word{number}" for number in range(120_000))  # ~1.1 MB of distinct words
     body = json.dumps([hf_item("2611.00031", title), hf_item("2611.00032", summary=abstract)]).encode()
-    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    [summary] = fetch(
+        session, fetch_settings, "hf", FetchOptions(DAY, DAY), http=hf_answer(body), retry_policy=NO_RETRIES
+    )
     assert summary.status == "ok", summary.error
     [stored] = session.scalars(select(Paper)).all()
     assert stored.arxiv_id == "2611.00031" and stored.title == title
@@ -492,7 +539,9 @@ def test_an_unprintable_paper_id_is_recorded_readably_on_the_run(
     # json.dumps writes the NUL and the lone surrogate as \u0000 and \ud800, as a hostile server would.
     body = json.dumps([hf_item("2611.00033", id="2611\u000000033\ud800"), hf_item("2611.00034")]).encode()
     assert b"\\u0000" in body and b"\\ud800" in body
-    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    [summary] = fetch(
+        session, fetch_settings, "hf", FetchOptions(DAY, DAY), http=hf_answer(body), retry_policy=NO_RETRIES
+    )
     assert summary.status == "ok", summary.error
     run = session.get(FetchRun, summary.run_id)
     assert run is not None and run.rejected_count == 1
@@ -512,7 +561,9 @@ def test_a_timestamp_outside_the_utc_calendar_rejects_its_item_and_the_papers_st
     session: Session, fetch_settings: Settings, field: str, value: str
 ) -> None:
     body = json.dumps([hf_item("2611.00051", **{field: value}), hf_item("2611.00052")]).encode()
-    [summary] = fetch(session, fetch_settings, "hf", DAY, DAY, http=hf_answer(body), retry_policy=NO_RETRIES)
+    [summary] = fetch(
+        session, fetch_settings, "hf", FetchOptions(DAY, DAY), http=hf_answer(body), retry_policy=NO_RETRIES
+    )
     assert summary.status == "ok", summary.error
     [rejection] = summary.rejections
     assert rejection.item_ref == "2611.00051" and "out of range" in rejection.reason
@@ -527,7 +578,11 @@ def test_an_arxiv_timestamp_outside_the_utc_calendar_rejects_its_entry(
     feed = atom_feed(record("2611.00053", "Year zero"), record("2611.00054", "A fine neighbour"))
     feed = feed.replace(b"2026-11-19T09:00:00Z</published>", b"0001-01-01T00:00:00+14:00</published>", 1)
     [summary] = fetch(
-        session, fetch_settings, "arxiv", DAY, DAY, ["cs.CL"], http=mock_http(by_category({"cs.CL": feed}))
+        session,
+        fetch_settings,
+        "arxiv",
+        FetchOptions(DAY, DAY, categories=("cs.CL",)),
+        http=mock_http(by_category({"cs.CL": feed})),
     )
     assert summary.status == "ok", summary.error
     session.expire_all()

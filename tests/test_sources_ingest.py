@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.models import FetchCursor, FetchRun, Paper, PaperVersion
-from newsletter.sources.ingest import FetchProgress, fetch, fetch_sources
+from newsletter.sources.ingest import FetchOptions, FetchProgress, fetch, fetch_sources
 from newsletter.sources.parse import HfRecord, PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
 from newsletter.sources.replay import ReplayServer, start_replay_server
 from newsletter.sources.samplefeed import load_sample_daily_papers, load_sample_papers
-from newsletter.sources.store import PageWriter, upsert_arxiv_papers, upsert_hf_papers
+from newsletter.sources.store import upsert_arxiv_papers, upsert_hf_papers
 from tests.databases import papers_trigger
 from tests.recordings import arxiv_recording, arxiv_xml, hf_recording
 
@@ -164,7 +164,10 @@ def test_fetch_through_the_replay_server_records_runs_and_cursors(
 ) -> None:
     messages: list[str] = []
     summaries = fetch(
-        session, replay_settings, "arxiv", SINCE, UNTIL, ["cs.CL", "cs.CV"], progress=messages.append
+        session,
+        replay_settings,
+        "arxiv",
+        FetchOptions(SINCE, UNTIL, categories=("cs.CL", "cs.CV"), progress=messages.append),
     )
 
     assert [summary.status for summary in summaries] == ["ok", "ok"]
@@ -184,7 +187,12 @@ def test_fetch_reports_progress_of_each_run_from_start_to_end(
     session: Session, replay_settings: Settings
 ) -> None:
     states: list[FetchProgress] = []
-    [summary] = fetch(session, replay_settings, "arxiv", SINCE, UNTIL, ["cs.LG"], page_progress=states.append)
+    [summary] = fetch(
+        session,
+        replay_settings,
+        "arxiv",
+        FetchOptions(SINCE, UNTIL, categories=("cs.LG",), page_progress=states.append),
+    )
 
     first, *pages, last = states
     # Shown before the first request, so a slow provider still shows a bar.
@@ -197,14 +205,14 @@ def test_fetch_reports_progress_of_each_run_from_start_to_end(
     assert last.entries_read >= last.papers_seen and last.entries_total == pages[0].entries_total
 
     hf_states: list[FetchProgress] = []
-    fetch(session, replay_settings, "hf", SINCE, UNTIL, page_progress=hf_states.append)
+    fetch(session, replay_settings, "hf", FetchOptions(SINCE, UNTIL, page_progress=hf_states.append))
     assert hf_states[-1].is_done and hf_states[-1].papers_seen > 0
     assert all(state.entries_total is None for state in hf_states)
 
 
 def test_rerunning_a_window_inserts_nothing_new(session: Session, replay_settings: Settings) -> None:
-    fetch(session, replay_settings, "arxiv", SINCE, UNTIL, ["cs.LG"])
-    [again] = fetch(session, replay_settings, "arxiv", SINCE, UNTIL, ["cs.LG"])
+    fetch(session, replay_settings, "arxiv", FetchOptions(SINCE, UNTIL, categories=("cs.LG",)))
+    [again] = fetch(session, replay_settings, "arxiv", FetchOptions(SINCE, UNTIL, categories=("cs.LG",)))
     assert (again.counts.new, again.counts.updated) == (0, 0)
     assert again.counts.unchanged > 100
 
@@ -212,8 +220,13 @@ def test_rerunning_a_window_inserts_nothing_new(session: Session, replay_setting
 def test_fetching_hugging_face_stores_signals_and_hf_only_papers(
     session: Session, replay_settings: Settings
 ) -> None:
-    fetch(session, replay_settings, "arxiv", SINCE, UNTIL, ["cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML"])
-    [summary] = fetch(session, replay_settings, "hf", date(2026, 11, 16), date(2026, 11, 20))
+    fetch(
+        session,
+        replay_settings,
+        "arxiv",
+        FetchOptions(SINCE, UNTIL, categories=("cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML")),
+    )
+    [summary] = fetch(session, replay_settings, "hf", FetchOptions(date(2026, 11, 16), date(2026, 11, 20)))
 
     featured = {entry["paper"]["id"] for items in load_sample_daily_papers().values() for entry in items}
     assert summary.status == "ok" and summary.counts.new + summary.counts.updated == len(featured)
@@ -226,7 +239,7 @@ def test_a_provider_error_fails_that_run_and_the_next_category_still_runs(
     session: Session, replay_settings: Settings, replay: ReplayServer
 ) -> None:
     broken = replay_settings.model_copy(update={"arxiv_base_url": f"{replay.base_url}/missing"})
-    summaries = fetch(session, broken, "arxiv", SINCE, UNTIL, ["cs.LG", "cs.CL"])
+    summaries = fetch(session, broken, "arxiv", FetchOptions(SINCE, UNTIL, categories=("cs.LG", "cs.CL")))
     assert [summary.status for summary in summaries] == ["failed", "failed"]
     assert "HTTP 404" in (summaries[0].error or "") and not summaries[0].is_transient
     run = session.get(FetchRun, summaries[1].run_id)
@@ -235,19 +248,29 @@ def test_a_provider_error_fails_that_run_and_the_next_category_still_runs(
 
 
 def test_an_empty_weekday_after_a_busy_run_is_suspect(session: Session, replay_settings: Settings) -> None:
-    [busy] = fetch(session, replay_settings, "arxiv", SINCE, UNTIL, ["cs.LG"])
+    [busy] = fetch(session, replay_settings, "arxiv", FetchOptions(SINCE, UNTIL, categories=("cs.LG",)))
     assert busy.status == "ok"
     # Monday 2026-11-23 is past the sample feed: arXiv "answers" nothing for an announcement day.
-    [empty] = fetch(session, replay_settings, "arxiv", date(2026, 11, 23), date(2026, 11, 23), ["cs.LG"])
+    [empty] = fetch(
+        session,
+        replay_settings,
+        "arxiv",
+        FetchOptions(date(2026, 11, 23), date(2026, 11, 23), categories=("cs.LG",)),
+    )
     assert empty.status == "suspect"
     cursor = session.scalars(select(FetchCursor.fetched_until).where(FetchCursor.category == "cs.LG")).one()
     assert cursor == UNTIL
 
 
 def test_an_empty_weekend_is_normal(session: Session, replay_settings: Settings) -> None:
-    fetch(session, replay_settings, "arxiv", SINCE, UNTIL, ["cs.LG"])
+    fetch(session, replay_settings, "arxiv", FetchOptions(SINCE, UNTIL, categories=("cs.LG",)))
     # Friday and Saturday evenings have no announcement.
-    [weekend] = fetch(session, replay_settings, "arxiv", date(2026, 11, 20), date(2026, 11, 21), ["cs.LG"])
+    [weekend] = fetch(
+        session,
+        replay_settings,
+        "arxiv",
+        FetchOptions(date(2026, 11, 20), date(2026, 11, 21), categories=("cs.LG",)),
+    )
     assert weekend.status == "ok"
 
 
@@ -255,7 +278,9 @@ def test_rejections_are_recorded_on_the_run(session: Session, replay_settings: S
     # A ghost-laden legacy page, served the way arXiv served it.
     body = arxiv_xml("rsxiv_2025-08_legacy/query_missing_id.xml")
     http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, content=body)))
-    [summary] = fetch(session, replay_settings, "arxiv", SINCE, UNTIL, ["math.AP"], http=http)
+    [summary] = fetch(
+        session, replay_settings, "arxiv", FetchOptions(SINCE, UNTIL, categories=("math.AP",)), http=http
+    )
     run = session.get(FetchRun, summary.run_id)
     assert run is not None and run.rejected_count == 3
     assert all("without <id>" in rejection["reason"] for rejection in run.rejections)
@@ -270,7 +295,7 @@ def test_fetching_every_source_through_the_writer_stores_and_records_each_run(
 ) -> None:
     assert replay_settings.ingest_writers == 2
 
-    summaries = fetch_sources(committed_session_factory, replay_settings, SINCE, UNTIL)
+    summaries = fetch_sources(committed_session_factory, replay_settings, FetchOptions(SINCE, UNTIL))
 
     assert {summary.status for summary in summaries} == {"ok"}
     with session_scope(committed_session_factory) as session:
@@ -280,7 +305,7 @@ def test_fetching_every_source_through_the_writer_stores_and_records_each_run(
     assert stored == sum(summary.counts.new for summary in summaries) > 200
     assert [run.new_count for run in runs] == [summary.counts.new for summary in summaries]
     assert len(cursors) == len(summaries) and set(cursors) == {UNTIL}
-    again = fetch_sources(committed_session_factory, replay_settings, SINCE, UNTIL)
+    again = fetch_sources(committed_session_factory, replay_settings, FetchOptions(SINCE, UNTIL))
     assert sum(summary.counts.new + summary.counts.updated for summary in again) == 0
 
 
@@ -310,13 +335,11 @@ def test_a_page_the_database_refuses_fails_its_run_and_leaves_its_cursor(
     is_transient: bool,
 ) -> None:
     refused = only_in_cs_lg()
-    with (
-        papers_trigger(engine, refused, refusal),
-        PageWriter(committed_session_factory, 2) as writer,
-        session_scope(committed_session_factory) as session,
-    ):
-        cs_lg, cs_cl = fetch(
-            session, replay_settings, "arxiv", SINCE, UNTIL, ["cs.LG", "cs.CL"], writer=writer
+    with papers_trigger(engine, refused, refusal):
+        cs_lg, cs_cl = fetch_sources(
+            committed_session_factory,
+            replay_settings,
+            FetchOptions(SINCE, UNTIL, sources=("arxiv",), categories=("cs.LG", "cs.CL")),
         )
 
     assert cs_lg.status == "failed" and (cs_lg.error or "").startswith("storing a page failed")

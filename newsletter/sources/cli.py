@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, cast
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from newsletter.console import command_session_factory, console, load_settings
-from newsletter.db import session_scope
-from newsletter.sources.ingest import FetchProgress, FetchSummary, fetch, page_writer
+from newsletter.sources.ingest import SOURCES, FetchOptions, FetchProgress, FetchSummary, fetch_sources
+from newsletter.sources.runs import Source
 
 
 class SourceChoice(StrEnum):
@@ -93,26 +93,16 @@ def fetch_command(
     end = day or parse_day(until, "--until")
     if start and end and start > end:
         raise typer.BadParameter("--since is after --until")
-    sources: list[Literal["arxiv", "hf"]] = (
-        ["arxiv", "hf"] if source is SourceChoice.all else [source.value]  # type: ignore[list-item]
-    )
-    failed = False
+    sources = SOURCES if source is SourceChoice.all else (cast(Source, source.value),)
     session_factory = command_session_factory(settings)
-    with page_writer(session_factory, settings) as writer:
-        for name in sources:
-            with FetchBars() as bars, session_scope(session_factory) as session:
-                summaries = fetch(
-                    session,
-                    settings,
-                    name,
-                    start,
-                    end,
-                    category or None,
-                    page_progress=bars.show,
-                    writer=writer,
-                )
-            for summary in summaries:
-                console.print(summary_line(summary))
-                failed = failed or summary.status == "failed"
+    failed = False
+    for name in sources:
+        # A set of bars per source: the terminal shows each source's runs in full.
+        with FetchBars() as bars:
+            options = FetchOptions(start, end, (name,), tuple(category or ()), page_progress=bars.show)
+            summaries = fetch_sources(session_factory, settings, options)
+        for summary in summaries:
+            console.print(summary_line(summary))
+            failed = failed or summary.status == "failed"
     if failed:
         raise typer.Exit(1)

@@ -6,7 +6,7 @@ import logging
 from datetime import date
 
 from newsletter.config import get_settings
-from newsletter.sources.ingest import fetch_sources
+from newsletter.sources.ingest import FetchOptions, fetch_sources
 from workers.celery_app import app, session_factory
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def fetch_all(self, since_iso: str | None = None, until_iso: str | None = None) 
     settings = get_settings()
     since = date.fromisoformat(since_iso) if since_iso else None
     until = date.fromisoformat(until_iso) if until_iso else None
-    summaries = fetch_sources(session_factory(), settings, since, until)
+    summaries = fetch_sources(session_factory(), settings, FetchOptions(since=since, until=until))
     for summary in summaries:
         logger.info(
             "fetch run %s %s %s: %s, %d new, %d updated, %d rejected",
