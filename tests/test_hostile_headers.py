@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.mail.deliver import send_pending, send_transactional
+from newsletter.mail.deliver import create_transactional_delivery, deliver_transactional, send_pending
 from newsletter.models import Delivery
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import (
@@ -246,11 +246,13 @@ def test_the_sendgrid_request_carries_no_line_break_in_any_header_field(
 
 @pytest.mark.parametrize("address", LEGACY_ADDRESSES)
 def test_a_transactional_email_to_an_unsendable_address_fails_with_the_reason(
-    settings: Settings, session: Session, address: str
+    settings: Settings, committed_session_factory: sessionmaker[Session], address: str
 ) -> None:
-    subscriber = make_subscriber(session, address, status="active")
-    result = send_transactional(session, settings, subscriber.id, "welcome")
-    assert result.outcome == "failed" and "not a valid email address" in (result.error or "")
+    with session_scope(committed_session_factory) as session:
+        subscriber = make_subscriber(session, address, status="active")
+        delivery_id = create_transactional_delivery(session, subscriber.id, "welcome")
+    assert deliver_transactional(committed_session_factory, settings, delivery_id) == "failed"
     assert list(settings.resolved_outbox_dir.glob("*.eml")) == []
-    session.expire_all()
-    assert session.get_one(Delivery, result.delivery_ids[0]).state == "failed"
+    with session_scope(committed_session_factory) as session:
+        delivery = session.get_one(Delivery, delivery_id)
+        assert delivery.state == "failed" and "not a valid email address" in (delivery.last_error or "")

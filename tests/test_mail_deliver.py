@@ -20,7 +20,6 @@ from newsletter.mail.deliver import (
     deliver_transactional,
     recover_stale_sending,
     send_pending,
-    send_transactional,
 )
 from newsletter.mail.ledger import Recovered, mark_handed, stranded_transactional_deliveries
 from newsletter.models import Delivery
@@ -224,10 +223,15 @@ def test_transactional_email_is_sent_once_even_when_the_task_runs_twice(
     assert "https://papers.example.org/confirm/" in message.get_body(("plain",)).get_content()
 
 
-def test_welcome_to_a_bounced_address_is_not_sent(session: Session, settings: Settings) -> None:
-    subscriber = make_subscriber(session, status="bounced")
-    result = send_transactional(session, settings, subscriber.id, "welcome")
-    assert result.outcome == "failed" and "bounced" in (result.error or "")
+def test_welcome_to_a_bounced_address_is_not_sent(
+    committed_session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with session_scope(committed_session_factory) as session:
+        subscriber = make_subscriber(session, status="bounced")
+        delivery_id = create_transactional_delivery(session, subscriber.id, "welcome")
+    assert deliver_transactional(committed_session_factory, settings, delivery_id) == "failed"
+    with session_scope(committed_session_factory) as session:
+        assert "bounced" in (session.get_one(Delivery, delivery_id).last_error or "")
     assert not settings.resolved_outbox_dir.exists()
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.errors import InvalidInput, NotFound
+from newsletter.errors import InvalidInput
 from newsletter.mail.backends import MailBackend, SendResult, make_backend
 from newsletter.mail.context import (
     EditionGroupKey,
@@ -52,7 +52,6 @@ __all__ = [
     "deliver_transactional",
     "recover_stale_sending",
     "send_pending",
-    "send_transactional",
 ]
 logger = logging.getLogger(__name__)
 TRANSACTIONAL_KINDS = ("confirmation", "welcome", "unsubscribed", "manage", "data_link")
@@ -427,17 +426,3 @@ def deliver_transactional(
     with session_scope(session_factory) as session:
         record_results(session, backend.name if backend else settings.mail_backend, [result])
     return "pending" if result.outcome == "retry" else result.outcome
-
-
-def send_transactional(
-    session: Session, settings: Settings, subscriber_id: int, kind: str, *, backend: MailBackend | None = None
-) -> SendResult:
-    """Write the row and send at once, inside the caller's transaction (commands and tests; a web
-    request writes the row with `create_transactional_delivery` and leaves the sending to a task)."""
-    delivery_id = create_transactional_delivery(session, subscriber_id, kind)
-    delivery = claim_delivery(session, delivery_id)
-    if delivery is None:
-        raise NotFound(f"delivery {delivery_id} vanished")
-    result = _send_prepared(settings, _prepare_transactional(session, settings, delivery), backend)
-    record_results(session, backend.name if backend else settings.mail_backend, [result])
-    return result

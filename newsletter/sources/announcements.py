@@ -7,7 +7,7 @@ the morning after a holiday, do not. An empty fetch on those days is normal, not
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 # Evenings (US-Eastern dates) on which arXiv skips its announcement although it is a Sunday-Thursday.
 # The fixed-date ones recur every year; arXiv publishes the full list each year.
@@ -18,8 +18,3 @@ def is_announcement_evening(day: date) -> bool:
     """Whether arXiv announces new papers on the evening of `day` (US-Eastern)."""
     sunday_to_thursday = day.weekday() in (6, 0, 1, 2, 3)
     return sunday_to_thursday and (day.month, day.day) not in FIXED_HOLIDAYS
-
-
-def has_fresh_announcement(edition_date: date) -> bool:
-    """Whether a morning edition on `edition_date` follows an arXiv announcement the evening before."""
-    return is_announcement_evening(edition_date - timedelta(days=1))
