@@ -1,1 +1,1 @@
-"""Subscribers: signup with double opt-in, preferences, unsubscribe, signed links, consent records."""
+"""Subscribers: signup with double opt-in, preferences, unsubscribe and suppression, consent records."""
