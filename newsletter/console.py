@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 
 import typer
 from rich.console import Console
@@ -23,6 +24,18 @@ def load_settings() -> Settings:
     except ValueError as error:  # pydantic's ValidationError is a ValueError
         error_console.print(f"[red]Invalid settings:[/red] {error}")
         raise typer.Exit(2) from error
+
+
+def parse_day(value: str | None, option: str = "--date") -> date | None:
+    """A command's date option; None when not given."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise typer.BadParameter(
+            f"{option} is not a date: {value!r} (YYYY-MM-DD, e.g. 2026-11-20)"
+        ) from error
 
 
 def resolved_database_url(settings: Settings) -> str:

@@ -31,7 +31,7 @@ from newsletter.db import make_engine, make_session_factory, session_scope
 from newsletter.digests.schedule import due_subscribers
 from newsletter.health import last_worker_heartbeat
 from newsletter.models import Delivery, FetchRun, Paper, Subscriber
-from newsletter.pipeline import Progress, StageResult
+from newsletter.pipeline import Progress, StageResult, timed_stage
 from newsletter.redis_client import make_redis
 from newsletter.services import ServiceUrls, resolve_service_urls, service_urls
 from newsletter.sources.replay import start_replay_server
@@ -172,9 +172,7 @@ def run_demo(
 
     def stage(name: str, unit: str, action: Callable[[], int]) -> None:
         progress(name)
-        started = time.perf_counter()
-        count = action()
-        report.stages.append(StageResult(name, count, unit, time.perf_counter() - started))
+        timed_stage(report.stages, name, unit, lambda: (action(), None))
 
     started_urls: list[ServiceUrls] = []
 

@@ -26,51 +26,26 @@ WEBHOOK_TICK_S = 60.0
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    # Each entry expires before its next run: a backlog never turns into a burst of duplicate runs.
-    heartbeat = timedelta(seconds=HEARTBEAT_INTERVAL_S)
     editions_tick = timedelta(seconds=settings.editions_interval_s)
-    webhook_tick = timedelta(seconds=WEBHOOK_TICK_S)
-    fetch_every = timedelta(hours=settings.fetch_interval_hours)
     return {
-        "fetch-all": {
-            "task": "workers.tasks.fetch.fetch_all",
-            "schedule": fetch_every,
-            "options": {"expires": fetch_every.total_seconds()},
-        },
+        "fetch-all": every(timedelta(hours=settings.fetch_interval_hours), "workers.tasks.fetch.fetch_all"),
         # Summaries are wanted soon after a fetch; a run with nothing pending costs one query.
-        "summarize-pending": {
-            "task": "workers.tasks.summaries.summarize_pending",
-            "schedule": editions_tick,
-            "options": {"expires": editions_tick.total_seconds()},
-        },
-        "build-due-editions": {
-            "task": "workers.tasks.editions.build_due_editions",
-            "schedule": editions_tick,
-            "options": {"expires": editions_tick.total_seconds()},
-        },
+        "summarize-pending": every(editions_tick, "workers.tasks.summaries.summarize_pending"),
+        "build-due-editions": every(editions_tick, "workers.tasks.editions.build_due_editions"),
         # Sends what the editions tick built; a run with nothing pending costs a few queries.
-        "send-due-deliveries": {
-            "task": "workers.tasks.mail.send_due_deliveries",
-            "schedule": editions_tick,
-            "options": {"expires": editions_tick.total_seconds()},
-        },
+        "send-due-deliveries": every(editions_tick, "workers.tasks.mail.send_due_deliveries"),
         # Transactional emails whose task message was lost (broker down during a signup).
-        "send-stranded-transactional": {
-            "task": "workers.tasks.mail.send_stranded_transactional",
-            "schedule": editions_tick,
-            "options": {"expires": editions_tick.total_seconds()},
-        },
-        "process-webhook-events": {
-            "task": "workers.tasks.mail.process_webhook_events",
-            "schedule": webhook_tick,
-            "options": {"expires": webhook_tick.total_seconds()},
-        },
-        "heartbeat": {
-            "task": "workers.tasks.health.heartbeat",
-            "schedule": heartbeat,
-            "options": {"expires": heartbeat.total_seconds()},
-        },
+        "send-stranded-transactional": every(editions_tick, "workers.tasks.mail.send_stranded_transactional"),
+        "process-webhook-events": every(
+            timedelta(seconds=WEBHOOK_TICK_S), "workers.tasks.mail.process_webhook_events"
+        ),
+        "heartbeat": every(timedelta(seconds=HEARTBEAT_INTERVAL_S), "workers.tasks.health.heartbeat"),
     }
+
+
+def every(interval: timedelta, task: str) -> dict[str, Any]:
+    # Each entry expires before its next run: a backlog never turns into a burst of duplicate runs.
+    return {"task": task, "schedule": interval, "options": {"expires": interval.total_seconds()}}
 
 
 app = Celery("newsletter", include=TASK_MODULES)

@@ -9,8 +9,7 @@ import typer
 from rich.table import Table
 
 from newsletter.catalog.papers import list_papers
-from newsletter.console import command_session, console, load_settings
-from newsletter.sources.cli import parse_day
+from newsletter.console import command_session, console, load_settings, parse_day
 
 papers_app = typer.Typer(help="Stored papers.", no_args_is_help=True)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -14,6 +14,7 @@ from newsletter.console import (
     console,
     error_console,
     load_settings,
+    parse_day,
 )
 from newsletter.digests.build import PlannedEdition, build_due_editions
 from newsletter.digests.queries import edition_view
@@ -77,10 +78,7 @@ def show(
 ) -> None:
     """Show a subscriber's edition: papers in order, with why each is there."""
     settings = load_settings()
-    try:
-        edition_date = date.fromisoformat(on) if on else None
-    except ValueError as error:
-        raise typer.BadParameter(f"not a date: {on!r}") from error
+    edition_date = parse_day(on)
     try:
         with command_session(settings) as session:
             view = edition_view(session, subscriber_by_email(session, subscriber), edition_date)

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from newsletter.console import command_session, command_session_factory, console, error_console, load_settings
+from newsletter.console import (
+    command_session,
+    command_session_factory,
+    console,
+    error_console,
+    load_settings,
+    parse_day,
+)
 from newsletter.errors import NotFound
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.preview import preview_edition
 from newsletter.subscribers.service import subscriber_by_email
 
 mail_app = typer.Typer(help="Send the editions, preview an email.", no_args_is_help=True)
-
-
-def parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise typer.BadParameter(f"not a date: {value!r} (YYYY-MM-DD)") from error
 
 
 @mail_app.command("send")
@@ -38,7 +35,7 @@ def send_command(
     """Send every pending edition email (creates the deliveries of the day first)."""
     settings = load_settings()
     report = send_pending(
-        command_session_factory(settings), settings, edition_date=parse_date(on), dry_run=dry_run
+        command_session_factory(settings), settings, edition_date=parse_day(on), dry_run=dry_run
     )
     console.print(report.summary())
     if report.stopped_reason:
@@ -56,7 +53,7 @@ def preview_command(
     try:
         with command_session(settings) as session:
             rendered = preview_edition(
-                session, settings, subscriber_by_email(session, subscriber), parse_date(on)
+                session, settings, subscriber_by_email(session, subscriber), parse_day(on)
             )
     except NotFound as error:
         error_console.print(f"[red]{error}[/red]")

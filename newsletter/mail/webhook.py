@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from newsletter.errors import InvalidInput
 from newsletter.models import Delivery, WebhookEvent
 from newsletter.models.subscriber import SuppressionReason
+from newsletter.postgres_text import without_nul
 
 logger = logging.getLogger(__name__)
 MAX_BIGINT = 2**63 - 1
@@ -118,8 +119,7 @@ def _storable(value: Any) -> Any:
     """The event as Postgres can hold it: JSON spells NUL and unpaired surrogates as escapes, and
     allows NaN and Infinity, none of which text or JSONB accept."""
     if isinstance(value, str):
-        if "\x00" in value:
-            value = value.replace("\x00", "")
+        value = without_nul(value)
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, cast
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from newsletter.console import command_session_factory, console, load_settings
+from newsletter.console import command_session_factory, console, load_settings, parse_day
 from newsletter.sources.ingest import SOURCES, FetchOptions, FetchProgress, FetchSummary, fetch_sources
 from newsletter.sources.runs import Source
 
@@ -18,15 +17,6 @@ class SourceChoice(StrEnum):
     arxiv = "arxiv"
     hf = "hf"
     all = "all"
-
-
-def parse_day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise typer.BadParameter(f"{option} takes a date like 2026-11-20, not {value!r}") from error
 
 
 def summary_line(summary: FetchSummary) -> str:

@@ -18,6 +18,7 @@ import defusedxml.ElementTree
 
 from newsletter.errors import PermanentError
 from newsletter.plaintext.latex import latex_to_text
+from newsletter.postgres_text import without_nul
 from newsletter.sources.urls import checked_url
 
 logger = logging.getLogger(__name__)
@@ -351,13 +352,18 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
 def parse_timestamp(text: str | None, name: str) -> datetime:
     if text is None or not text.strip():
         raise EntryRejected(f"entry has no <{name}> timestamp")
+    return aware_timestamp(text.strip(), f"<{name}> {text.strip()!r}")
+
+
+def aware_timestamp(text: str, what: str) -> datetime:
+    """An ISO timestamp with its time zone, within the range Postgres can read back."""
     try:
-        value = datetime.fromisoformat(text.strip())
+        value = datetime.fromisoformat(text)
     except ValueError as error:
-        raise EntryRejected(f"<{name}> {text.strip()!r} is not an ISO timestamp") from error
+        raise EntryRejected(f"{what} is not an ISO timestamp") from error
     if value.tzinfo is None:
-        raise EntryRejected(f"<{name}> {text.strip()!r} has no time zone")
-    return within_utc_range(value, f"<{name}> {text.strip()!r}")
+        raise EntryRejected(f"{what} has no time zone")
+    return within_utc_range(value, what)
 
 
 def within_utc_range(value: datetime, what: str) -> datetime:
@@ -480,8 +486,7 @@ def first_string(*values: Any) -> str | None:
 
 def storable_text(value: str) -> str:
     # JSON can spell NUL (which Postgres text cannot hold) and unpaired surrogates as \u escapes.
-    if "\x00" in value:
-        value = value.replace("\x00", "")
+    value = without_nul(value)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as error:
@@ -499,10 +504,4 @@ def parse_hf_timestamp(value: Any, name: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise EntryRejected(f"{name} {value!r} is not a timestamp string")
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError as error:
-        raise EntryRejected(f"{name} {value!r} is not an ISO timestamp") from error
-    if parsed.tzinfo is None:
-        raise EntryRejected(f"{name} {value!r} has no time zone")
-    return within_utc_range(parsed, f"{name} {value!r}")
+    return aware_timestamp(value.strip(), f"{name} {value!r}")

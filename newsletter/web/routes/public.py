@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from newsletter.catalog.site import MAX_QUERY_CHARS, paper_detail, papers_for_day, recent_days, site_stats
 from newsletter.config import Settings
 from newsletter.errors import NotFound
+from newsletter.postgres_text import without_nul
 from newsletter.subscribers.validation import topic_choices
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.pages import render
@@ -29,11 +30,6 @@ def parse_day(value: str | None) -> tuple[date | None, str | None]:
         return date.fromisoformat(value), None
     except ValueError:
         return None, "That day could not be read (it should look like 2026-11-21): showing the latest day."
-
-
-def without_nul(value: str | None) -> str:
-    # A URL can carry %00, which no Postgres text parameter accepts; it means nothing in a search.
-    return (value or "").replace("\x00", "")
 
 
 def signup_defaults() -> dict[str, object]:
