@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.mail.deliver import create_transactional_delivery, deliver_transactional, send_pending
+from newsletter.mail.deliver import send_pending
+from newsletter.mail.transactional import create_transactional_delivery, deliver_transactional
 from newsletter.models import Delivery
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import (

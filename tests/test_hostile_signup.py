@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.mail.deliver import deliver_transactional
+from newsletter.mail.transactional import deliver_transactional
 from newsletter.models import Delivery, KeywordAlert, Subscriber
 from newsletter.web.assets import static_url
 from tests.web_fixtures import (

@@ -13,15 +13,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.mail.context import edition_context
-from newsletter.mail.deliver import (
+from newsletter.mail.deliver import send_pending
+from newsletter.mail.ledger import (
+    Recovered,
     claim_deliveries,
     create_deliveries_for_date,
-    create_transactional_delivery,
-    deliver_transactional,
+    mark_handed,
     recover_stale_sending,
-    send_pending,
+    stranded_transactional_deliveries,
 )
-from newsletter.mail.ledger import Recovered, mark_handed, stranded_transactional_deliveries
+from newsletter.mail.transactional import create_transactional_delivery, deliver_transactional
 from newsletter.models import Delivery
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import EDITION_DAY, make_content, make_edition

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.mail.deliver import SendReport, send_pending
+from newsletter.mail.deliver import send_pending
+from newsletter.mail.handover import SendReport
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import EDITION_DAY, make_content, make_edition
 

@@ -19,9 +19,10 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.mail.backends.sendgrid import SendGridBackend
 from newsletter.mail.context import EditionGroupKey, content_context, recipient_links
-from newsletter.mail.deliver import create_transactional_delivery, deliver_transactional, send_pending
+from newsletter.mail.deliver import send_pending
 from newsletter.mail.message import Recipient
 from newsletter.mail.render import RenderedEmail, render_email
+from newsletter.mail.transactional import create_transactional_delivery, deliver_transactional
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import (
     EDITION_DAY,

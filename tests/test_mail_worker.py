@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.mail.deliver import create_transactional_delivery, recover_stale_sending, send_pending
+from newsletter.mail.deliver import send_pending
+from newsletter.mail.ledger import recover_stale_sending
+from newsletter.mail.transactional import create_transactional_delivery
 from newsletter.mail.webhook import store_events
 from newsletter.taskqueue import enqueue
 from tests.factories import make_paper, make_subscriber

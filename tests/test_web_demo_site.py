@@ -14,7 +14,7 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.demo import DEMO_NOW
 from newsletter.links import urls as links
-from newsletter.mail.deliver import create_transactional_delivery, deliver_transactional
+from newsletter.mail.transactional import create_transactional_delivery, deliver_transactional
 from newsletter.web.app import create_app
 from tests.factories import make_paper, make_subscriber
 from tests.test_web_links import path

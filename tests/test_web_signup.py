@@ -297,8 +297,8 @@ def test_with_the_broker_down_signup_still_answers_and_the_row_waits_for_the_str
     from fastapi.testclient import TestClient
     from sqlalchemy import select
 
-    from newsletter.mail.deliver import deliver_transactional
     from newsletter.mail.ledger import stranded_transactional_deliveries
+    from newsletter.mail.transactional import deliver_transactional
     from newsletter.models import Delivery
     from newsletter.web.app import create_app
 

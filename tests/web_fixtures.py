@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.mail.deliver import create_transactional_delivery, deliver_transactional, send_pending
+from newsletter.mail.deliver import send_pending
+from newsletter.mail.transactional import create_transactional_delivery, deliver_transactional
 from newsletter.models import ConsentEvent, Delivery, Edition, Subscriber
 from newsletter.web.app import create_app
 from tests.factories import make_paper, make_subscriber

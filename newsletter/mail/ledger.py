@@ -12,16 +12,19 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, text, update
+from sqlalchemy import Select, and_, func, literal, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from newsletter.mail.backends import SendResult
 from newsletter.mail.context import EditionGroupKey
-from newsletter.models import Delivery
+from newsletter.models import Delivery, Edition, Subscriber
 
 # A row that keeps failing with transient errors gives up after this many claims.
 MAX_ATTEMPTS = 5
+# Edition kinds that are emails; a skipped edition (nothing matched, no note wanted) is not.
+SENDABLE_EDITION_KINDS = ("papers", "nothing_new")
 
 
 @dataclass(frozen=True)
@@ -35,22 +38,52 @@ class ClaimedDelivery:
     attempts: int
 
 
+def deliverable_editions() -> Select[int, int, date, str, int | None]:
+    """Editions with something to send (papers, or the "nothing new" note) to an active subscriber:
+    those a send run writes a delivery for. Columns: subscriber, edition, date, kind, content."""
+    return (
+        select(Edition.subscriber_id, Edition.id, Edition.edition_date, Edition.kind, Edition.content_id)
+        .join(Subscriber, Subscriber.id == Edition.subscriber_id)
+        .where(Edition.kind.in_(SENDABLE_EDITION_KINDS), Subscriber.status == "active")
+    )
+
+
 def create_deliveries_for_date(session: Session, edition_date: date) -> int:
-    """A pending delivery per edition with something to send whose subscriber is active."""
+    """A pending delivery per deliverable edition of the day (once: unique per edition)."""
+    editions = deliverable_editions().where(Edition.edition_date == edition_date).subquery()
     result = session.execute(
-        text(
-            """
-            INSERT INTO deliveries (subscriber_id, edition_id, kind, state)
-            SELECT e.subscriber_id, e.id, 'edition', 'pending'
-            FROM editions e JOIN subscribers s ON s.id = e.subscriber_id
-            WHERE e.edition_date = :edition_date AND e.kind IN ('papers', 'nothing_new')
-              AND s.status = 'active'
-            ON CONFLICT (edition_id) WHERE edition_id IS NOT NULL DO NOTHING
-            """
-        ),
-        {"edition_date": edition_date},
+        insert(Delivery)
+        .from_select(
+            ["subscriber_id", "edition_id", "kind", "state"],
+            select(editions.c.subscriber_id, editions.c.id, literal("edition"), literal("pending")),
+        )
+        .on_conflict_do_nothing(index_elements=["edition_id"], index_where=Delivery.edition_id.is_not(None))
+        # SQLAlchemy keeps an INSERT's row count only when asked.
+        .execution_options(preserve_rowcount=True)
     )
     return cast(CursorResult[Any], result).rowcount or 0
+
+
+def deliveries_a_run_would_send(
+    session: Session, days: Sequence[date], edition_date: date | None = None
+) -> list[tuple[EditionGroupKey, int]]:
+    """What a send run over `days` would claim, by edition group, without writing anything: the pending
+    deliveries (of `edition_date` when given), and those it would first write for deliverable editions."""
+    editions = deliverable_editions().subquery()
+    query = (
+        select(editions.c.edition_date, editions.c.kind, editions.c.content_id, func.count())
+        .outerjoin(Delivery, Delivery.edition_id == editions.c.id)
+        .where(
+            (Delivery.state == "pending") | (Delivery.id.is_(None) & editions.c.edition_date.in_(list(days)))
+        )
+        .group_by(editions.c.edition_date, editions.c.kind, editions.c.content_id)
+    )
+    if edition_date is not None:
+        query = query.where(editions.c.edition_date == edition_date)
+    return [
+        (EditionGroupKey(day, kind, content_id), count)
+        for day, kind, content_id, count in session.execute(query)
+    ]
 
 
 def claim_deliveries(

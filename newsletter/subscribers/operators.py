@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter.errors import InvalidInput
-from newsletter.mail.deliver import create_transactional_delivery
+from newsletter.mail.transactional import create_transactional_delivery
 from newsletter.models import KeywordAlert, Subscriber, SubscriberTopic, Topic
 from newsletter.subscribers.consent import record_consent
 from newsletter.subscribers.service import SignupResult, apply_preferences, find_subscriber_by_email

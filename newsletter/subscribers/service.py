@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from newsletter.errors import InvalidInput, NotFound
-from newsletter.mail.deliver import create_transactional_delivery
+from newsletter.mail.transactional import create_transactional_delivery
 from newsletter.models import Delivery, Edition, KeywordAlert, Subscriber, SubscriberTopic, Topic
 from newsletter.models.subscriber import SUPPRESSED_STATUSES, SuppressionReason
 from newsletter.subscribers.consent import consent_history, latest_signup_wording, record_consent

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 from newsletter.config import get_settings
 from newsletter.db import session_scope
 from newsletter.errors import TransientError
-from newsletter.mail.deliver import deliver_transactional as deliver_one
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.ledger import stranded_transactional_deliveries
+from newsletter.mail.transactional import deliver_transactional as deliver_one
 from newsletter.subscribers.provider_events import process_pending_events
 from workers.celery_app import app, session_factory
 
