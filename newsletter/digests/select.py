@@ -15,11 +15,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ARRAY, DateTime, Select, Text, cast, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from newsletter.digests.trending import TrendingSignals, last_activity, signal_phrase, trending_score
+from newsletter.models import Paper
+from newsletter.summaries.store import first_summarized_at, is_summarized, paper_tags
 
 # How far back an edition looks for papers that reached us when a subscriber has no earlier edition
 # (or it is older).
@@ -74,21 +77,24 @@ class Selection:
     content_key: str = field(default="")
 
 
-CANDIDATES_SQL = text(
-    """
-    SELECT p.id, p.arxiv_id, p.version, p.hf_upvotes, p.github_stars, p.published_at, p.updated_at,
-           p.hf_featured_date, p.changed_at, summarized.first_at AS summarized_at,
-           coalesce(array_agg(t.name ORDER BY pt.rank) FILTER (WHERE t.name IS NOT NULL), '{}') AS topics
-    FROM papers p
-    JOIN LATERAL (SELECT min(s.created_at) AS first_at FROM summaries s WHERE s.paper_id = p.id) summarized
-      ON summarized.first_at IS NOT NULL
-    LEFT JOIN paper_topics pt ON pt.paper_id = p.id
-    LEFT JOIN topics t ON t.id = pt.topic_id
-    WHERE greatest(p.published_at, p.updated_at, CAST(p.hf_featured_date AS timestamptz)) >= :since
-      AND greatest(p.published_at, p.updated_at, CAST(p.hf_featured_date AS timestamptz)) <= :now
-    GROUP BY p.id, summarized.first_at
-    """
-)
+def candidates_query(now: datetime, since: datetime) -> Select[Any]:
+    """Summarized papers with a sign of life (published, updated, featured) in [since, now]."""
+    activity = func.greatest(
+        Paper.published_at, Paper.updated_at, cast(Paper.hf_featured_date, DateTime(timezone=True))
+    )
+    return select(
+        Paper.id,
+        Paper.arxiv_id,
+        Paper.version,
+        Paper.hf_upvotes,
+        Paper.github_stars,
+        Paper.published_at,
+        Paper.updated_at,
+        Paper.hf_featured_date,
+        Paper.changed_at,
+        first_summarized_at().label("summarized_at"),
+        func.coalesce(paper_tags(), cast(literal("{}"), ARRAY(Text))).label("topics"),
+    ).where(is_summarized(), activity >= since, activity <= now)
 
 
 def available_at(activity: datetime, now: datetime, *arrivals: datetime | None) -> datetime:
@@ -101,7 +107,7 @@ def load_candidates(session: Session, now: datetime, since: datetime) -> list[Ca
     """Summarized papers with a sign of life (published, updated, featured) in [since, now], scored,
     best first."""
     candidates = []
-    for row in session.execute(CANDIDATES_SQL, {"now": now, "since": since}):
+    for row in session.execute(candidates_query(now, since)):
         signals = TrendingSignals(
             upvotes=row.hf_upvotes,
             github_stars=row.github_stars,

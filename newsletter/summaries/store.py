@@ -84,6 +84,16 @@ def has_topic(topic: str) -> Exists:
     )
 
 
+def first_summarized_at() -> ScalarSelect[Any]:
+    """When the paper's first summary was stored, as a column of a query on `Paper` (None: never)."""
+    return (
+        select(func.min(Summary.created_at))
+        .where(Summary.paper_id == Paper.id)
+        .correlate(Paper)
+        .scalar_subquery()
+    )
+
+
 def is_summarized() -> Exists:
     """The paper has a stored summary (of any text or backend)."""
     return select(Summary.id).where(Summary.paper_id == Paper.id).exists()
