@@ -8,10 +8,15 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter.catalog.papers import paper_tags_column
 from newsletter.db import session_scope
 from newsletter.models import Paper, Summary, Topic
-from newsletter.summaries.store import paper_text, replace_paper_topics
+from newsletter.summaries.store import (
+    current_summary,
+    is_summarized,
+    paper_tags,
+    paper_text,
+    replace_paper_topics,
+)
 from newsletter.tagging import tag_papers
 
 logger = logging.getLogger(__name__)
@@ -29,8 +34,8 @@ class RetagCounts:
 def retag_chunk(session: Session, after_id: int, limit: int) -> tuple[RetagCounts, int | None]:
     """Re-tag the next `limit` summarized papers with an id above `after_id`; returns the last id seen."""
     rows = session.execute(
-        select(Paper, paper_tags_column())
-        .where(select(Summary.id).where(Summary.paper_id == Paper.id).exists(), Paper.id > after_id)
+        select(Paper, paper_tags())
+        .where(is_summarized(), Paper.id > after_id)
         .order_by(Paper.id)
         .limit(limit)
         .with_for_update(of=Paper, key_share=True)
@@ -48,13 +53,7 @@ def retag_chunk(session: Session, after_id: int, limit: int) -> tuple[RetagCount
         counts.tags_added += len(set(new) - set(old))
         counts.tags_removed += len(set(old) - set(new))
         replace_paper_topics(session, paper.id, new, topic_ids)
-        newest = (
-            select(Summary.id)
-            .where(Summary.paper_id == paper.id)
-            .order_by(Summary.created_at.desc(), Summary.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
+        newest = current_summary(paper.id).with_only_columns(Summary.id).scalar_subquery()
         session.execute(update(Summary).where(Summary.id == newest).values(topics=new))
     return counts, rows[-1][0].id
 
