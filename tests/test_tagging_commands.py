@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from newsletter.catalog.papers import paper_tags_column
 from newsletter.cli import app
 from newsletter.models import Paper, Summary
 from newsletter.summaries.retag import retag_chunk
+from newsletter.summaries.store import paper_tags
 from newsletter.tagging import tag_topics
 from newsletter.tagging.model import load_tagger_from
 from tests.factories import make_paper
@@ -70,7 +70,7 @@ def test_tagger_eval_names_the_bad_line_of_a_broken_file(tmp_path: Path) -> None
 
 
 def stored_tags(session: Session, paper_id: int) -> list[str]:
-    return list(session.scalar(select(paper_tags_column()).where(Paper.id == paper_id)) or [])
+    return list(session.scalar(select(paper_tags()).where(Paper.id == paper_id)) or [])
 
 
 def test_retag_replaces_stale_tags_reports_the_change_and_a_rerun_changes_nothing(session: Session) -> None:
