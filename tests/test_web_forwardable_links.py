@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.links import urls as links
-from newsletter.mail.deliver import deliver_transactional
+from newsletter.mail.transactional import deliver_transactional
 from newsletter.models import Delivery
 from newsletter.web.ratelimit import DATA_LINKS_PER_SUBSCRIBER
 from tests.factories import make_paper, make_subscriber
