@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 from newsletter.plaintext.latex import latex_to_text
-from newsletter.summaries import ExtractiveSummarizer, PaperText
+from newsletter.summaries.extractive import ExtractiveSummarizer
+from newsletter.summaries.model import PaperText
 from newsletter.summaries.readability import readability, rouge_l
 
 NAME = "readability"

@@ -13,7 +13,8 @@ import json
 import time
 from pathlib import Path
 
-from newsletter.summaries import ExtractiveSummarizer, PaperText
+from newsletter.summaries.extractive import ExtractiveSummarizer
+from newsletter.summaries.model import PaperText
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SET = ROOT / "tests" / "fixtures" / "topics_dev.jsonl"

@@ -38,7 +38,7 @@ from newsletter.sources.replay import start_replay_server
 from newsletter.subscribers.operators import add_subscriber_by_operator
 from newsletter.subscribers.service import find_subscriber_by_email
 from newsletter.subscribers.validation import PreferencesForm
-from newsletter.summaries.store import is_summarized
+from newsletter.summaries.queries import is_summarized
 from newsletter.taskqueue import enqueue
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from newsletter.models import Paper
-from newsletter.summaries.store import is_summarized
+from newsletter.summaries.queries import is_summarized
 from newsletter.taskqueue import QUEUES
 
 

@@ -3,7 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.summaries import BACKEND_VERSION, ExtractiveSummarizer, PaperText, input_hash
+from newsletter.summaries.extractive import BACKEND_VERSION, ExtractiveSummarizer
+from newsletter.summaries.hashing import input_hash
+from newsletter.summaries.model import PaperText
 from newsletter.summaries.readability import is_dangling
 from newsletter.summaries.sentences import normalize_whitespace, split_sentences
 from newsletter.tagging.taxonomy import topic_names

@@ -1,6 +1,7 @@
 import json
 
-from newsletter.summaries import ExtractiveSummarizer, summarize_jsonl
+from newsletter.summaries.extractive import ExtractiveSummarizer
+from newsletter.summaries.jsonl import summarize_jsonl
 from newsletter.tagging.taxonomy import topic_names
 
 ABSTRACT = (

@@ -9,8 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from newsletter.config import Settings
-from newsletter.summaries import ExtractiveSummarizer, PaperText, make_summarizer
+from newsletter.summaries.extractive import ExtractiveSummarizer
+from newsletter.summaries.factory import make_summarizer
 from newsletter.summaries.llm import LLMSummarizer
+from newsletter.summaries.model import PaperText
 from newsletter.summaries.sentences import split_sentences
 
 PAPER = PaperText(

@@ -7,8 +7,9 @@ import re
 import pytest
 
 from newsletter.plaintext.latex import latex_to_text
-from newsletter.summaries import ExtractiveSummarizer, PaperText
+from newsletter.summaries.extractive import ExtractiveSummarizer
 from newsletter.summaries.guard import unsupported_numbers
+from newsletter.summaries.model import PaperText
 from newsletter.summaries.notes import as_note, name_in_title
 from newsletter.summaries.readability import is_dangling
 from newsletter.summaries.sentences import split_sentences

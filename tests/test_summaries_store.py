@@ -4,7 +4,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from newsletter.models import Paper, PaperTopic, Summary, Topic
-from newsletter.summaries import BACKEND_VERSION, ExtractiveSummarizer, PaperText, input_hash
+from newsletter.summaries.extractive import BACKEND_VERSION, ExtractiveSummarizer
+from newsletter.summaries.hashing import input_hash
+from newsletter.summaries.model import PaperText
 from newsletter.summaries.store import input_hash_sql, papers_without_current_summary, summarize_pending
 
 ABSTRACT = (

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.models import Paper, Summary
+from newsletter.summaries.queries import paper_tags
 from newsletter.summaries.retag import retag_chunk
-from newsletter.summaries.store import paper_tags
 from newsletter.tagging import tag_topics
 from newsletter.tagging.model import load_tagger_from
 from tests.factories import make_paper

@@ -10,7 +10,7 @@ from sqlalchemy import Date, cast, select
 from sqlalchemy.orm import Session
 
 from newsletter.models import Paper
-from newsletter.summaries.store import has_topic, is_summarized, paper_tags
+from newsletter.summaries.queries import has_topic, is_summarized, paper_tags
 
 
 @dataclass(frozen=True)

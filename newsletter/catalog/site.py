@@ -13,7 +13,7 @@ from newsletter.errors import NotFound
 from newsletter.mail.context import safe_web_url
 from newsletter.models import Paper
 from newsletter.plaintext.presentation import Tldr, made_by, sections_without_repeats, tldr_and_points
-from newsletter.summaries.store import current_key_points, current_summary, has_topic, paper_tags
+from newsletter.summaries.queries import current_key_points, current_summary, has_topic, paper_tags
 
 MAX_QUERY_CHARS = 200
 CARDS_PER_PAGE = 100

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.digests.trending import TrendingSignals, last_activity, signal_phrase, trending_score
 from newsletter.models import Paper
-from newsletter.summaries.store import first_summarized_at, is_summarized, paper_tags
+from newsletter.summaries.queries import first_summarized_at, is_summarized, paper_tags
 
 # How far back an edition looks for papers that reached us when a subscriber has no earlier edition
 # (or it is older).

@@ -31,7 +31,7 @@ from newsletter.models import (
 )
 from newsletter.plaintext.presentation import tldr_and_points
 from newsletter.plaintext.shorten import shorten
-from newsletter.summaries.store import current_key_points, paper_tags
+from newsletter.summaries.queries import current_key_points, paper_tags
 
 MAX_TITLE_CHARS = 300
 MAX_POINT_CHARS = 400

@@ -10,13 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.db import session_scope
 from newsletter.models import Paper, Summary, Topic
-from newsletter.summaries.store import (
-    current_summary,
-    is_summarized,
-    paper_tags,
-    paper_text,
-    replace_paper_topics,
-)
+from newsletter.summaries.queries import current_summary, is_summarized, paper_tags
+from newsletter.summaries.store import paper_text, replace_paper_topics
 from newsletter.tagging import tag_papers
 
 logger = logging.getLogger(__name__)
