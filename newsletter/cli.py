@@ -163,11 +163,11 @@ def stats_command(
 
     from newsletter.console import command_session
     from newsletter.redis_client import make_redis
-    from newsletter.stats import collect_stats, queue_depth
+    from newsletter.stats import collect_stats, llm_prices, queue_depth
 
     settings = load_settings()
     with command_session(settings) as session:
-        stats = collect_stats(session)
+        stats = collect_stats(session, llm_prices=llm_prices(settings))
     redis_client = make_redis(settings)
     try:
         depth = queue_depth(redis_client, settings.redis_prefix)
@@ -191,6 +191,18 @@ def stats_command(
     counts.add_row("complaint rate", f"{stats.complaint_rate:.2%}")
     counts.add_row("tasks queued", str(depth))
     console.print(counts)
+    if stats.llm_usage:
+        usage = Table("LLM day", "model", "summaries", "prompt tokens", "completion tokens", "cost (USD)")
+        for line in stats.llm_usage:
+            usage.add_row(
+                line.day.isoformat(),
+                line.model,
+                str(line.summaries),
+                f"{line.prompt_tokens:,}",
+                f"{line.completion_tokens:,}",
+                "price not set" if line.cost_usd is None else f"{line.cost_usd:.4f}",
+            )
+        console.print(usage)
     runs = Table("fetch run", "started", "status", "new", "updated", "rejected", "error")
     for run in stats.last_fetch_runs:
         runs.add_row(

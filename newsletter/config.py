@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = SecretStr("")
     llm_concurrency: int = 4
     llm_timeout_s: float = 60.0
+    # What the LLM provider charges, in US dollars per million tokens: `newsletter stats` and /admin show
+    # each day's cost with them (0 and 0: tokens only, no cost shown).
+    llm_prompt_usd_per_million: float = 0.0
+    llm_completion_usd_per_million: float = 0.0
 
     default_max_papers: int = 10
     max_papers_per_topic: int = 4

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import redis
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from newsletter.config import Settings
 from newsletter.models import Paper
 from newsletter.summaries.queries import is_summarized
 from newsletter.taskqueue import QUEUES
@@ -26,6 +27,30 @@ class FetchRunLine:
     error: str | None
 
 
+@dataclass(frozen=True)
+class LlmUsageLine:
+    day: date
+    model: str
+    summaries: int
+    prompt_tokens: int
+    completion_tokens: int
+    # None when no price is configured.
+    cost_usd: float | None
+
+
+@dataclass(frozen=True)
+class LlmPrices:
+    prompt_usd_per_million: float = 0.0
+    completion_usd_per_million: float = 0.0
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        if not (self.prompt_usd_per_million or self.completion_usd_per_million):
+            return None
+        return (
+            prompt_tokens * self.prompt_usd_per_million + completion_tokens * self.completion_usd_per_million
+        ) / 1_000_000
+
+
 @dataclass
 class Stats:
     papers: int = 0
@@ -37,6 +62,9 @@ class Stats:
     deliveries_by_state: dict[str, int] = field(default_factory=dict)
     webhook_events_by_type: dict[str, int] = field(default_factory=dict)
     last_fetch_runs: list[FetchRunLine] = field(default_factory=list)
+    # Tokens the LLM summarizer used per UTC day and model (answers the guard refused included: they
+    # were paid for), newest day first.
+    llm_usage: list[LlmUsageLine] = field(default_factory=list)
 
     @property
     def sent(self) -> int:
@@ -75,6 +103,17 @@ class Stats:
                 }
                 for run in self.last_fetch_runs
             ],
+            "llm_usage": [
+                {
+                    "day": line.day.isoformat(),
+                    "model": line.model,
+                    "summaries": line.summaries,
+                    "prompt_tokens": line.prompt_tokens,
+                    "completion_tokens": line.completion_tokens,
+                    "cost_usd": line.cost_usd,
+                }
+                for line in self.llm_usage
+            ],
         }
 
 
@@ -82,7 +121,9 @@ def _counts(session: Session, sql: str) -> dict[str, int]:
     return {str(key): int(count) for key, count in session.execute(text(sql))}
 
 
-def collect_stats(session: Session, fetch_runs: int = 10) -> Stats:
+def collect_stats(
+    session: Session, fetch_runs: int = 10, llm_prices: LlmPrices | None = None, llm_days: int = 7
+) -> Stats:
     stats = Stats()
     row = session.execute(
         select(func.count(), func.count().filter(Paper.is_on_hf), func.count().filter(is_summarized()))
@@ -105,7 +146,32 @@ def collect_stats(session: Session, fetch_runs: int = 10) -> Stats:
             {"limit": fetch_runs},
         )
     ]
+    stats.llm_usage = llm_usage_by_day(session, llm_prices or LlmPrices(), llm_days)
     return stats
+
+
+def llm_usage_by_day(session: Session, prices: LlmPrices, days: int) -> list[LlmUsageLine]:
+    rows = session.execute(
+        text(
+            "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, coalesce(model, 'unknown'), count(*),"
+            " coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0)"
+            " FROM summaries"
+            " WHERE (prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL)"
+            " AND created_at >= (now() AT TIME ZONE 'UTC')::date - :days"
+            " GROUP BY 1, 2 ORDER BY 1 DESC, 2"
+        ),
+        {"days": days - 1},
+    )
+    return [
+        LlmUsageLine(
+            day, model, int(count), int(prompt), int(completion), prices.cost(int(prompt), int(completion))
+        )
+        for day, model, count, prompt, completion in rows
+    ]
+
+
+def llm_prices(settings: Settings) -> LlmPrices:
+    return LlmPrices(settings.llm_prompt_usd_per_million, settings.llm_completion_usd_per_million)
 
 
 def queue_depth(redis_client: redis.Redis, prefix: str) -> int:

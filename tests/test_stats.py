@@ -1,12 +1,13 @@
 from datetime import UTC, datetime
 
+import pytest
 import redis
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
 from newsletter.digests.build import build_editions_chunk
-from newsletter.models import Delivery, FetchRun, WebhookEvent
-from newsletter.stats import collect_stats, queue_depth
+from newsletter.models import Delivery, FetchRun, Summary, WebhookEvent
+from newsletter.stats import LlmPrices, collect_stats, queue_depth
 from tests.factories import make_paper, make_subscriber
 
 
@@ -56,3 +57,36 @@ def test_stats_command_prints_json(command_env, committed_session_factory) -> No
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["papers"] == 1 and data["summarized"] == 1 and data["queue_depth"] == 0
+
+
+def test_llm_usage_is_counted_per_day_and_model_with_its_cost(session: Session) -> None:
+    paper = make_paper(session, summarized=False)
+    for prompt, completion in ((1000, 200), (3000, 400)):
+        session.add(
+            Summary(
+                paper_id=paper.id, input_hash=f"llm-{prompt}", backend="llm", backend_version="llm-1",
+                model="gpt-test", key_points=["A note."], summary="", methodology="", results="",
+                implications="", topics=[], prompt_tokens=prompt, completion_tokens=completion,
+            )
+        )  # fmt: skip
+    # The offline summarizer uses no tokens and is not counted.
+    session.add(
+        Summary(
+            paper_id=paper.id, input_hash="offline", backend="extractive", backend_version="extractive-2",
+            key_points=["A note."], summary="", methodology="", results="", implications="", topics=[],
+        )
+    )  # fmt: skip
+    session.flush()
+
+    [line] = collect_stats(session, llm_prices=LlmPrices(0.15, 0.60)).llm_usage
+
+    assert (line.model, line.summaries, line.prompt_tokens, line.completion_tokens) == (
+        "gpt-test",
+        2,
+        4000,
+        600,
+    )
+    assert line.cost_usd == pytest.approx((4000 * 0.15 + 600 * 0.60) / 1_000_000)
+    assert line.day == datetime.now(UTC).date()
+    # Without prices, tokens are shown and the cost is unknown rather than zero.
+    assert collect_stats(session).llm_usage[0].cost_usd is None

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
-from newsletter.models import Delivery, WebhookEvent
+from newsletter.models import Delivery, Summary, WebhookEvent
 from newsletter.web.app import create_app
 from tests.factories import make_paper, make_subscriber
 from tests.web_fixtures import BASE_URL, client_fixture  # noqa: F401
@@ -104,3 +104,30 @@ def test_admin_page_asks_for_the_token_and_shows_the_numbers(
     assert "subscribers active" in right.text and "papers (on Hugging Face)" in right.text
     assert "no heartbeat" in right.text
     assert posted.status_code == 405  # read-only
+
+
+def test_admin_page_shows_llm_tokens_and_cost_per_day(
+    settings: Settings, committed_session_factory: sessionmaker[Session], redis_client: redis.Redis
+) -> None:
+    guarded = settings.model_copy(
+        update={
+            "admin_token": SecretStr("s3cret-admin-token"),
+            "llm_prompt_usd_per_million": 0.15,
+            "llm_completion_usd_per_million": 0.60,
+        }
+    )
+    with committed_session_factory.begin() as session:
+        paper = make_paper(session, summarized=False)
+        session.add(
+            Summary(
+                paper_id=paper.id, input_hash="llm", backend="llm", backend_version="llm-1", model="gpt-test",
+                key_points=["A note."], summary="", methodology="", results="", implications="", topics=[],
+                prompt_tokens=1_000_000, completion_tokens=500_000,
+            )
+        )  # fmt: skip
+    with TestClient(create_app(guarded), base_url=BASE_URL) as client:
+        page = client.get("/admin", auth=("admin", "s3cret-admin-token")).text
+
+    assert "LLM summaries, last 7 days" in page and "gpt-test" in page
+    assert "1,000,000" in page and "500,000" in page
+    assert "0.4500" in page  # 1 M prompt tokens at $0.15 + 0.5 M completion tokens at $0.60

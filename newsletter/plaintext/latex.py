@@ -41,6 +41,11 @@ SYMBOL_BEFORE_SPACE = re.compile(
 )
 TAKE_ARGUMENTS = frozenset({"frac", "sqrt", "tilde", "mathcal", "mathbb", "mathbf"})
 STRIPPED_COMMAND = re.compile(STRIPPED_COMMAND_PATTERN)
+# What STRIPPED_COMMAND can match, without its look-behinds (which make Python's engine try every position).
+STRIPPED_CANDIDATE = re.compile(
+    rf"[{{}}^_\d+*/=-](?:{MATH_NAMES})(?![A-Za-z])|(?:ldots|cdots|varepsilon|mathcal|mathbb|frac|infty)"
+    r"(?![A-Za-z])|[\dA-Za-z](?:times|cdot)\b|\d\{"
+)
 GLUED_OPERATOR = re.compile(GLUED_OPERATOR_PATTERN)
 NEVER_ENGLISH_NAME = re.compile(NEVER_ENGLISH)
 BARE_NAME = re.compile(BARE_NAME_PATTERN)
@@ -160,7 +165,10 @@ def latex_to_text(text: str) -> str:
         return folded(text)
     if has_stripped_commands(text):
         text = restore_stripped_commands(text)
-    text = TIE.sub(" ", SYMBOL_BEFORE_SPACE.sub(r"\1{}", text))
+    if "\\" in text:
+        text = SYMBOL_BEFORE_SPACE.sub(r"\1{}", text)
+    if "~" in text:
+        text = TIE.sub(" ", text)
     # Only the LaTeX islands go through the parser: an abstract is mostly plain words, and parsing costs
     # about as much per character of plain text as of markup.
     rendered = ISLAND.sub(lambda match: island_text(match.group(0)), text)
@@ -181,9 +189,19 @@ def has_stripped_commands(text: str) -> bool:
     # text that still has backslashes was not stripped, unless a never-English name shows otherwise.
     if "\\" in text:
         return NEVER_ENGLISH_NAME.search(text) is not None
-    if "{" in text or "^" in text or "_" in text or any(word in text for word in STRIPPED_HINTS):
-        return STRIPPED_COMMAND.search(text) is not None
+    if "{" in text or "^" in text or "_" in text or has_hint(text):
+        # A pattern that starts with a character class scans fast; the exact one confirms a candidate.
+        return STRIPPED_CANDIDATE.search(text) is not None and STRIPPED_COMMAND.search(text) is not None
     return has_glued_operator(text, "times") or has_glued_operator(text, "cdot")
+
+
+def has_hint(text: str) -> bool:
+    # A loop, not any() over a generator: this runs on every abstract, and the generator costs more
+    # than the seven substring tests.
+    for word in STRIPPED_HINTS:  # noqa: SIM110
+        if word in text:
+            return True
+    return False
 
 
 def has_glued_operator(text: str, word: str) -> bool:

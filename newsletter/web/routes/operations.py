@@ -15,7 +15,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from newsletter.errors import NotFound
 from newsletter.health import check_health
-from newsletter.stats import collect_stats, queue_depth
+from newsletter.stats import collect_stats, llm_prices, queue_depth
 from newsletter.web.deps import ClientIpDep, RateLimiterDep, RedisDep, SessionDep, SettingsDep
 from newsletter.web.pages import render
 from newsletter.web.ratelimit import ADMIN_FAILURES_PER_IP
@@ -105,7 +105,7 @@ class AdminLoginRequired(Exception):
 def admin_page(
     request: Request, session: SessionDep, settings: SettingsDep, redis_client: RedisDep
 ) -> HTMLResponse:
-    stats = collect_stats(session)
+    stats = collect_stats(session, llm_prices=llm_prices(settings))
     health = check_health(session, redis_client, settings.redis_prefix)
     try:
         depth: int | None = queue_depth(redis_client, settings.redis_prefix)
