@@ -13,6 +13,7 @@ from newsletter.catalog.cli import papers_app
 from newsletter.config import Settings, get_settings
 from newsletter.console import console, error_console, load_settings, resolved_database_url
 from newsletter.digests.cli import editions_app
+from newsletter.feedback.cli import feedback_app
 from newsletter.logs import configure_logging
 from newsletter.mail.cli import preview_command, send_command
 from newsletter.pipeline import StageResult
@@ -35,6 +36,7 @@ app.command("send")(send_command)
 app.command("preview")(preview_command)
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(tagger_app, name="tagger")
+app.add_typer(feedback_app, name="feedback")
 
 
 @app.callback()
