@@ -39,6 +39,7 @@ def paper(number: int, **overrides: Any) -> dict[str, Any]:
         "abs_url": f"https://arxiv.org/abs/2611.0000{number}",
         "pdf_url": f"https://arxiv.org/pdf/2611.0000{number}",
         "code_url": "https://github.com/example/sparse" if number == 1 else None,
+        "vote_paths": {"up": f"/up/2611.0000{number}", "down": f"/down/2611.0000{number}"},
     }
     return values | overrides
 

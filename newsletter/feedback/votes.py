@@ -75,7 +75,7 @@ def _locked_subscriber(session: Session, subscriber_id: int) -> Subscriber:
     return subscriber
 
 
-def _current_vote(session: Session, subscriber_id: int, paper_id: int) -> str | None:
+def current_vote(session: Session, subscriber_id: int, paper_id: int) -> str | None:
     return session.execute(
         select(PaperVote.vote).where(PaperVote.subscriber_id == subscriber_id, PaperVote.paper_id == paper_id)
     ).scalar_one_or_none()
@@ -88,7 +88,7 @@ def record_vote(
     vote = parse_vote(vote)
     _locked_subscriber(session, subscriber_id)
     paper = find_paper(session, arxiv_id)
-    previous = _current_vote(session, subscriber_id, paper.id)
+    previous = current_vote(session, subscriber_id, paper.id)
     if previous != vote:
         statement = insert(PaperVote).values(
             subscriber_id=subscriber_id, paper_id=paper.id, vote=vote, voted_at=now or datetime.now(UTC)

@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from newsletter.config import Settings
 from newsletter.errors import InvalidToken
 
-Purpose = Literal["confirm", "preferences", "unsubscribe", "edition", "feed", "data"]
+Purpose = Literal["confirm", "preferences", "unsubscribe", "edition", "feed", "data", "feedback"]
 
 FIXED_MAX_AGE: dict[Purpose, timedelta] = {
     "confirm": timedelta(days=7),
@@ -26,6 +26,8 @@ FIXED_MAX_AGE: dict[Purpose, timedelta] = {
     "unsubscribe": timedelta(days=365),
     # A feed reader keeps polling the address it was given; the token only reads the subscriber's feed.
     "feed": timedelta(days=3650),
+    # Votes on papers from an old email still mean something; the token grants nothing but voting.
+    "feedback": timedelta(days=730),
 }
 
 

@@ -46,6 +46,16 @@ def private_feed_url(settings: Settings, subscriber_id: int) -> str:
     return _url(settings, f"/feeds/private/{make_token(settings, 'feed', subscriber_id)}.atom")
 
 
+def feedback_url(settings: Settings, subscriber_id: int) -> str:
+    """The base of one reader's vote links; `vote_url` appends the vote and the paper."""
+    return _url(settings, f"/feedback/{make_token(settings, 'feedback', subscriber_id)}")
+
+
+def vote_url(feedback_base: str, vote: str, arxiv_id: str) -> str:
+    """A "More like this" (up) or "Less like this" (down) link: opens a page, only its POST records."""
+    return f"{feedback_base}/{vote}/{quote(arxiv_id, safe='')}"
+
+
 def paper_url(settings: Settings, arxiv_id: str) -> str:
     return _url(settings, f"/papers/{quote(arxiv_id, safe='')}")
 

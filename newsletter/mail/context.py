@@ -37,7 +37,9 @@ MAX_TITLE_CHARS = 300
 MAX_POINT_CHARS = 400
 MAX_AUTHORS_SHOWN = 4
 
-LINK_SLOTS = ("view_in_browser", "preferences", "unsubscribe")
+# "feedback" is the base of the reader's vote links: each paper appends "/up/<arXiv id>" or
+# "/down/<arXiv id>", so one slot serves every paper and equal editions still share one body.
+LINK_SLOTS = ("view_in_browser", "preferences", "unsubscribe", "feedback")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ def recipient_links(settings: Settings, subscriber_id: int, edition_id: int | No
     return {
         "preferences": links.preferences_url(settings, subscriber_id),
         "unsubscribe": links.unsubscribe_url(settings, subscriber_id),
+        "feedback": links.feedback_url(settings, subscriber_id),
         "view_in_browser": (
             links.edition_url(settings, edition_id) if edition_id is not None else links.site_url(settings)
         ),
@@ -100,6 +103,8 @@ def _paper_context(
         "arxiv_id": paper.arxiv_id,
         "title": _shorten(paper.title, MAX_TITLE_CHARS) or paper.arxiv_id,
         "url": links.paper_url(settings, paper.arxiv_id),
+        # Appended to the reader's own feedback link (see PLACEHOLDERS).
+        "vote_paths": {vote: links.vote_url("", vote, paper.arxiv_id) for vote in ("up", "down")},
         "authors": _shorten(authors, MAX_TITLE_CHARS),
         "tags": tags,
         # One line: Hugging Face's TL;DR (labelled) or the first key point, then the other key points.

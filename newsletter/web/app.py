@@ -26,6 +26,7 @@ from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.routes import (
     archive,
     confirm,
+    feedback,
     feeds,
     my_data,
     operations,
@@ -135,6 +136,7 @@ def create_app(
         preferences,
         my_data,
         unsubscribe,
+        feedback,
         archive,
         operations,
         webhooks,

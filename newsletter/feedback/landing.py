@@ -1,0 +1,58 @@
+"""What the page behind a vote link shows: the paper, the reader's vote on it now, and papers like it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from newsletter.errors import NotFound
+from newsletter.feedback.similar import SimilarPaper, similar_papers
+from newsletter.feedback.votes import current_vote, find_paper, parse_vote
+from newsletter.models import Subscriber
+
+# What a vote changes, in the reader's words (shown before and after recording it).
+VOTE_EFFECTS = {
+    "up": "Papers like this one will rank higher in your next emails.",
+    "down": "This paper and papers very like it will not be sent to you again; related papers rank lower.",
+}
+VOTE_LABELS = {"up": "More like this", "down": "Less like this"}
+
+
+@dataclass(frozen=True)
+class VoteProposal:
+    subscriber_id: int
+    arxiv_id: str
+    title: str
+    vote: str
+    current_vote: str | None
+    similar: list[SimilarPaper]
+
+    @property
+    def is_recorded(self) -> bool:
+        return self.current_vote == self.vote
+
+    @property
+    def label(self) -> str:
+        return VOTE_LABELS[self.vote]
+
+    @property
+    def effect(self) -> str:
+        return VOTE_EFFECTS[self.vote]
+
+
+def vote_proposal(session: Session, subscriber_id: int, arxiv_id: str, vote: str) -> VoteProposal:
+    """Checks everything a vote needs (its value, the paper, the reader) without changing anything."""
+    vote = parse_vote(vote)
+    if session.get(Subscriber, subscriber_id) is None:
+        raise NotFound("This subscription does not exist any more, so there is nothing to vote with.")
+    paper = find_paper(session, arxiv_id)
+    current = current_vote(session, subscriber_id, paper.id)
+    return VoteProposal(
+        subscriber_id=subscriber_id,
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        vote=vote,
+        current_vote=current,
+        similar=similar_papers(session, paper.id),
+    )

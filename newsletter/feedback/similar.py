@@ -1,0 +1,58 @@
+"""Papers like a given paper: nearest neighbours by the cosine of their stored embeddings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, literal_column, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, REAL
+from sqlalchemy.orm import Session
+
+from newsletter.catalog.papers import paper_tags_column
+from newsletter.embeddings import load_model
+from newsletter.embeddings.store import text_hash_sql
+from newsletter.models import Paper, PaperEmbedding
+
+SIMILAR_COUNT = 5
+
+# Stored vectors are unit length, so the dot product is the cosine. Postgres computes it over float4[]
+# in one scan of paper_embeddings (docs/embeddings.md names pgvector as the path past a million papers).
+COSINE = text(
+    "(SELECT sum(a * b) FROM unnest(paper_embeddings.vector, :query) AS v(a, b)) AS similarity"
+).bindparams(bindparam("query", type_=ARRAY(REAL)))
+
+
+@dataclass(frozen=True)
+class SimilarPaper:
+    arxiv_id: str
+    title: str
+    tags: list[str]
+
+
+def similar_papers(session: Session, paper_id: int, limit: int = SIMILAR_COUNT) -> list[SimilarPaper]:
+    """The `limit` papers most similar to this one, most similar first (none if it has no embedding).
+
+    Only current embeddings count: the same model, and the text the paper has now.
+    """
+    model = load_model().name
+    vector = session.scalar(
+        select(PaperEmbedding.vector).where(
+            PaperEmbedding.paper_id == paper_id, PaperEmbedding.model == model
+        )
+    )
+    if vector is None:
+        return []
+    query = (
+        select(Paper.arxiv_id, Paper.title, paper_tags_column(), COSINE)
+        .select_from(PaperEmbedding)
+        .join(Paper, Paper.id == PaperEmbedding.paper_id)
+        .where(
+            PaperEmbedding.paper_id != paper_id,
+            PaperEmbedding.model == model,
+            PaperEmbedding.text_hash == text_hash_sql(),
+        )
+        .order_by(literal_column("similarity").desc(), Paper.arxiv_id)
+        .limit(limit)
+    )
+    rows = session.execute(query, {"query": vector})
+    return [SimilarPaper(arxiv_id, title, list(tags or [])) for arxiv_id, title, tags, _ in rows]

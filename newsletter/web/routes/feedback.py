@@ -1,0 +1,86 @@
+"""Vote links from emails: a page that explains the vote (GET records nothing), a POST that records it,
+and undo. Every request is counted against the link's own budget."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from newsletter.db import session_scope
+from newsletter.feedback.landing import vote_proposal
+from newsletter.feedback.votes import record_vote, remove_vote
+from newsletter.links.tokens import read_token
+from newsletter.web.deps import RateLimiterDep, SessionDep, SessionFactoryDep, SettingsDep
+from newsletter.web.pages import render
+from newsletter.web.ratelimit import FEEDBACK_PER_TOKEN
+from newsletter.web.routes.limits import LINK_FORM_CHECKS
+
+router = APIRouter()
+
+
+def require_feedback_budget(token: str, limiter: RateLimiterDep) -> None:
+    if not limiter.allow(FEEDBACK_PER_TOKEN, token):
+        raise HTTPException(status_code=429, detail="Too many votes from this link. Please try again later.")
+
+
+FEEDBACK_BUDGET = [Depends(require_feedback_budget)]
+
+
+def _vote_path(token: str, vote: str, arxiv_id: str) -> str:
+    return f"/feedback/{token}/{vote}/{quote(arxiv_id, safe='')}"
+
+
+def _after(token: str, vote: str, arxiv_id: str, state: str) -> RedirectResponse:
+    # Post/redirect/get: reloading the page never sends the vote again.
+    return RedirectResponse(f"{_vote_path(token, vote, arxiv_id)}?{state}=1", status_code=303)
+
+
+@router.api_route(
+    "/feedback/{token}/{vote}/{arxiv_id:path}",
+    methods=["GET", "HEAD"],
+    response_class=HTMLResponse,
+    dependencies=FEEDBACK_BUDGET,
+)
+def vote_page(
+    request: Request, token: str, vote: str, arxiv_id: str, settings: SettingsDep, session: SessionDep
+) -> HTMLResponse:
+    """Nothing is recorded here: mail scanners open every link. The page's form records the vote, and a
+    script submits it at once in a browser (not after an undo)."""
+    subscriber_id = read_token(settings, "feedback", token).subject_id
+    proposal = vote_proposal(session, subscriber_id, arxiv_id.replace("\x00", ""), vote)
+    path = _vote_path(token, proposal.vote, proposal.arxiv_id)
+    is_undone = "undone" in request.query_params
+    return render(
+        request,
+        "feedback.html",
+        {
+            "proposal": proposal,
+            "action": path,
+            "undo_action": _vote_path(token, "undo", proposal.arxiv_id),
+            "opposite_action": _vote_path(
+                token, "down" if proposal.vote == "up" else "up", proposal.arxiv_id
+            ),
+            "is_undone": is_undone,
+            "is_auto_submitted": not proposal.is_recorded and not is_undone,
+        },
+    )
+
+
+@router.post("/feedback/{token}/undo/{arxiv_id:path}", dependencies=[*FEEDBACK_BUDGET, *LINK_FORM_CHECKS])
+def undo_submit(token: str, arxiv_id: str, settings: SettingsDep, factory: SessionFactoryDep) -> Response:
+    subscriber_id = read_token(settings, "feedback", token).subject_id
+    with session_scope(factory) as session:
+        change = remove_vote(session, subscriber_id, arxiv_id.replace("\x00", ""))
+    return _after(token, change.previous or "up", change.arxiv_id, "undone")
+
+
+@router.post("/feedback/{token}/{vote}/{arxiv_id:path}", dependencies=[*FEEDBACK_BUDGET, *LINK_FORM_CHECKS])
+def vote_submit(
+    token: str, vote: str, arxiv_id: str, settings: SettingsDep, factory: SessionFactoryDep
+) -> Response:
+    subscriber_id = read_token(settings, "feedback", token).subject_id
+    with session_scope(factory) as session:
+        change = record_vote(session, subscriber_id, arxiv_id.replace("\x00", ""), vote)
+    return _after(token, change.vote or vote, change.arxiv_id, "recorded")

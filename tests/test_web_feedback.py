@@ -1,0 +1,234 @@
+"""Vote links: the page records nothing on GET or HEAD, its POST records, undo removes; bad links change
+nothing and say why; each link has its own request budget."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from newsletter.db import session_scope
+from newsletter.embeddings import embed_pending, load_model
+from newsletter.links import urls as links
+from newsletter.links.tokens import make_token
+from newsletter.models import PaperVote
+from newsletter.subscribers.service import delete_subscriber
+from newsletter.web.ratelimit import FEEDBACK_PER_TOKEN
+from tests.factories import make_paper, make_subscriber
+from tests.web_fixtures import BASE_URL, client_fixture, csrf_token  # noqa: F401
+
+TOPICS = {
+    "2611.20001": (
+        "FlashAttention-3: fast exact attention on GPUs",
+        "We speed up attention kernels on GPUs.",
+    ),
+    "2611.20002": (
+        "Faster attention kernels with tiling",
+        "Attention kernels on GPUs run faster with tiling.",
+    ),
+    "2611.20003": ("Sparse attention for long sequences", "Sparse attention kernels for long GPU sequences."),
+    "2611.20004": ("Quantized attention on GPUs", "Low-bit attention kernels on modern GPUs."),
+    "2611.20005": ("Memory-efficient transformers", "Transformer attention with less GPU memory."),
+    "2611.20006": ("Protein folding with diffusion", "A diffusion model folds proteins."),
+    "2611.20007": ("Robot grasping from demonstrations", "Robots learn to grasp objects."),
+}
+
+
+@pytest.fixture
+def alice_id(committed_session_factory) -> int:
+    with session_scope(committed_session_factory) as session:
+        for arxiv_id, (title, abstract) in TOPICS.items():
+            make_paper(session, arxiv_id=arxiv_id, title=title, abstract=abstract)
+        embed_pending(session, load_model())
+        return make_subscriber(session, "alice@example.org").id
+
+
+def vote_path(settings, subscriber_id: int, vote: str, arxiv_id: str) -> str:  # type: ignore[no-untyped-def]
+    return links.vote_url(links.feedback_url(settings, subscriber_id), vote, arxiv_id).removeprefix(BASE_URL)
+
+
+def votes(factory) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    with session_scope(factory) as session:
+        rows = session.execute(select(PaperVote.subscriber_id, PaperVote.paper_id, PaperVote.vote)).all()
+        return sorted((str(paper_id), vote) for _, paper_id, vote in rows)
+
+
+def vote_via_page(client, path: str):  # type: ignore[no-untyped-def]
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    return client.post(path, data={"csrf_token": csrf_token(page.text)})
+
+
+def test_opening_a_vote_link_records_nothing_and_the_page_submits_itself(
+    client, settings, committed_session_factory, alice_id
+) -> None:
+    path = vote_path(settings, alice_id, "up", "2611.20001")
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "More like this?" in page.text and "FlashAttention-3" in page.text
+    assert "will rank higher in your next emails" in page.text
+    assert "data-auto-submit" in page.text and "/static/feedback.js" in page.text
+    assert client.head(path).status_code == 200
+    assert votes(committed_session_factory) == []
+    assert "form.submit()" in client.get("/static/feedback.js").text
+
+
+def test_the_pages_post_records_the_vote_and_offers_undo(
+    client, settings, committed_session_factory, alice_id
+):
+    path = vote_path(settings, alice_id, "down", "2611.20006")
+    response = vote_via_page(client, path)
+    assert response.status_code == 200 and str(response.url).endswith(f"{path}?recorded=1")
+    assert "Thanks, noted: less like this" in response.text
+    assert "will not be sent to you again" in response.text
+    assert "Undo" in response.text and "data-auto-submit" not in response.text
+    assert [vote for _, vote in votes(committed_session_factory)] == ["down"]
+    # Reloading the page after the vote sends nothing again and does not submit itself.
+    assert "data-auto-submit" not in client.get(path).text
+
+
+def test_undo_removes_the_vote_and_the_page_does_not_vote_again(
+    client, settings, committed_session_factory, alice_id
+) -> None:
+    vote_via_page(client, vote_path(settings, alice_id, "up", "2611.20001"))
+    undo_path = vote_path(settings, alice_id, "undo", "2611.20001")
+    page = client.get(vote_path(settings, alice_id, "up", "2611.20001"))
+    undone = client.post(undo_path, data={"csrf_token": csrf_token(page.text)})
+    assert undone.status_code == 200 and "Your vote is removed" in undone.text
+    assert "data-auto-submit" not in undone.text and "More like this after all" in undone.text
+    assert votes(committed_session_factory) == []
+
+
+def test_a_later_vote_replaces_the_earlier_one_and_a_repeat_changes_nothing(
+    client, settings, committed_session_factory, alice_id
+) -> None:
+    vote_via_page(client, vote_path(settings, alice_id, "up", "2611.20001"))
+    page = client.get(vote_path(settings, alice_id, "down", "2611.20001"))
+    assert "It replaces your earlier “More like this”" in page.text
+    vote_via_page(client, vote_path(settings, alice_id, "down", "2611.20001"))
+    assert [vote for _, vote in votes(committed_session_factory)] == ["down"]
+    with session_scope(committed_session_factory) as session:
+        first_time = session.scalar(select(PaperVote.voted_at))
+    token_page = client.get(vote_path(settings, alice_id, "down", "2611.20001"))
+    repeated = client.post(
+        vote_path(settings, alice_id, "down", "2611.20001"), data={"csrf_token": csrf_token(token_page.text)}
+    )
+    assert repeated.status_code == 200 and "Thanks, noted" in repeated.text
+    with session_scope(committed_session_factory) as session:
+        assert session.scalar(select(PaperVote.voted_at)) == first_time
+
+
+def test_the_page_lists_five_similar_papers_nearest_first(client, settings, alice_id) -> None:
+    page = client.get(vote_path(settings, alice_id, "up", "2611.20001")).text
+    similar = page[page.index("Similar papers") :]
+    titles = [title for title, _ in TOPICS.values()]
+    shown = sorted((similar.index(title), title) for title in titles if title in similar)
+    assert len(shown) == 5 and titles[0] not in similar
+    # The four other attention papers come first, before either unrelated one.
+    assert {title for _, title in shown[:4]} == set(titles[1:5])
+    assert "<li>NLP</li>" in similar  # each with its tags
+
+
+def forged(settings, alice_id: int) -> str:  # type: ignore[no-untyped-def]
+    good = links.feedback_url(settings, alice_id).rsplit("/", 1)[1]
+    return f"/feedback/{good[:-4]}AAAA/up/2611.20001"
+
+
+BAD_LINKS = {
+    "forged token": (lambda settings, alice_id: forged(settings, alice_id), 400, "link is not valid"),
+    "other-purpose token": (
+        lambda settings, alice_id: f"/feedback/{make_token(settings, 'unsubscribe', alice_id)}/up/2611.20001",
+        400,
+        "link is not valid",
+    ),
+    "unknown paper": (
+        lambda settings, alice_id: vote_path(settings, alice_id, "up", "2611.99999"),
+        404,
+        "no paper",
+    ),
+    "vote not up or down": (
+        lambda settings, alice_id: vote_path(settings, alice_id, "sideways", "2611.20001"),
+        422,
+        "either “up”",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LINKS))
+def test_a_bad_vote_link_gets_a_clear_page_and_changes_nothing(
+    client, settings, committed_session_factory, alice_id, case
+) -> None:
+    make_path, status, message = BAD_LINKS[case]
+    path = make_path(settings, alice_id)
+    page = client.get(path)
+    assert page.status_code == status and message in page.text
+    # A POST with a valid CSRF pair is refused the same way.
+    token = csrf_token(client.get(vote_path(settings, alice_id, "up", "2611.20001")).text)
+    posted = client.post(path, data={"csrf_token": token})
+    assert posted.status_code == status and message in posted.text
+    assert votes(committed_session_factory) == []
+
+
+def test_an_expired_vote_link_gets_a_clear_page(
+    client, settings, committed_session_factory, alice_id, monkeypatch
+):
+    path = vote_path(settings, alice_id, "up", "2611.20001")
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + timedelta(days=731).total_seconds())
+    page = client.get(path)
+    assert page.status_code == 400 and "has expired" in page.text
+    assert votes(committed_session_factory) == []
+
+
+def test_a_deleted_subscribers_vote_link_changes_nothing(
+    client, settings, committed_session_factory, alice_id
+):
+    path = vote_path(settings, alice_id, "up", "2611.20001")
+    token = csrf_token(client.get(path).text)
+    with session_scope(committed_session_factory) as session:
+        delete_subscriber(session, alice_id, "test")
+    page = client.get(path)
+    assert page.status_code == 404 and "does not exist any more" in page.text
+    posted = client.post(path, data={"csrf_token": token})
+    assert posted.status_code == 404 and "does not exist any more" in posted.text
+    assert votes(committed_session_factory) == []
+
+
+def test_a_vote_without_the_pages_csrf_token_is_refused(
+    client, settings, committed_session_factory, alice_id
+):
+    response = client.post(vote_path(settings, alice_id, "up", "2611.20001"), data={})
+    assert response.status_code == 403
+    assert votes(committed_session_factory) == []
+
+
+def test_each_vote_link_has_its_own_request_budget(client, settings, committed_session_factory, alice_id):
+    alice_base = links.feedback_url(settings, alice_id).removeprefix(BASE_URL)
+    for _ in range(FEEDBACK_PER_TOKEN.max_hits):
+        assert client.get(f"{alice_base}/sideways/2611.20001").status_code == 422
+    assert client.get(f"{alice_base}/sideways/2611.20001").status_code == 429
+    assert client.get(f"{alice_base}/up/2611.20001").status_code == 429  # the same link, another paper
+    with session_scope(committed_session_factory) as session:
+        bob_id = make_subscriber(session, "bob@example.org").id
+    assert client.get(vote_path(settings, bob_id, "up", "2611.20001")).status_code == 200
+
+
+def test_the_edition_page_carries_the_readers_vote_links_which_lead_to_the_vote_page(
+    client, settings, committed_session_factory, alice_id
+) -> None:
+    from newsletter.models import Paper, Subscriber
+    from tests.mail_factories import make_content, make_edition
+
+    with session_scope(committed_session_factory) as session:
+        paper = session.scalars(select(Paper).where(Paper.arxiv_id == "2611.20001")).one()
+        edition = make_edition(session, session.get_one(Subscriber, alice_id), make_content(session, [paper]))
+        edition_path = links.edition_url(settings, edition.id).removeprefix(BASE_URL)
+    page = client.get(edition_path).text
+    more = re.search(r'href="(/feedback/[^"]+/up/2611.20001)">More like this</a>', page.replace(BASE_URL, ""))
+    assert more, page
+    vote_page = client.get(more.group(1))
+    assert vote_page.status_code == 200 and "More like this?" in vote_page.text
+    assert votes(committed_session_factory) == []
