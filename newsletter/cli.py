@@ -13,12 +13,12 @@ from newsletter.catalog.cli import papers_app
 from newsletter.config import Settings, get_settings
 from newsletter.console import console, error_console, load_settings, resolved_database_url
 from newsletter.digests.cli import editions_app
-from newsletter.feedback.cli import feedback_app
 from newsletter.logs import configure_logging
 from newsletter.mail.cli import preview_command, send_command
 from newsletter.pipeline import StageResult
 from newsletter.sources.cli import fetch_command
 from newsletter.subscribers.cli import subscribers_app
+from newsletter.subscribers.feedback_cli import feedback_app
 from newsletter.summaries.cli import summarize_command
 from newsletter.tagging.cli import tagger_app
 from newsletter.taskqueue import QUEUES

@@ -232,3 +232,66 @@ def test_the_edition_page_carries_the_readers_vote_links_which_lead_to_the_vote_
     vote_page = client.get(more.group(1))
     assert vote_page.status_code == 200 and "More like this?" in vote_page.text
     assert votes(committed_session_factory) == []
+
+
+def preferences_path(settings, subscriber_id: int) -> str:  # type: ignore[no-untyped-def]
+    return links.preferences_url(settings, subscriber_id).removeprefix(BASE_URL)
+
+
+def test_the_preferences_page_lists_liked_and_hidden_papers_and_removes_one(
+    client, settings, committed_session_factory, alice_id
+) -> None:
+    from newsletter.feedback.votes import record_vote
+
+    with session_scope(committed_session_factory) as session:
+        record_vote(session, alice_id, "2611.20001", "up")
+        record_vote(session, alice_id, "2611.20006", "down")
+    base = preferences_path(settings, alice_id)
+    page = client.get(base).text
+    liked = page.index("Liked: more like these")
+    hidden = page.index("Hidden: less like these")
+    assert liked < page.index("FlashAttention-3") < hidden < page.index("Protein folding with diffusion")
+    removed = client.post(
+        f"{base}/votes/remove", data={"csrf_token": csrf_token(page), "paper": "2611.20006"}
+    )
+    assert removed.status_code == 200 and "Your vote is removed" in removed.text
+    assert "Hidden: less like these" not in removed.text and "Liked: more like these" in removed.text
+    assert [vote for _, vote in votes(committed_session_factory)] == ["up"]
+
+
+def test_removing_a_vote_on_an_unknown_paper_changes_nothing(
+    client, settings, committed_session_factory, alice_id
+) -> None:
+    from newsletter.feedback.votes import record_vote
+
+    with session_scope(committed_session_factory) as session:
+        record_vote(session, alice_id, "2611.20001", "up")
+    base = preferences_path(settings, alice_id)
+    token = csrf_token(client.get(base).text)
+    response = client.post(f"{base}/votes/remove", data={"csrf_token": token, "paper": "2611.99999"})
+    assert response.status_code == 404 and "no paper" in response.text
+    assert [vote for _, vote in votes(committed_session_factory)] == ["up"]
+
+
+def test_a_reader_without_votes_is_told_how_voting_works(client, settings, alice_id) -> None:
+    page = client.get(preferences_path(settings, alice_id)).text
+    assert "Papers you voted on" in page and "None yet" in page
+
+
+def test_the_data_export_includes_the_readers_votes(client, settings, committed_session_factory, alice_id):
+    import json
+
+    from newsletter.feedback.votes import record_vote
+
+    with session_scope(committed_session_factory) as session:
+        record_vote(session, alice_id, "2611.20006", "down")
+    base = preferences_path(settings, alice_id)
+    exported = client.post(f"{base}/export", data={"csrf_token": csrf_token(client.get(base).text)})
+    assert exported.status_code == 200
+    [vote] = json.loads(exported.text)["paper_votes"]
+    assert (vote["paper"], vote["vote"], vote["title"]) == (
+        "2611.20006",
+        "down",
+        "Protein folding with diffusion",
+    )
+    assert vote["voted_at"]

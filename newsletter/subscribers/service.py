@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from newsletter.errors import InvalidInput, NotFound
+from newsletter.feedback.votes import votes_of
 from newsletter.mail.transactional import create_transactional_delivery
 from newsletter.models import Delivery, Edition, KeywordAlert, Subscriber, SubscriberTopic, Topic
 from newsletter.models.subscriber import SUPPRESSED_STATUSES, SuppressionReason
@@ -477,6 +478,10 @@ def export_data(session: Session, subscriber_id: int) -> dict[str, Any]:
             for kind, state, created, sent in deliveries
         ],
         "editions": [{"date": day.isoformat(), "kind": kind} for day, kind in editions],
+        "paper_votes": [
+            {"paper": vote.arxiv_id, "title": vote.title, "vote": vote.vote, "voted_at": _iso(vote.voted_at)}
+            for vote in votes_of(session, subscriber_id)
+        ],
     }
 
 
@@ -487,7 +492,7 @@ def delete_subscriber(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> None:
-    """Erase the subscriber, their topics, keywords, editions and deliveries. Consent events stay as
+    """Erase the subscriber, their topics, keywords, votes, editions and deliveries. Consent events stay as
     proof (their subscriber_id becomes NULL), with the withdrawal recorded as a `delete` event."""
     subscriber = get_subscriber(session, subscriber_id, for_update=True)
     record_consent(

@@ -13,6 +13,7 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.digests.schedule import next_send_at
 from newsletter.errors import InvalidInput
+from newsletter.feedback.votes import remove_vote, votes_of
 from newsletter.links.tokens import read_token
 from newsletter.links.urls import private_feed_url
 from newsletter.models.subscriber import SUPPRESSED_STATUSES
@@ -46,6 +47,7 @@ NOTICES = {
     "paused": "Your emails are paused. Resume whenever you like.",
     "resumed": "Your emails are back on.",
     "data-link-sent": "We emailed you a link to download or delete your data. It works for a limited time.",
+    "vote_removed": "Your vote is removed: that paper counts as if you had never voted on it.",
 }
 
 # A subscription's state in the words a reader uses, not the stored enum.
@@ -100,6 +102,7 @@ def _preferences_page(
             "form": values,
             "preview": preview,
             "feed_url": private_feed_url(settings, subscriber_id),
+            "votes": votes_of(session, subscriber_id),
             "preview_day": now.date(),
             "next_email": next_email,
             "status_words": status_words(view),
@@ -175,6 +178,24 @@ def _change_status(
     with session_scope(factory) as session:
         change(session, subscriber_id, ip, agent)
     return _back(token, notice)
+
+
+async def voted_paper(request: Request) -> str:
+    paper = (await request.form()).get("paper")
+    return paper if isinstance(paper, str) else ""
+
+
+@router.post("/preferences/{token}/votes/remove", dependencies=LINK_FORM_CHECKS)
+def remove_vote_submit(
+    token: str,
+    paper: Annotated[str, Depends(voted_paper)],
+    settings: SettingsDep,
+    factory: SessionFactoryDep,
+) -> Response:
+    subscriber_id = read_token(settings, "preferences", token).subject_id
+    with session_scope(factory) as session:
+        remove_vote(session, subscriber_id, paper.replace("\x00", ""))
+    return _back(token, "vote_removed")
 
 
 @router.post("/preferences/{token}/data-link", dependencies=LINK_FORM_CHECKS)

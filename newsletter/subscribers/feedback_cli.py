@@ -1,4 +1,4 @@
-"""`newsletter feedback …`: operators (and tests) list and record a reader's votes."""
+"""`newsletter feedback …`: operators (and tests) list and record a reader's votes, found by address."""
 
 from __future__ import annotations
 
