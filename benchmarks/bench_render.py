@@ -40,6 +40,7 @@ def edition_context(number: int) -> dict[str, Any]:
             "abs_url": f"https://arxiv.org/abs/2611.{number:05d}",
             "pdf_url": f"https://arxiv.org/pdf/2611.{number:05d}",
             "code_url": "https://github.com/example/repo" if rank % 2 else None,
+            "vote_paths": {vote: f"/{vote}/2611.{number:05d}" for vote in ("up", "down")},
         }
         for rank in range(10)
     ]
