@@ -20,6 +20,7 @@ TASK_MODULES = [
     "workers.tasks.summaries",
     "workers.tasks.editions",
     "workers.tasks.mail",
+    "workers.tasks.feedback",
 ]
 HEARTBEAT_INTERVAL_S = 60.0
 WEBHOOK_TICK_S = 60.0
@@ -36,6 +37,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "send-due-deliveries": every(editions_tick, "workers.tasks.mail.send_due_deliveries"),
         # Transactional emails whose task message was lost (broker down during a signup).
         "send-stranded-transactional": every(editions_tick, "workers.tasks.mail.send_stranded_transactional"),
+        # Readers' models whose refit message was lost (the vote itself enqueues the refit at once).
+        "refit-stale-reader-models": every(editions_tick, "workers.tasks.feedback.refit_stale_models"),
         "process-webhook-events": every(
             timedelta(seconds=WEBHOOK_TICK_S), "workers.tasks.mail.process_webhook_events"
         ),

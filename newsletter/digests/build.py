@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +28,9 @@ from newsletter.digests.select import (
     load_sent_versions,
     load_tastes,
 )
+from newsletter.embeddings import load_model
+from newsletter.feedback.personal import load_reader_tastes
+from newsletter.feedback.ranking import CandidateVectors, FeedbackPapers, personal_view
 from newsletter.sqlarrays import array_literal
 
 logger = logging.getLogger(__name__)
@@ -78,6 +82,13 @@ class EditionPlanner:
             1 for candidate in self.candidates if candidate.available_at >= now - LOOKBACK
         )
         self.selector = Selector(self.candidates, {}, settings.max_papers_per_topic)
+        # Loaded on the first chunk with a reader who voted: before any vote, nothing of this runs.
+        self.candidate_vectors: CandidateVectors | None = None
+
+    def _candidate_vectors(self, session: Session) -> CandidateVectors:
+        if self.candidate_vectors is None:
+            self.candidate_vectors = CandidateVectors(session, self.candidate_ids, load_model().name)
+        return self.candidate_vectors
 
     def plan(self, session: Session, due: Sequence[DueSubscriber]) -> list[PlannedEdition]:
         """Computed, not stored (this is the `--dry-run` answer)."""
@@ -92,6 +103,11 @@ class EditionPlanner:
         )
         self.selector.add_keyword_matches(load_keyword_matches(session, new_keywords, self.candidate_ids))
         sent = load_sent_versions(session, subscriber_ids, self.candidate_ids)
+        reader_tastes = load_reader_tastes(session, subscriber_ids, lambda: load_model().name)
+        if reader_tastes:
+            vectors = self._candidate_vectors(session)
+            voted_ids = {i for taste in reader_tastes.values() for i in (*taste.hidden_ids, *taste.liked_ids)}
+            feedback_papers = FeedbackPapers.load(session, sorted(voted_ids), load_model().name)
 
         planned = []
         for subscriber in due:
@@ -100,8 +116,14 @@ class EditionPlanner:
             if subscriber.last_edition_at is not None and subscriber.last_edition_at > since:
                 since = subscriber.last_edition_at
             fresh_after = self.now - (WEEKLY_MAX_AGE if is_weekly else DAILY_MAX_AGE)
+            reader_taste = reader_tastes.get(subscriber.id)
+            personal = (
+                partial(personal_view, vectors, reader_taste, feedback_papers)
+                if reader_taste is not None
+                else None
+            )
             selection = self.selector.select(
-                tastes[subscriber.id], since, fresh_after, sent.get(subscriber.id, {})
+                tastes[subscriber.id], since, fresh_after, sent.get(subscriber.id, {}), personal
             )
             if selection.items:
                 kind = "papers"

@@ -12,7 +12,7 @@ import bisect
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,8 +21,12 @@ from sqlalchemy import ARRAY, DateTime, Select, Text, cast, func, literal, selec
 from sqlalchemy.orm import Session
 
 from newsletter.digests.trending import TrendingSignals, last_activity, signal_phrase, trending_score
+from newsletter.feedback.ranking import PersonalView
 from newsletter.models import Paper
 from newsletter.summaries.queries import first_summarized_at, is_summarized, paper_tags
+
+# A reader's feedback applied to the candidates that can reach them (given as paper ids).
+PersonalViewFactory = Callable[[list[int]], PersonalView]
 
 # How far back an edition looks for papers that reached us when a subscriber has no earlier edition
 # (or it is older).
@@ -233,9 +237,17 @@ class Selector:
         self.keyword_matches.update(keyword_matches)
 
     def select(
-        self, taste: Taste, since: datetime, fresh_after: datetime, sent_versions: dict[int, int]
+        self,
+        taste: Taste,
+        since: datetime,
+        fresh_after: datetime,
+        sent_versions: dict[int, int],
+        personal: PersonalViewFactory | None = None,
     ) -> Selection:
-        """Papers available since `since` whose own activity is after `fresh_after`."""
+        """Papers available since `since` whose own activity is after `fresh_after`; with `personal`
+        (a reader who voted), ordered and filtered by their feedback, and never shared with another."""
+        if personal is not None:
+            return self._select(taste, since, fresh_after, sent_versions, personal)
         # Most subscribers share a window (no recent edition): bisecting aware datetimes once per window,
         # not once per subscriber, was a tenth of a build.
         window = self._window_positions.get((since, fresh_after))
@@ -265,13 +277,29 @@ class Selector:
             )
         return sorted(positions)
 
+    def _personal_order(
+        self, positions: list[int], personal: PersonalViewFactory
+    ) -> tuple[list[int], PersonalView]:
+        view = personal([self.candidates[position].id for position in positions])
+        ordered = view.order([self.candidates[position].id for position in positions])
+        return [self._position_of[paper_id] for paper_id in ordered], view
+
     def _select(
-        self, taste: Taste, since: datetime, fresh_after: datetime, sent_versions: dict[int, int]
+        self,
+        taste: Taste,
+        since: datetime,
+        fresh_after: datetime,
+        sent_versions: dict[int, int],
+        personal: PersonalViewFactory | None = None,
     ) -> Selection:
         chosen: list[SelectedItem] = []
         per_topic: dict[str, int] = defaultdict(int)
         matched_count = 0
-        for position in self._relevant_positions(taste):
+        positions = self._relevant_positions(taste)
+        view = None
+        if personal is not None:
+            positions, view = self._personal_order(positions, personal)
+        for position in positions:
             candidate = self.candidates[position]
             if candidate.available_at < since or candidate.activity < fresh_after:
                 continue
@@ -300,7 +328,8 @@ class Selector:
                     matched_topics=matched_topics,
                     matched_keywords=matched_keywords,
                     score=round(candidate.score, 6),
-                    reason=reason_text(matched_topics, matched_keywords, candidate, is_update),
+                    reason=(view.reasons.get(candidate.id) if view is not None else None)
+                    or reason_text(matched_topics, matched_keywords, candidate, is_update),
                 )
             )
         items = tuple(chosen)

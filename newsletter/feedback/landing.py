@@ -1,4 +1,4 @@
-"""What the page behind a vote link shows: the paper, the reader's vote on it now, and papers like it."""
+"""What the page behind a vote link shows: the paper and the reader's vote on it now."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from newsletter.errors import NotFound
-from newsletter.feedback.similar import SimilarPaper, similar_papers
 from newsletter.feedback.votes import current_vote, find_paper, parse_vote
 from newsletter.models import Subscriber
 
@@ -23,10 +22,10 @@ VOTE_LABELS = {"up": "More like this", "down": "Less like this"}
 class VoteProposal:
     subscriber_id: int
     arxiv_id: str
+    paper_id: int
     title: str
     vote: str
     current_vote: str | None
-    similar: list[SimilarPaper]
 
     @property
     def is_recorded(self) -> bool:
@@ -51,8 +50,8 @@ def vote_proposal(session: Session, subscriber_id: int, arxiv_id: str, vote: str
     return VoteProposal(
         subscriber_id=subscriber_id,
         arxiv_id=paper.arxiv_id,
+        paper_id=paper.id,
         title=paper.title,
         vote=vote,
         current_vote=current,
-        similar=similar_papers(session, paper.id),
     )

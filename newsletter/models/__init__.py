@@ -5,7 +5,7 @@ from newsletter.models.delivery import Delivery
 from newsletter.models.edition import Edition, EditionContent, EditionItem
 from newsletter.models.embedding import PaperEmbedding
 from newsletter.models.event import WebhookEvent
-from newsletter.models.feedback import PaperVote
+from newsletter.models.feedback import PaperVote, ReaderModel
 from newsletter.models.paper import FetchCursor, FetchRun, Paper, PaperVersion
 from newsletter.models.subscriber import ConsentEvent, KeywordAlert, Subscriber, SubscriberTopic
 from newsletter.models.summary import PaperTopic, Summary, Topic
@@ -25,6 +25,7 @@ __all__ = [
     "PaperTopic",
     "PaperVote",
     "PaperVersion",
+    "ReaderModel",
     "Subscriber",
     "SubscriberTopic",
     "Summary",

@@ -1,10 +1,11 @@
-"""Readers' votes on papers: one row per (subscriber, paper), the latest vote."""
+"""Readers' votes on papers (one row per subscriber and paper, the latest vote) and the model learned from them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Integer, String
+from sqlalchemy.dialects.postgresql import ARRAY, REAL
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.models.base import Base, created_at_column, one_of
@@ -28,3 +29,20 @@ class PaperVote(Base):
     voted_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (CheckConstraint(one_of("vote", VOTES), name="vote"),)
+
+
+class ReaderModel(Base):
+    """One reader's learned taste: a logistic regression over paper embeddings, refitted after each vote."""
+
+    __tablename__ = "reader_models"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The embedding model the weights apply to: another model's vectors make them meaningless.
+    embedding_model: Mapped[str] = mapped_column(String(64))
+    weights: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    intercept: Mapped[float] = mapped_column(Float)
+    # Votes the fit learned from; the edition's personal weight grows with it.
+    vote_count: Mapped[int] = mapped_column(Integer)
+    fitted_at: Mapped[datetime] = created_at_column()

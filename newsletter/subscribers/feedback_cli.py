@@ -9,6 +9,7 @@ from rich.table import Table
 
 from newsletter.console import command_session, console, error_console, load_settings
 from newsletter.errors import InvalidInput, NotFound
+from newsletter.feedback.personal import enqueue_refit
 from newsletter.feedback.votes import record_vote, remove_vote, votes_of
 from newsletter.subscribers.service import find_subscriber_by_email
 
@@ -56,6 +57,7 @@ def add_command(
         error_console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error
     if change.is_changed:
+        enqueue_refit(settings, change.subscriber_id)
         console.print(f"{email}: {change.vote} on {change.arxiv_id} (was {change.previous or 'no vote'})")
     else:
         console.print(f"{email}: already {change.vote} on {change.arxiv_id}; nothing changed")
@@ -77,4 +79,5 @@ def remove_command(
     if change.previous is None:
         console.print(f"{email} had no vote on {change.arxiv_id}; nothing changed")
     else:
+        enqueue_refit(settings, change.subscriber_id)
         console.print(f"{email}: removed the {change.previous} vote on {change.arxiv_id}")

@@ -8,8 +8,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from newsletter.catalog.similar import similar_papers
 from newsletter.db import session_scope
 from newsletter.feedback.landing import vote_proposal
+from newsletter.feedback.personal import enqueue_refit
 from newsletter.feedback.votes import record_vote, remove_vote
 from newsletter.links.tokens import read_token
 from newsletter.web.deps import RateLimiterDep, SessionDep, SessionFactoryDep, SettingsDep
@@ -57,6 +59,7 @@ def vote_page(
         "feedback.html",
         {
             "proposal": proposal,
+            "similar": similar_papers(session, proposal.paper_id),
             "action": path,
             "undo_action": _vote_path(token, "undo", proposal.arxiv_id),
             "opposite_action": _vote_path(
@@ -73,6 +76,8 @@ def undo_submit(token: str, arxiv_id: str, settings: SettingsDep, factory: Sessi
     subscriber_id = read_token(settings, "feedback", token).subject_id
     with session_scope(factory) as session:
         change = remove_vote(session, subscriber_id, arxiv_id.replace("\x00", ""))
+    if change.is_changed:
+        enqueue_refit(settings, subscriber_id)
     return _after(token, change.previous or "up", change.arxiv_id, "undone")
 
 
@@ -83,4 +88,6 @@ def vote_submit(
     subscriber_id = read_token(settings, "feedback", token).subject_id
     with session_scope(factory) as session:
         change = record_vote(session, subscriber_id, arxiv_id.replace("\x00", ""), vote)
+    if change.is_changed:
+        enqueue_refit(settings, subscriber_id)
     return _after(token, change.vote or vote, change.arxiv_id, "recorded")

@@ -13,6 +13,7 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.digests.schedule import next_send_at
 from newsletter.errors import InvalidInput
+from newsletter.feedback.personal import enqueue_refit
 from newsletter.feedback.votes import remove_vote, votes_of
 from newsletter.links.tokens import read_token
 from newsletter.links.urls import private_feed_url
@@ -194,7 +195,9 @@ def remove_vote_submit(
 ) -> Response:
     subscriber_id = read_token(settings, "preferences", token).subject_id
     with session_scope(factory) as session:
-        remove_vote(session, subscriber_id, paper.replace("\x00", ""))
+        change = remove_vote(session, subscriber_id, paper.replace("\x00", ""))
+    if change.is_changed:
+        enqueue_refit(settings, subscriber_id)
     return _back(token, "vote_removed")
 
 

@@ -1,0 +1,200 @@
+"""Each reader's personal ranking: a logistic regression on the embeddings of the papers they voted on,
+stored in `reader_models` (this module owns the table), and what an edition needs of it.
+
+Up votes are positives, down votes negatives. A few votes alone do not say what a reader is *not*
+interested in, so recent papers they did not vote on join as background (weighing as much as the votes
+together): negatives when the reader has liked something, positives when they have only hidden papers.
+The fit is deterministic (lbfgs, sorted inputs).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import redis
+from kombu.exceptions import OperationalError
+from sklearn.linear_model import LogisticRegression
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from newsletter.config import Settings
+from newsletter.embeddings import load_embeddings
+from newsletter.embeddings.store import text_hash_sql
+from newsletter.models import Paper, PaperEmbedding, PaperVote, ReaderModel
+from newsletter.taskqueue import enqueue
+
+logger = logging.getLogger(__name__)
+REFIT_TASK = "workers.tasks.feedback.refit_reader_model"
+BACKGROUND_PAPERS = 200
+# Regularization: a handful of votes must not make one word of one abstract decide a reader's email.
+INVERSE_REGULARIZATION = 2.0
+# The personal score's share of the edition order: n / (n + HALF_WEIGHT_VOTES) of MAX_PERSONAL_WEIGHT,
+# so one vote nudges, ten votes lead, and trending always keeps a say.
+MAX_PERSONAL_WEIGHT = 0.8
+HALF_WEIGHT_VOTES = 3
+# Cosine above which a paper counts as a near-duplicate of one the reader hid (another version, a
+# re-upload, a companion paper with the same abstract).
+NEAR_DUPLICATE_COSINE = 0.92
+
+
+@dataclass(frozen=True)
+class FitReport:
+    subscriber_id: int
+    vote_count: int
+    is_stored: bool
+
+
+def personal_weight(vote_count: int) -> float:
+    return MAX_PERSONAL_WEIGHT * vote_count / (vote_count + HALF_WEIGHT_VOTES)
+
+
+def _background_ids(session: Session, embedding_model: str, exclude: list[int]) -> list[int]:
+    query = (
+        select(PaperEmbedding.paper_id)
+        .join(Paper, Paper.id == PaperEmbedding.paper_id)
+        .where(
+            PaperEmbedding.model == embedding_model,
+            PaperEmbedding.text_hash == text_hash_sql(),
+            PaperEmbedding.paper_id.not_in(exclude),
+        )
+        .order_by(Paper.published_at.desc().nulls_last(), Paper.id)
+        .limit(BACKGROUND_PAPERS)
+    )
+    return list(session.scalars(query))
+
+
+def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str) -> FitReport:
+    """Refit the reader's model from all their votes (no votes: the model is removed). Safe to repeat."""
+    votes = dict(
+        session.execute(
+            select(PaperVote.paper_id, PaperVote.vote)
+            .where(PaperVote.subscriber_id == subscriber_id)
+            .order_by(PaperVote.paper_id)
+        ).all()
+    )
+    voted_ids, voted = load_embeddings(session, list(votes), embedding_model)
+    if not voted_ids:
+        session.execute(delete(ReaderModel).where(ReaderModel.subscriber_id == subscriber_id))
+        return FitReport(subscriber_id, len(votes), is_stored=False)
+    labels = [1 if votes[paper_id] == "up" else 0 for paper_id in voted_ids]
+    background_ids, background = load_embeddings(
+        session, _background_ids(session, embedding_model, list(votes)), embedding_model
+    )
+    background_label = 0 if any(labels) else 1
+    features = np.vstack([voted, background]) if background_ids else voted
+    targets = np.asarray(labels + [background_label] * len(background_ids))
+    # The background weighs as much as the votes together, whatever its size: it says "not everything",
+    # the votes say what.
+    background_weight = len(labels) / max(len(background_ids), 1)
+    sample_weight = np.asarray([1.0] * len(labels) + [background_weight] * len(background_ids))
+    if len(set(targets.tolist())) < 2:
+        session.execute(delete(ReaderModel).where(ReaderModel.subscriber_id == subscriber_id))
+        return FitReport(subscriber_id, len(votes), is_stored=False)
+    classifier = LogisticRegression(C=INVERSE_REGULARIZATION, max_iter=500)
+    classifier.fit(features, targets, sample_weight=sample_weight)
+    values = {
+        "subscriber_id": subscriber_id,
+        "embedding_model": embedding_model,
+        "weights": classifier.coef_[0].astype(np.float32).tolist(),
+        "intercept": float(classifier.intercept_[0]),
+        "vote_count": len(voted_ids),
+        "fitted_at": datetime.now(UTC),
+    }
+    statement = insert(ReaderModel).values(values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ReaderModel.subscriber_id],
+            set_={name: statement.excluded[name] for name in values if name != "subscriber_id"},
+        )
+    )
+    session.flush()
+    logger.info("reader model of subscriber %s fitted on %d votes", subscriber_id, len(voted_ids))
+    return FitReport(subscriber_id, len(voted_ids), is_stored=True)
+
+
+def readers_with_stale_models(session: Session, limit: int = 1000) -> list[int]:
+    """Readers who voted (or undid a vote) after their model was last fitted, or have votes and none."""
+    latest_vote = (
+        select(PaperVote.subscriber_id, func.max(PaperVote.voted_at).label("voted_at"))
+        .group_by(PaperVote.subscriber_id)
+        .subquery()
+    )
+    query = (
+        select(latest_vote.c.subscriber_id)
+        .outerjoin(ReaderModel, ReaderModel.subscriber_id == latest_vote.c.subscriber_id)
+        .where((ReaderModel.fitted_at.is_(None)) | (ReaderModel.fitted_at < latest_vote.c.voted_at))
+        .order_by(latest_vote.c.subscriber_id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def enqueue_refit(settings: Settings, subscriber_id: int) -> bool:
+    """Ask a worker to refit the reader's model now; False if the broker is down (the beat's
+    `refit_stale_models` then catches it up)."""
+    try:
+        enqueue(settings, REFIT_TASK, subscriber_id)
+    except (OperationalError, redis.RedisError, OSError):
+        logger.exception(
+            "vote of subscriber %s stored but refit not enqueued: broker unavailable", subscriber_id
+        )
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ReaderTaste:
+    """What an edition needs of one reader's feedback."""
+
+    weights: np.ndarray | None  # None until a model is fitted
+    intercept: float
+    vote_count: int
+    hidden_ids: frozenset[int]
+    liked_ids: tuple[int, ...]
+
+    @property
+    def personal_weight(self) -> float:
+        return personal_weight(self.vote_count) if self.weights is not None else 0.0
+
+
+def load_reader_tastes(
+    session: Session, subscriber_ids: list[int], embedding_model: Callable[[], str]
+) -> dict[int, ReaderTaste]:
+    """For the readers among `subscriber_ids` who voted: their model (if fitted for this embedding model)
+    and their liked and hidden papers. Two queries for the whole chunk; `embedding_model` is only asked
+    (and the embedding model loaded) when someone in the chunk voted."""
+    votes: dict[int, dict[str, list[int]]] = {}
+    for subscriber_id, paper_id, vote in session.execute(
+        select(PaperVote.subscriber_id, PaperVote.paper_id, PaperVote.vote)
+        .where(PaperVote.subscriber_id.in_(subscriber_ids))
+        .order_by(PaperVote.subscriber_id, PaperVote.voted_at.desc(), PaperVote.paper_id)
+    ):
+        votes.setdefault(subscriber_id, {"up": [], "down": []})[vote].append(paper_id)
+    if not votes:
+        return {}
+    models = {
+        row.subscriber_id: row
+        for row in session.execute(
+            select(
+                ReaderModel.subscriber_id, ReaderModel.weights, ReaderModel.intercept, ReaderModel.vote_count
+            ).where(
+                ReaderModel.subscriber_id.in_(list(votes)), ReaderModel.embedding_model == embedding_model()
+            )
+        )
+    }
+    tastes = {}
+    for subscriber_id, by_vote in votes.items():
+        model = models.get(subscriber_id)
+        tastes[subscriber_id] = ReaderTaste(
+            weights=np.asarray(model.weights, dtype=np.float32) if model else None,
+            intercept=float(model.intercept) if model else 0.0,
+            vote_count=int(model.vote_count) if model else 0,
+            hidden_ids=frozenset(by_vote["down"]),
+            liked_ids=tuple(by_vote["up"]),
+        )
+    return tastes

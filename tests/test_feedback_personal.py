@@ -1,0 +1,198 @@
+"""The personal model: fitted from votes, blended into the edition order, hiding what the reader voted
+down (and its near-duplicates), naming a liked paper in the "why" line; nothing changes before a vote."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter.config import Settings
+from newsletter.digests.build import build_editions_chunk
+from newsletter.embeddings import embed_pending, load_model
+from newsletter.feedback.personal import fit_reader_model, personal_weight, readers_with_stale_models
+from newsletter.feedback.votes import record_vote, remove_vote
+from newsletter.models import ReaderModel
+from tests.factories import make_paper, make_subscriber
+
+NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+LAST_MONTH = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+TRENDING = [  # today's candidates, most upvoted first
+    (
+        "Protein structure prediction with diffusion models",
+        "A diffusion model predicts protein structures.",
+        100,
+    ),
+    ("Robot grasping from human demonstrations", "Robots learn to grasp household objects.", 90),
+    ("Graph neural networks for molecules", "Message passing predicts molecular properties.", 80),
+    ("Speech recognition for low-resource languages", "Automatic speech recognition with little data.", 70),
+    (
+        "Faster attention kernels with tiling on GPUs",
+        "Tiled attention kernels speed up transformers on GPUs.",
+        60,
+    ),
+    (
+        "Sparse attention for long sequences",
+        "Sparse attention kernels cut the memory of long-context transformers.",
+        50,
+    ),
+    (
+        "Quantized attention on modern GPUs",
+        "Low-bit attention kernels for transformer inference on GPUs.",
+        40,
+    ),
+    ("IO-aware exact attention", "An IO-aware exact attention algorithm for GPU transformers.", 30),
+]
+LIKED = [  # last month's papers the reader liked: attention on GPUs
+    ("FlashAttention-3: fast exact attention on GPUs", "Fast and exact attention kernels on Hopper GPUs."),
+    ("Memory-efficient attention kernels", "Attention kernels for transformers with less GPU memory."),
+    ("Linear attention transformers on GPUs", "Linear-time attention for transformers, fast GPU kernels."),
+    ("Paged attention for serving transformers", "Attention kernels and KV cache paging for GPU serving."),
+    ("Kernel fusion for transformer attention", "Fused GPU kernels for transformer attention layers."),
+]
+ATTENTION = {title for title, _, _ in TRENDING[4:]}
+
+
+@pytest.fixture
+def papers(session: Session) -> dict[str, int]:
+    ids = {}
+    for title, abstract, upvotes in TRENDING:
+        ids[title] = make_paper(session, title=title, abstract=abstract, upvotes=upvotes, topics=["NLP"]).id
+    for title, abstract in LIKED:
+        ids[title] = make_paper(session, title=title, abstract=abstract, published_at=LAST_MONTH).id
+    embed_pending(session, load_model())
+    return ids
+
+
+def arxiv_id(session: Session, paper_id: int) -> str:
+    from newsletter.models import Paper
+
+    return session.get_one(Paper, paper_id).arxiv_id
+
+
+def plan(session: Session, settings: Settings) -> dict[int, list[tuple[str, str]]]:
+    from newsletter.models import Paper
+
+    _, planned, _ = build_editions_chunk(session, settings, NOW, dry_run=True)
+    titles = dict(session.execute(select(Paper.id, Paper.title)).all())
+    return {
+        edition.subscriber_id: [(titles[item.paper_id], item.reason) for item in edition.selection.items]
+        if edition.selection
+        else []
+        for edition in planned
+    }
+
+
+def vote(session: Session, subscriber_id: int, paper_id: int, value: str) -> None:
+    record_vote(session, subscriber_id, arxiv_id(session, paper_id), value)
+
+
+def test_a_fitted_model_scores_papers_like_the_liked_ones_higher(session: Session, papers) -> None:
+    alice = make_subscriber(session, "alice@example.org")
+    for title, _ in LIKED:
+        vote(session, alice.id, papers[title], "up")
+    report = fit_reader_model(session, alice.id, load_model().name)
+    assert report.is_stored and report.vote_count == 5
+    model = session.get_one(ReaderModel, alice.id)
+    assert len(model.weights) == 256 and model.embedding_model == load_model().name
+    vectors = load_model().embed([f"{title}. {abstract}" for title, abstract, _ in TRENDING])
+    scores = vectors @ np.asarray(model.weights) + model.intercept
+    assert min(scores[4:]) > max(scores[:4])  # every attention paper above every other
+
+
+def test_without_votes_the_model_is_removed(session: Session, papers) -> None:
+    alice = make_subscriber(session, "alice@example.org")
+    vote(session, alice.id, papers[LIKED[0][0]], "up")
+    assert fit_reader_model(session, alice.id, load_model().name).is_stored
+    remove_vote(session, alice.id, arxiv_id(session, papers[LIKED[0][0]]))
+    assert not fit_reader_model(session, alice.id, load_model().name).is_stored
+    assert session.get(ReaderModel, alice.id) is None
+
+
+def test_before_any_vote_the_order_is_exactly_todays_and_others_votes_change_nothing(
+    session: Session, settings: Settings, papers
+) -> None:
+    alice = make_subscriber(session, "alice@example.org")
+    bob = make_subscriber(session, "bob@example.org")
+    before = plan(session, settings)
+    assert before[alice.id] == before[bob.id]
+    assert [title for title, _ in before[bob.id]] == [title for title, _, _ in TRENDING[:4]]
+    for title, _ in LIKED:
+        vote(session, alice.id, papers[title], "up")
+    fit_reader_model(session, alice.id, load_model().name)
+    assert plan(session, settings)[bob.id] == before[bob.id]
+
+
+def test_a_readers_likes_bring_similar_papers_up_with_a_reason_naming_one(
+    session: Session, settings: Settings, papers
+) -> None:
+    alice = make_subscriber(session, "alice@example.org")
+    for title, _ in LIKED:
+        vote(session, alice.id, papers[title], "up")
+    fit_reader_model(session, alice.id, load_model().name)
+    picks = plan(session, settings)[alice.id]
+    # Today's top four hold no attention paper; the reader's first pick is one, and says why.
+    first_title, first_reason = picks[0]
+    assert first_title in ATTENTION, picks
+    assert first_reason.startswith("Like ") and " papers you liked, e.g. “" in first_reason
+    assert first_reason.endswith("”") and any(f"“{title}”" in first_reason for title, _ in LIKED)
+    assert all("%" not in reason and "score" not in reason for _, reason in picks)
+
+
+def test_a_paper_voted_down_and_its_near_duplicates_are_never_sent(
+    session: Session, settings: Settings, papers
+) -> None:
+    title, abstract, _ = TRENDING[0]
+    make_paper(session, title=title, abstract=abstract, upvotes=95, topics=["NLP"])  # a re-upload
+    embed_pending(session, load_model())
+    alice = make_subscriber(session, "alice@example.org")
+    assert [t for t, _ in plan(session, settings)[alice.id]].count(title) == 2
+    vote(session, alice.id, papers[title], "down")
+    # Even before the model is refitted.
+    assert title not in [t for t, _ in plan(session, settings)[alice.id]]
+    fit_reader_model(session, alice.id, load_model().name)
+    picks = [t for t, _ in plan(session, settings)[alice.id]]
+    assert title not in picks and len(picks) == 4
+
+
+def test_the_personal_weight_grows_with_votes_and_trending_keeps_a_say() -> None:
+    weights = [personal_weight(count) for count in (0, 1, 5, 20, 1000)]
+    assert weights == sorted(weights) and weights[0] == 0.0 and weights[-1] < 0.8
+
+
+def test_readers_who_voted_after_their_last_fit_are_found_stale(session: Session, papers) -> None:
+    alice = make_subscriber(session, "alice@example.org")
+    bob = make_subscriber(session, "bob@example.org")
+    vote(session, alice.id, papers[LIKED[0][0]], "up")
+    vote(session, bob.id, papers[LIKED[1][0]], "up")
+    assert readers_with_stale_models(session) == [alice.id, bob.id]
+    fit_reader_model(session, alice.id, load_model().name)
+    assert readers_with_stale_models(session) == [bob.id]
+
+
+@pytest.mark.slow
+def test_a_vote_through_the_feedback_command_is_learned_by_a_real_worker(
+    child_environment, command_env, committed_session_factory
+) -> None:
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+    from newsletter.db import session_scope
+    from tests.test_mail_worker import count, running_worker, wait_for
+
+    with session_scope(committed_session_factory) as session:
+        for title, abstract, upvotes in TRENDING:
+            make_paper(session, title=title, abstract=abstract, upvotes=upvotes)
+        liked = make_paper(session, arxiv_id="2611.40001", title=LIKED[0][0], abstract=LIKED[0][1])
+        embed_pending(session, load_model())
+        make_subscriber(session, "alice@example.org")
+    fitted = "SELECT count(*) FROM reader_models WHERE vote_count = 1"
+    with running_worker(child_environment) as worker:
+        result = CliRunner().invoke(app, ["feedback", "add", "alice@example.org", liked.arxiv_id, "up"])
+        assert result.exit_code == 0, result.output
+        wait_for(
+            lambda: count(committed_session_factory, fitted) == 1, worker, "refitting the reader's model"
+        )
