@@ -47,7 +47,8 @@ def test_edition_holds_papers_of_the_subscribers_topics_best_first(
     items = edition_items(session, alice.id)
     assert [item.paper_id for item in items] == [nlp_hot.id, nlp_cold.id]
     assert items[0].matched_topics == ["NLP"]
-    assert items[0].reason == "NLP · 80 upvotes"
+    assert items[0].reason == "Trending #1 in NLP · 80 upvotes"
+    assert items[1].reason == "Trending #2 in NLP · 1 upvote"
 
 
 def test_keyword_alerts_use_stemmed_full_text_search(session: Session, settings: Settings) -> None:

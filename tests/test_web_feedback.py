@@ -295,3 +295,14 @@ def test_the_data_export_includes_the_readers_votes(client, settings, committed_
         "Protein folding with diffusion",
     )
     assert vote["voted_at"]
+
+
+def test_the_paper_page_lists_five_similar_papers_with_their_tags(client, alice_id) -> None:
+    page = client.get("/papers/2611.20001")
+    assert page.status_code == 200
+    similar = page.text[page.text.index("Similar papers") :]
+    titles = [title for title, _ in TOPICS.values()]
+    shown = sorted((similar.index(title), title) for title in titles if title in similar)
+    assert len(shown) == 5 and titles[0] not in similar
+    assert {title for _, title in shown[:4]} == set(titles[1:5])
+    assert "<li>NLP</li>" in similar

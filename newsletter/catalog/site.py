@@ -36,6 +36,7 @@ class PaperCard:
 
 @dataclass(frozen=True)
 class PaperDetail:
+    id: int
     arxiv_id: str
     version: int
     title: str
@@ -204,6 +205,7 @@ def paper_detail(session: Session, arxiv_id: str) -> PaperDetail:
         },
     )
     return PaperDetail(
+        id=paper.id,
         arxiv_id=paper.arxiv_id,
         version=paper.version,
         title=paper.title,

@@ -230,6 +230,12 @@ class Selector:
             for topic in candidate.topics:
                 self._positions_by_topic[topic].append(position)
         self._position_of = {candidate.id: position for position, candidate in enumerate(self.candidates)}
+        # Each candidate's place in its topics' trending order, for the "why" line ("Trending #2 in NLP").
+        self._topic_rank = {
+            (topic, position): rank
+            for topic, positions in self._positions_by_topic.items()
+            for rank, position in enumerate(positions, start=1)
+        }
         self._memo: dict[tuple[object, ...], Selection] = {}
         self._window_positions: dict[tuple[datetime, datetime], tuple[int, int]] = {}
 
@@ -329,7 +335,13 @@ class Selector:
                     matched_keywords=matched_keywords,
                     score=round(candidate.score, 6),
                     reason=(view.reasons.get(candidate.id) if view is not None else None)
-                    or reason_text(matched_topics, matched_keywords, candidate, is_update),
+                    or reason_text(
+                        matched_topics,
+                        matched_keywords,
+                        candidate,
+                        is_update,
+                        self._topic_rank.get((matched_topics[0], position)) if matched_topics else None,
+                    ),
                 )
             )
         items = tuple(chosen)
@@ -338,9 +350,17 @@ class Selector:
 
 
 def reason_text(
-    matched_topics: Sequence[str], matched_keywords: Sequence[str], candidate: Candidate, is_update: bool
+    matched_topics: Sequence[str],
+    matched_keywords: Sequence[str],
+    candidate: Candidate,
+    is_update: bool,
+    topic_rank: int | None = None,
 ) -> str:
-    parts = list(matched_topics)
+    """Why a paper is in the edition, in words, never a score: "Trending #2 in NLP · 42 upvotes"."""
+    parts = []
+    if matched_topics:
+        # The strongest matching tag with the paper's place in today's trending order of that tag.
+        parts.append(f"Trending #{topic_rank} in {matched_topics[0]}" if topic_rank else matched_topics[0])
     parts.extend(f"keyword “{keyword}”" for keyword in matched_keywords)
     parts.append(candidate.signal)
     if is_update:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from newsletter.catalog.similar import similar_papers
 from newsletter.catalog.site import MAX_QUERY_CHARS, paper_detail, papers_for_day, recent_days, site_stats
 from newsletter.config import Settings
 from newsletter.errors import NotFound
@@ -131,8 +132,13 @@ def paper_page(request: Request, session: SessionDep, arxiv_id: str) -> Response
     if unversioned != wanted:
         return RedirectResponse(f"/papers/{quote(unversioned, safe='/')}", status_code=301)
     topics = topic_choices(session)
+    paper = paper_detail(session, wanted)
     return render(
         request,
         "paper.html",
-        {"paper": paper_detail(session, wanted), "topic_slugs": {t.name: t.slug for t in topics}},
+        {
+            "paper": paper,
+            "similar": similar_papers(session, paper.id),
+            "topic_slugs": {t.name: t.slug for t in topics},
+        },
     )
