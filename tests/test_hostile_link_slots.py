@@ -235,7 +235,7 @@ def test_two_renderings_of_one_edition_never_share_a_slot_key(settings: Settings
     key = EditionGroupKey(EDITION_DAY, "papers", content.id)
     first = render_email("edition", content_context(session, settings, key))
     second = render_email("edition", content_context(session, settings, key))
-    assert set(first.link_slots) == {"view_in_browser", "preferences", "unsubscribe"}
+    assert set(first.link_slots) == {"view_in_browser", "preferences", "unsubscribe", "feedback"}
     assert not set(first.link_slots.values()) & set(second.link_slots.values())
     for slot_key in first.link_slots.values():
         assert first.html.count(slot_key) >= 1 and slot_key not in second.html

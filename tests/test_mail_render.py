@@ -49,6 +49,7 @@ LINK_SLOTS_USED = {
     "view_in_browser": "%%view_in_browser-k1%%",
     "preferences": "%%preferences-k1%%",
     "unsubscribe": "%%unsubscribe-k1%%",
+    "feedback": "%%feedback-k1%%",
 }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.links.tokens import read_token
-from newsletter.mail.context import PLACEHOLDERS, EditionGroupKey, content_context
+from newsletter.mail.context import EditionGroupKey, content_context
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.render import render_email
 from newsletter.models import Subscriber
@@ -27,10 +27,9 @@ def test_the_shared_body_carries_one_feedback_slot_with_each_papers_vote_paths(
 ) -> None:
     papers = [make_paper(session, arxiv_id="2611.30001"), make_paper(session, arxiv_id="astro-ph/0601001")]
     content = make_content(session, papers)
-    rendered = render_email(
-        "edition", content_context(session, settings, EditionGroupKey(EDITION_DAY, "papers", content.id))
-    )
-    slot = PLACEHOLDERS["feedback"]
+    context = content_context(session, settings, EditionGroupKey(EDITION_DAY, "papers", content.id))
+    rendered = render_email("edition", context)
+    slot = context["link_slots"]["feedback"]
     for part in (rendered.text, rendered.html):
         for path in (
             "/up/2611.30001",
