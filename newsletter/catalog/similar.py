@@ -8,10 +8,10 @@ from sqlalchemy import bindparam, literal_column, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, REAL
 from sqlalchemy.orm import Session
 
-from newsletter.catalog.papers import paper_tags_column
 from newsletter.embeddings import load_model
 from newsletter.embeddings.store import text_hash_sql
 from newsletter.models import Paper, PaperEmbedding
+from newsletter.summaries.queries import paper_tags
 
 SIMILAR_COUNT = 5
 
@@ -43,7 +43,7 @@ def similar_papers(session: Session, paper_id: int, limit: int = SIMILAR_COUNT) 
     if vector is None:
         return []
     query = (
-        select(Paper.arxiv_id, Paper.title, paper_tags_column(), COSINE)
+        select(Paper.arxiv_id, Paper.title, paper_tags(), COSINE)
         .select_from(PaperEmbedding)
         .join(Paper, Paper.id == PaperEmbedding.paper_id)
         .where(
