@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.db import session_scope
 from newsletter.embeddings.model import EmbeddingModel, embedding_text, text_hash
 from newsletter.models import Paper, PaperEmbedding
+from newsletter.paper_queue import claim_papers_lacking
 
 logger = logging.getLogger(__name__)
 
@@ -30,23 +31,13 @@ def text_hash_sql() -> ColumnElement[str]:
 
 
 def papers_without_current_embedding(session: Session, model_name: str, limit: int) -> list[Paper]:
-    """Papers never embedded, embedded by another model, or whose title or abstract changed since.
-
-    Claimed with FOR NO KEY UPDATE SKIP LOCKED: two runs at once take different papers.
-    """
+    """Papers never embedded, embedded by another model, or whose title or abstract changed since; claimed."""
     is_current = exists().where(
         PaperEmbedding.paper_id == Paper.id,
         PaperEmbedding.model == model_name,
         PaperEmbedding.text_hash == text_hash_sql(),
     )
-    query = (
-        select(Paper)
-        .where(~is_current)
-        .order_by(Paper.published_at.desc().nulls_last(), Paper.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, key_share=True)
-    )
-    return list(session.scalars(query))
+    return claim_papers_lacking(session, is_current, limit)
 
 
 def embed_pending(session: Session, model: EmbeddingModel, limit: int = 1000) -> EmbedCounts:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.db import session_scope
 from newsletter.models import Paper, PaperTopic, Summary, Topic
+from newsletter.paper_queue import claim_papers_lacking
 from newsletter.summaries.batch import summarize_each
 from newsletter.summaries.factory import Summarizer
 from newsletter.summaries.hashing import ASCII_WHITESPACE_RUN, FIELD_SEPARATOR, input_hash
@@ -67,21 +68,11 @@ def input_hash_sql(version_key: str) -> ColumnElement[str]:
 
 
 def papers_without_current_summary(session: Session, version_key: str, limit: int) -> list[Paper]:
-    """Papers with no stored summary for their current text and this backend version, newest first.
-
-    Rows are claimed with FOR NO KEY UPDATE SKIP LOCKED: a second run at the same time takes other papers.
-    """
+    """Papers with no stored summary for their current text and this backend version, newest first, claimed."""
     has_current = exists().where(
         Summary.paper_id == Paper.id, Summary.input_hash == input_hash_sql(version_key)
     )
-    query = (
-        select(Paper)
-        .where(~has_current)
-        .order_by(Paper.published_at.desc().nulls_last(), Paper.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, key_share=True)
-    )
-    return list(session.scalars(query))
+    return claim_papers_lacking(session, has_current, limit)
 
 
 def summarize_pending(session: Session, summarizer: Summarizer, limit: int = 200) -> SummarizeCounts:
