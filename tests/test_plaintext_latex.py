@@ -54,6 +54,12 @@ def test_latex_heavy_abstracts_leave_no_markup_or_command_words(abstract: str) -
         (r"$10{,}000$ images", "10,000 images"),
         ("2.57times faster", "2.57× faster"),
         ("a 1{2} -epsilon approximation", "a 1/2 -ε approximation"),
+        # A text that opens on the word itself still has its glued operator found further on.
+        ("times of 2.57times speedup", "times of 2.57× speedup"),
+        (
+            "1/2 -epsilon but a well-epsilon word, x^mu and sigma_theta",
+            "1/2 -ε but a well-epsilon word, x^μ and sigma_θ",
+        ),
     ],
 )
 def test_the_conventions_of_abstracts_read_as_a_reader_expects(latex: str, plain: str) -> None:

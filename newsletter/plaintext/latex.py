@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -25,31 +25,26 @@ MATH_NAMES = (
     "alpha|beta|gamma|eta|tau|rho|phi|psi|pi|ell|infty|log|leq|geq|le|ge|top|ast|approx|sim|tilde|"
     "mathcal|mathbb|mathbf|left|right|big|Big"
 )
-# A name counts as stripped in math context: after a brace, ^, _ or a digit, or as "-name" after a
-# non-letter, or after an operator ("1/2 -epsilon", "1/2+epsilon").
-MATH_CONTEXT = r"(?:(?<=[{}^_\d+*/=])|(?<=[^A-Za-z]-))"
-NEVER_ENGLISH = r"(?<!\\)(?:ldots|cdots|varepsilon|mathcal|mathbb|frac|infty)(?![A-Za-z])"
 GLUED_OPERATOR_PATTERN = r"(?<![A-Za-z\\])(\d+(?:\.\d+)?|[A-Za-z])(times|cdot)\b"
-BARE_NAME_PATTERN = rf"{MATH_CONTEXT}(?:{MATH_NAMES})(?![A-Za-z])|{NEVER_ENGLISH}"
-# "1{2}" is what is left of a fraction once "\frac" and its first braces are gone ("10{,}000" is not).
-STRIPPED_FRACTION_PATTERN = r"(?<![\w^_{\\])(\d+)\{(?![,.])"
-STRIPPED_COMMAND_PATTERN = rf"{GLUED_OPERATOR_PATTERN}|{BARE_NAME_PATTERN}|{STRIPPED_FRACTION_PATTERN}"
 # LaTeX eats the space after a command word; in an abstract "2.57\\times faster" means "2.57× faster".
 SYMBOL_BEFORE_SPACE = re.compile(
     r"(\\(?:times|cdot|pm|mp|approx|sim|simeq|leq|geq|le|ge|neq|to|rightarrow|infty|ldots|cdots|dots|ast|top))"
     r"(?=\s)"
 )
 TAKE_ARGUMENTS = frozenset({"frac", "sqrt", "tilde", "mathcal", "mathbb", "mathbf"})
-STRIPPED_COMMAND = re.compile(STRIPPED_COMMAND_PATTERN)
-# What STRIPPED_COMMAND can match, without its look-behinds (which make Python's engine try every position).
-STRIPPED_CANDIDATE = re.compile(
-    rf"[{{}}^_\d+*/=-](?:{MATH_NAMES})(?![A-Za-z])|(?:ldots|cdots|varepsilon|mathcal|mathbb|frac|infty)"
-    r"(?![A-Za-z])|[\dA-Za-z](?:times|cdot)\b|\d\{"
-)
+# The patterns below start with a character class or a literal: Python's engine then skips to the
+# places they can start. A pattern that starts with a look-behind (or an alternation of them) is tried
+# at every character, 5-10 times slower on an abstract.
+# A name after a brace, ^, _, a digit or an operator; a "-" before it is checked in code (a non-letter
+# must precede the "-", which a look-behind here would cost the speed above).
+NAME_IN_MATH_CONTEXT = re.compile(rf"[{{}}^_\d+*/=-](?:{MATH_NAMES})(?![A-Za-z])")
+NEVER_ENGLISH_WORDS = ("ldots", "cdots", "varepsilon", "mathcal", "mathbb", "frac", "infty")
+# Not after a backslash (checked in code, as above).
+NEVER_ENGLISH_NAME = re.compile(rf"(?:{'|'.join(NEVER_ENGLISH_WORDS)})(?![A-Za-z])")
 GLUED_OPERATOR = re.compile(GLUED_OPERATOR_PATTERN)
-NEVER_ENGLISH_NAME = re.compile(NEVER_ENGLISH)
-BARE_NAME = re.compile(BARE_NAME_PATTERN)
-STRIPPED_FRACTION = re.compile(STRIPPED_FRACTION_PATTERN)
+# "1{2}" is what is left of a fraction once "\frac" and its first braces are gone ("10{,}000" is not).
+STRIPPED_FRACTION = re.compile(r"(?<![\w^_{\\])(\d+)\{(?![,.])")
+DIGIT_BRACE = re.compile(r"\d\{")
 
 # Stripped command names are looked for only where a brace, ^, _, one of these names, or "times"/"cdot"
 # glued to a number is.
@@ -185,14 +180,49 @@ def has_latex_markers(text: str) -> bool:
 
 
 def has_stripped_commands(text: str) -> bool:
-    # The full pattern costs ~100 µs on an abstract; most abstracts are ruled out by substring tests. A
-    # text that still has backslashes was not stripped, unless a never-English name shows otherwise.
+    # Most abstracts are ruled out by substring tests. A text that still has backslashes was not
+    # stripped, unless a never-English name shows otherwise.
     if "\\" in text:
-        return NEVER_ENGLISH_NAME.search(text) is not None
+        return has_never_english_name(text)
     if "{" in text or "^" in text or "_" in text or has_hint(text):
-        # A pattern that starts with a character class scans fast; the exact one confirms a candidate.
-        return STRIPPED_CANDIDATE.search(text) is not None and STRIPPED_COMMAND.search(text) is not None
+        return (
+            next(names_in_math_context(text), None) is not None
+            or has_never_english_name(text)
+            or ("{" in text and has_stripped_fraction(text))
+            or has_glued_operator(text, "times")
+            or has_glued_operator(text, "cdot")
+        )
     return has_glued_operator(text, "times") or has_glued_operator(text, "cdot")
+
+
+def names_in_math_context(text: str) -> Iterator[re.Match[str]]:
+    """Command names right after a brace, ^, _, a digit or an operator, or "-" after a non-letter
+    ("1/2 -epsilon"); each match starts at that character."""
+    for match in NAME_IN_MATH_CONTEXT.finditer(text):
+        start = match.start()
+        if text[start] != "-" or (start > 0 and not _is_ascii_letter(text[start - 1])):
+            yield match
+
+
+def _is_ascii_letter(character: str) -> bool:
+    return "a" <= character <= "z" or "A" <= character <= "Z"
+
+
+def has_never_english_name(text: str) -> bool:
+    for word in NEVER_ENGLISH_WORDS:
+        if word in text:
+            return next(never_english_names(text), None) is not None
+    return False
+
+
+def never_english_names(text: str) -> Iterator[re.Match[str]]:
+    for match in NEVER_ENGLISH_NAME.finditer(text):
+        if match.start() == 0 or text[match.start() - 1] != "\\":
+            yield match
+
+
+def has_stripped_fraction(text: str) -> bool:
+    return DIGIT_BRACE.search(text) is not None and STRIPPED_FRACTION.search(text) is not None
 
 
 def has_hint(text: str) -> bool:
@@ -207,14 +237,16 @@ def has_hint(text: str) -> bool:
 def has_glued_operator(text: str, word: str) -> bool:
     # "2.57times", "mtimes n": the name right after a digit or a one-letter symbol, then a word end.
     # str.find is ~50 times cheaper than GLUED_OPERATOR on an abstract that says "three times".
+    # A superset of GLUED_OPERATOR's matches, so it can also tell when that substitution is needed.
     start = text.find(word)
-    while start > 0:
-        before, end = text[start - 1], start + len(word)
-        is_after_symbol = before.isdigit() or (
-            before.isalpha() and (start < 2 or not text[start - 2].isalpha())
-        )
-        if is_after_symbol and (end == len(text) or not text[end].isalnum()):
-            return True
+    while start >= 0:
+        if start > 0:
+            before, end = text[start - 1], start + len(word)
+            is_after_symbol = before.isdigit() or (
+                before.isalpha() and (start < 2 or not text[start - 2].isalpha())
+            )
+            if is_after_symbol and (end == len(text) or not text[end].isalnum()):
+                return True
         start = text.find(word, start + 1)
     return False
 
@@ -244,11 +276,28 @@ def island_text(island: str) -> str:
 
 def restore_stripped_commands(text: str) -> str:
     # "{}" ends the command name without eating the space after it, as LaTeX would.
-    text = GLUED_OPERATOR.sub(r"\1\\\2{}", text)
-    text = BARE_NAME.sub(
-        lambda match: "\\" + match.group(0) + ("" if match.group(0) in TAKE_ARGUMENTS else "{}"), text
-    )
-    return STRIPPED_FRACTION.sub(r"\1/{", text)
+    if has_glued_operator(text, "times") or has_glued_operator(text, "cdot"):
+        text = GLUED_OPERATOR.sub(r"\1\\\2{}", text)
+    pieces, end = [], 0
+    for match in names_in_math_context(text):
+        # The character before the name stays; the name gets its backslash back.
+        name_start = match.start() + 1
+        pieces.append(text[end:name_start])
+        pieces.append(_restored(match.group(0)[1:]))
+        end = match.end()
+    text = "".join(pieces) + text[end:] if pieces else text
+    if has_never_english_name(text):
+        pieces, end = [], 0
+        for match in never_english_names(text):
+            pieces.append(text[end : match.start()])
+            pieces.append(_restored(match.group(0)))
+            end = match.end()
+        text = "".join(pieces) + text[end:]
+    return STRIPPED_FRACTION.sub(r"\1/{", text) if has_stripped_fraction(text) else text
+
+
+def _restored(name: str) -> str:
+    return "\\" + name + ("" if name in TAKE_ARGUMENTS else "{}")
 
 
 def tidy(text: str) -> str:
