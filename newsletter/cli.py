@@ -160,7 +160,8 @@ def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INF
 def stats_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    """Counts, the last fetch runs and source health, deliveries by state, bounce and complaint rates."""
+    """Counts, the last fetch runs and source health, deliveries by state, bounce and complaint rates,
+    LLM tokens and readers' votes per day."""
     import json
 
     from newsletter.console import command_session
@@ -205,6 +206,11 @@ def stats_command(
                 "price not set" if line.cost_usd is None else f"{line.cost_usd:.4f}",
             )
         console.print(usage)
+    if stats.votes:
+        votes = Table("votes day (UTC)", "more like this", "less like this", "readers")
+        for day in stats.votes:
+            votes.add_row(day.day.isoformat(), str(day.up), str(day.down), str(day.voters))
+        console.print(votes)
     runs = Table("fetch run", "started", "status", "new", "updated", "rejected", "error")
     for run in stats.last_fetch_runs:
         runs.add_row(

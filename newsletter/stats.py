@@ -1,4 +1,5 @@
-"""Operating numbers: what the pipeline has done, how fetching is going, how mail is received."""
+"""Operating numbers: what the pipeline has done, how fetching is going, how mail is received, how readers
+vote."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
+from newsletter.feedback.votes import VoteDay, votes_per_day
 from newsletter.models import Paper
 from newsletter.summaries.queries import is_summarized
 from newsletter.taskqueue import QUEUES
@@ -65,6 +67,8 @@ class Stats:
     # Tokens the LLM summarizer used per UTC day and model (answers the guard refused included: they
     # were paid for), newest day first.
     llm_usage: list[LlmUsageLine] = field(default_factory=list)
+    # "More like this" (up) and "Less like this" (down) votes per UTC day, newest first.
+    votes: list[VoteDay] = field(default_factory=list)
 
     @property
     def sent(self) -> int:
@@ -114,6 +118,10 @@ class Stats:
                 }
                 for line in self.llm_usage
             ],
+            "votes": [
+                {"day": day.day.isoformat(), "up": day.up, "down": day.down, "voters": day.voters}
+                for day in self.votes
+            ],
         }
 
 
@@ -122,7 +130,11 @@ def _counts(session: Session, sql: str) -> dict[str, int]:
 
 
 def collect_stats(
-    session: Session, fetch_runs: int = 10, llm_prices: LlmPrices | None = None, llm_days: int = 7
+    session: Session,
+    fetch_runs: int = 10,
+    llm_prices: LlmPrices | None = None,
+    llm_days: int = 7,
+    vote_days: int = 7,
 ) -> Stats:
     stats = Stats()
     row = session.execute(
@@ -147,6 +159,7 @@ def collect_stats(
         )
     ]
     stats.llm_usage = llm_usage_by_day(session, llm_prices or LlmPrices(), llm_days)
+    stats.votes = votes_per_day(session, vote_days)
     return stats
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.errors import InvalidInput, NotFound
-from newsletter.feedback.votes import record_vote, remove_vote, votes_of
+from newsletter.feedback.votes import VoteDay, record_vote, remove_vote, votes_of, votes_per_day
 from newsletter.models import PaperVote
 from newsletter.subscribers.service import delete_subscriber
 from tests.factories import make_paper, make_subscriber
@@ -115,6 +115,36 @@ def test_a_deleted_subscriber_cannot_vote_and_their_votes_go_with_them(session) 
     with pytest.raises(NotFound, match="does not exist"):
         record_vote(session, alice.id, paper.arxiv_id, "down")
     assert session.scalar(select(func.count()).select_from(PaperVote)) == 0
+
+
+def test_votes_per_day_count_up_and_down_votes_and_their_readers(session) -> None:
+    alice = make_subscriber(session, "alice@example.org")
+    bob = make_subscriber(session, "bob@example.org")
+    papers = [make_paper(session) for _ in range(5)]
+    # The database's clock decides what "today" is, as it does for every reader of these counts.
+    now = session.scalar(select(func.now()))
+    now = now.astimezone(UTC)
+    today, yesterday = now.date(), (now - timedelta(days=1)).date()
+    record_vote(session, alice.id, papers[0].arxiv_id, "up", now)
+    record_vote(session, alice.id, papers[1].arxiv_id, "up", now)
+    record_vote(session, bob.id, papers[0].arxiv_id, "down", now)
+    record_vote(session, bob.id, papers[1].arxiv_id, "up", now - timedelta(days=1))
+    # Changed today: counts once, today, as what it is now.
+    record_vote(session, alice.id, papers[2].arxiv_id, "up", now - timedelta(days=1))
+    record_vote(session, alice.id, papers[2].arxiv_id, "down", now)
+    # Undone: not counted. Older than the window: not counted.
+    record_vote(session, bob.id, papers[3].arxiv_id, "up", now)
+    remove_vote(session, bob.id, papers[3].arxiv_id)
+    record_vote(session, bob.id, papers[4].arxiv_id, "down", now - timedelta(days=7))
+
+    assert votes_per_day(session, days=7) == [
+        VoteDay(today, up=2, down=2, voters=2),
+        VoteDay(yesterday, up=1, down=0, voters=1),
+    ]
+    assert votes_per_day(session, days=1) == [VoteDay(today, up=2, down=2, voters=2)]
+    assert votes_per_day(session, days=8)[-1] == VoteDay(
+        (now - timedelta(days=7)).date(), up=0, down=1, voters=1
+    )
 
 
 def feedback(*args: str):  # type: ignore[no-untyped-def]

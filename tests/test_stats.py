@@ -1,4 +1,5 @@
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -6,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
 from newsletter.digests.build import build_editions_chunk
+from newsletter.feedback.votes import VoteDay, record_vote
 from newsletter.models import Delivery, FetchRun, Summary, WebhookEvent
 from newsletter.stats import LlmPrices, collect_stats, queue_depth
 from tests.factories import make_paper, make_subscriber
@@ -45,7 +47,6 @@ def test_queue_depth_reads_the_prefixed_celery_list(redis_client: redis.Redis, r
 
 
 def test_stats_command_prints_json(command_env, committed_session_factory) -> None:
-    import json
 
     from typer.testing import CliRunner
 
@@ -57,6 +58,36 @@ def test_stats_command_prints_json(command_env, committed_session_factory) -> No
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["papers"] == 1 and data["summarized"] == 1 and data["queue_depth"] == 0
+    assert data["votes"] == []
+
+
+def test_stats_show_readers_votes_per_day(command_env, committed_session_factory) -> None:
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    with committed_session_factory.begin() as session:
+        alice = make_subscriber(session, "alice@example.org", topics=["NLP"])
+        bob = make_subscriber(session, "bob@example.org", topics=["NLP"])
+        first, second = make_paper(session), make_paper(session)
+        now = datetime.now(UTC)
+        record_vote(session, alice.id, first.arxiv_id, "up", now)
+        record_vote(session, alice.id, second.arxiv_id, "down", now)
+        record_vote(session, bob.id, first.arxiv_id, "up", now - timedelta(days=1))
+    with committed_session_factory() as session:
+        votes = collect_stats(session).votes
+    assert votes == [
+        VoteDay(now.date(), up=1, down=1, voters=1),
+        VoteDay((now - timedelta(days=1)).date(), up=1, down=0, voters=1),
+    ]
+
+    table = CliRunner().invoke(app, ["stats"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "votes day (UTC)" in table.output
+    [today_row] = [line for line in table.output.splitlines() if now.date().isoformat() in line]
+    assert today_row.replace("│", " ").split() == [now.date().isoformat(), "1", "1", "1"]
+    data = json.loads(CliRunner().invoke(app, ["stats", "--json"]).output)
+    assert data["votes"][0] == {"day": now.date().isoformat(), "up": 1, "down": 1, "voters": 1}
 
 
 def test_llm_usage_is_counted_per_day_and_model_with_its_cost(session: Session) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import redis
 from fastapi.testclient import TestClient
@@ -11,6 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
+from newsletter.feedback.votes import record_vote
 from newsletter.models import Delivery, Summary, WebhookEvent
 from newsletter.web.app import create_app
 from tests.factories import make_paper, make_subscriber
@@ -131,3 +133,25 @@ def test_admin_page_shows_llm_tokens_and_cost_per_day(
     assert "LLM summaries, last 7 days" in page and "gpt-test" in page
     assert "1,000,000" in page and "500,000" in page
     assert "0.4500" in page  # 1 M prompt tokens at $0.15 + 0.5 M completion tokens at $0.60
+
+
+def test_admin_page_shows_readers_votes_per_day(
+    settings: Settings, committed_session_factory: sessionmaker[Session], redis_client: redis.Redis
+) -> None:
+    guarded = settings.model_copy(update={"admin_token": SecretStr("s3cret-admin-token")})
+    with TestClient(create_app(guarded), base_url=BASE_URL) as client:
+        before = client.get("/admin", auth=("admin", "s3cret-admin-token")).text
+    with committed_session_factory.begin() as session:
+        alice = make_subscriber(session, "alice@example.org")
+        bob = make_subscriber(session, "bob@example.org")
+        paper = make_paper(session)
+        record_vote(session, alice.id, paper.arxiv_id, "up")
+        record_vote(session, bob.id, paper.arxiv_id, "down")
+    with TestClient(create_app(guarded), base_url=BASE_URL) as client:
+        page = client.get("/admin", auth=("admin", "s3cret-admin-token")).text
+
+    # No votes, no table; then the day's votes and how many readers cast them.
+    assert "Readers' votes, last 7 days" not in before
+    assert "Readers' votes, last 7 days" in page
+    today = datetime.now(UTC).date().isoformat()
+    assert f"<tr><td>{today}</td><td>1</td><td>1</td><td>2</td></tr>" in page

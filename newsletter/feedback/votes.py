@@ -1,4 +1,4 @@
-"""The one owner of `paper_votes`: recording, undoing and listing a reader's votes.
+"""The one owner of `paper_votes`: recording, undoing and listing a reader's votes, and counting them.
 
 A vote is "up" (more like this) or "down" (less like this); the latest vote on a paper replaces any
 earlier one, and undo deletes it. Callers own the transaction: these functions flush, never commit.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,15 @@ class VoteView:
     title: str
     vote: str
     voted_at: datetime
+
+
+@dataclass(frozen=True)
+class VoteDay:
+    day: date
+    up: int
+    down: int
+    # Readers who cast at least one of these votes.
+    voters: int
 
 
 def parse_vote(value: str) -> str:
@@ -128,3 +137,21 @@ def votes_of(session: Session, subscriber_id: int) -> list[VoteView]:
         .order_by(PaperVote.voted_at.desc(), PaperVote.paper_id)
     ).all()
     return [VoteView(*row) for row in rows]
+
+
+def votes_per_day(session: Session, days: int = 7) -> list[VoteDay]:
+    """The votes cast on each of the last `days` UTC days (today included), newest first; days without
+    votes are left out. Only standing votes count: the table keeps the latest vote per reader and paper,
+    so an undone vote is gone and a changed one counts on the day of the change."""
+    rows = session.execute(
+        text(
+            "SELECT (voted_at AT TIME ZONE 'UTC')::date AS day,"
+            " count(*) FILTER (WHERE vote = 'up'), count(*) FILTER (WHERE vote = 'down'),"
+            " count(DISTINCT subscriber_id)"
+            " FROM paper_votes"
+            " WHERE voted_at >= CAST((now() AT TIME ZONE 'UTC')::date - :days AS timestamp) AT TIME ZONE 'UTC'"
+            " GROUP BY 1 ORDER BY 1 DESC"
+        ),
+        {"days": days - 1},
+    )
+    return [VoteDay(day, int(up), int(down), int(voters)) for day, up, down, voters in rows]
