@@ -14,12 +14,17 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsletter.catalog.site import front_page_paper_ids
 from newsletter.config import Settings
+from newsletter.db import session_scope
 from newsletter.digests.build import build_due_editions
 from newsletter.embeddings import embed_all_pending, load_model
 from newsletter.mail.deliver import send_pending
 from newsletter.sources.ingest import FetchOptions, fetch_sources
-from newsletter.summaries.factory import make_summarizer
+from newsletter.summaries.factory import make_ingest_summarizer
+from newsletter.summaries.hashing import DEFAULT_LANGUAGE
+from newsletter.summaries.languages import is_llm_configured
+from newsletter.summaries.shown import summarize_for_readers
 from newsletter.summaries.store import summarize_all_pending
 
 logger = logging.getLogger(__name__)
@@ -76,9 +81,14 @@ def run_pipeline(
 
     def summarize() -> tuple[int, str | None]:
         progress("summarizing")
-        counts = summarize_all_pending(factory, make_summarizer(settings))
+        counts = summarize_all_pending(factory, make_ingest_summarizer())
         # Kept beside the summaries for ranking and similar papers; cheap (thousands a second).
         embed_all_pending(factory, load_model())
+        if is_llm_configured(settings):
+            # The home page's papers get the LLM's summaries (editions' papers get theirs before the send).
+            with session_scope(factory) as session:
+                front_page = front_page_paper_ids(session)
+            summarize_for_readers(factory, settings, {DEFAULT_LANGUAGE: front_page})
         return counts.stored, f"{counts.failed} failed" if counts.failed else None
 
     def editions() -> tuple[int, str | None]:

@@ -328,3 +328,22 @@ def test_build_due_editions_commits_chunk_by_chunk_so_a_crash_keeps_what_was_bui
     with committed_session_factory() as session:
         assert session.execute(select(func.count()).select_from(Edition)).scalar_one() == 5
         assert session.execute(select(func.count()).select_from(EditionContent)).scalar_one() == 1
+
+
+def test_with_an_llm_the_build_reports_the_papers_shown_by_reader_language(
+    session: Session, settings: Settings
+) -> None:
+    nlp = make_paper(session, topics=["NLP"], upvotes=80)
+    robots = make_paper(session, topics=["Robotics"], upvotes=50)
+    make_paper(session, topics=["Theory"], upvotes=500)  # nobody's topic: never shown
+    make_subscriber(session, topics=["NLP"])
+    french = make_subscriber(session, topics=["Robotics"])
+    french.summary_language = "fr"
+    session.flush()
+
+    offline, _ = build(session, settings, dry_run=True)
+    assert offline.shown_papers == {}
+
+    report, _ = build(session, settings.model_copy(update={"summarizer": "llm"}))
+
+    assert report.shown_papers == {"en": {nlp.id}, "fr": {robots.id}}

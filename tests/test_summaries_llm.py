@@ -10,7 +10,7 @@ import pytest
 
 from newsletter.config import Settings
 from newsletter.summaries.extractive import ExtractiveSummarizer
-from newsletter.summaries.factory import make_summarizer
+from newsletter.summaries.factory import make_ingest_summarizer, make_llm_summarizer, make_summarizer
 from newsletter.summaries.llm import LLMSummarizer
 from newsletter.summaries.model import PaperText
 from newsletter.summaries.sentences import split_sentences
@@ -267,3 +267,23 @@ def test_make_summarizer_follows_the_settings():
     assert offline.backend == "extractive"
     assert online.backend == "llm"
     assert online.version_key == "llm-1:m-1"
+    # Stored papers are summarized offline at ingest whatever the settings; the LLM only for shown ones.
+    assert make_ingest_summarizer().backend == "extractive"
+    french = make_llm_summarizer(Settings(_env_file=None, summarizer="llm", llm_model="m-1"), "fr")
+    assert french.version_key == "llm-1:m-1:fr"
+
+
+def test_a_summary_in_another_language_asks_the_model_for_it_and_is_still_guarded(llm_server):
+    host, port = llm_server.server_address
+    french = LLMSummarizer(
+        base_url=f"http://{host}:{port}/v1", model="test-model", language="fr", retry_wait_s=0.01
+    )
+    llm_server.script = ["invented"]
+
+    result = french.summarize(PAPER)
+
+    system_prompt = llm_server.requests[0]["body"]["messages"][0]["content"]
+    assert "Write the key points and the sections in French" in system_prompt
+    assert result.fallback_reason and "faithfulness guard" in result.fallback_reason
+    with pytest.raises(ValueError):
+        LLMSummarizer(base_url="http://127.0.0.1:9/v1", model="m", language="xx")

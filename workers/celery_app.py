@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings, get_settings
 from newsletter.db import make_engine, make_session_factory
 from newsletter.services import service_urls
+from newsletter.summaries.languages import is_llm_configured
 from newsletter.taskqueue import celery_config
 
 TASK_MODULES = [
@@ -28,7 +29,7 @@ WEBHOOK_TICK_S = 60.0
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     editions_tick = timedelta(seconds=settings.editions_interval_s)
-    return {
+    schedule = {
         "fetch-all": every(timedelta(hours=settings.fetch_interval_hours), "workers.tasks.fetch.fetch_all"),
         # Summaries are wanted soon after a fetch; a run with nothing pending costs one query.
         "summarize-pending": every(editions_tick, "workers.tasks.summaries.summarize_pending"),
@@ -44,6 +45,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         ),
         "heartbeat": every(timedelta(seconds=HEARTBEAT_INTERVAL_S), "workers.tasks.health.heartbeat"),
     }
+    if is_llm_configured(settings):
+        # The home page's papers get the LLM's summaries; a tick with nothing new costs a few queries.
+        schedule["summarize-front-page"] = every(
+            editions_tick, "workers.tasks.summaries.summarize_front_page"
+        )
+    return schedule
 
 
 def every(interval: timedelta, task: str) -> dict[str, Any]:

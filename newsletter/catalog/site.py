@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, cast, func, or_, select
+from sqlalchemy import ColumnElement, Date, Select, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from newsletter.errors import NotFound
@@ -138,7 +138,21 @@ def papers_for_day(
 ) -> list[PaperCard]:
     """Cards for the home page: one day's papers (all days when None), optionally of one topic (name or
     slug) and matching a full-text query, most upvoted first."""
-    statement = select(*_card_columns())
+    statement = _day_listing(select(*_card_columns()), day, topic, query, limit)
+    return [_card(row) for row in session.execute(statement)]
+
+
+def front_page_paper_ids(session: Session, limit: int = CARDS_PER_PAGE) -> list[int]:
+    """The papers the home page lists with no filter (the latest day's, most upvoted first)."""
+    latest = session.scalar(select(func.max(_paper_day())))
+    if latest is None:
+        return []
+    return list(session.scalars(_day_listing(select(Paper.id), latest, None, None, limit)))
+
+
+def _day_listing(
+    statement: Select[Any], day: date | None, topic: str | None, query: str | None, limit: int
+) -> Select[Any]:
     if day is not None:
         start = datetime.combine(day, time(0, 0), tzinfo=UTC)
         statement = statement.where(
@@ -156,10 +170,9 @@ def papers_for_day(
         statement = statement.where(
             Paper.search_vector.op("@@")(func.websearch_to_tsquery("english", query[:MAX_QUERY_CHARS]))
         )
-    statement = statement.order_by(
+    return statement.order_by(
         Paper.hf_upvotes.desc().nulls_last(), Paper.published_at.desc().nulls_last(), Paper.arxiv_id
     ).limit(limit)
-    return [_card(row) for row in session.execute(statement)]
 
 
 def trending_papers(session: Session, topic: str | None = None, limit: int = 50) -> list[PaperCard]:

@@ -32,6 +32,7 @@ from newsletter.embeddings import load_model
 from newsletter.feedback.personal import load_reader_tastes
 from newsletter.feedback.ranking import CandidateVectors, FeedbackPapers, personal_view
 from newsletter.sqlarrays import array_literal
+from newsletter.summaries.languages import is_llm_configured
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ class BuildReport:
     fresh_papers: int = 0
     quiet_note: str | None = None
     is_suspect_quiet: bool = False
+    # With an LLM configured: the papers planned for readers, by their summary language (the LLM
+    # summarizes these before the send).
+    shown_papers: dict[str, set[int]] = field(default_factory=dict)
 
     def add(self, other: BuildReport) -> None:
         self.due += other.due
@@ -61,6 +65,8 @@ class BuildReport:
         self.fresh_papers = max(self.fresh_papers, other.fresh_papers)
         self.quiet_note = self.quiet_note or other.quiet_note
         self.is_suspect_quiet = self.is_suspect_quiet or other.is_suspect_quiet
+        for language, paper_ids in other.shown_papers.items():
+            self.shown_papers.setdefault(language, set()).update(paper_ids)
 
 
 @dataclass(frozen=True)
@@ -274,6 +280,8 @@ def build_editions_chunk(
     else:
         report = store_editions(session, planned, now)
     report.candidates, report.fresh_papers = len(planner.candidates), planner.fresh_papers
+    if is_llm_configured(settings):
+        report.shown_papers = shown_papers(due, planned)
     note = quiet_day_note(now, planner.fresh_papers)
     if note is not None:
         report.quiet_note, report.is_suspect_quiet = note
@@ -285,6 +293,18 @@ def build_editions_chunk(
         report.distinct_contents,
     )
     return report, planned, due[-1].id
+
+
+def shown_papers(due: Sequence[DueSubscriber], planned: Sequence[PlannedEdition]) -> dict[str, set[int]]:
+    """The papers of the planned editions, by the summary language of their readers."""
+    languages = {subscriber.id: subscriber.summary_language for subscriber in due}
+    papers: dict[str, set[int]] = {}
+    for edition in planned:
+        if edition.selection is not None:
+            papers.setdefault(languages[edition.subscriber_id], set()).update(
+                item.paper_id for item in edition.selection.items
+            )
+    return papers
 
 
 def build_due_editions(

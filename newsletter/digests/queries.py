@@ -52,3 +52,14 @@ def edition_view(session: Session, subscriber: Subscriber, edition_date: date | 
         )
         lines = [EditionLine(*row) for row in rows]
     return EditionView(edition.id, subscriber.email, edition.edition_date, edition.kind, overflow, lines)
+
+
+def paper_ids_of_content(session: Session, content_id: int) -> list[int]:
+    """The papers of one edition content, in rank order."""
+    return list(
+        session.scalars(
+            select(EditionItem.paper_id)
+            .where(EditionItem.content_id == content_id)
+            .order_by(EditionItem.rank)
+        )
+    )

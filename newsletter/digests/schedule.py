@@ -26,14 +26,15 @@ logger = logging.getLogger(__name__)
 _DUE_SUBSCRIBERS_TEMPLATE = """
     WITH local AS (
         SELECT s.id, s.max_papers, s.wants_empty_note, s.frequency, s.weekly_day, s.send_time,
-               {local_now} AS local_now
+               s.summary_language, {local_now} AS local_now
         FROM subscribers s
         WHERE s.status = 'active'
           AND (CAST(:after_id AS bigint) IS NULL OR s.id > :after_id)
           AND (CAST(:only_ids AS bigint[]) IS NULL OR s.id = ANY(:only_ids))
     )
     SELECT l.id, CAST(l.local_now AS date) AS edition_date, l.frequency, l.max_papers, l.wants_empty_note,
-           (SELECT max(e.created_at) FROM editions e WHERE e.subscriber_id = l.id) AS last_edition_at
+           (SELECT max(e.created_at) FROM editions e WHERE e.subscriber_id = l.id) AS last_edition_at,
+           l.summary_language
     FROM local l
     WHERE CAST(l.local_now AS time) >= l.send_time
       AND (l.frequency = 'daily'
@@ -67,6 +68,7 @@ class DueSubscriber:
     max_papers: int
     wants_empty_note: bool
     last_edition_at: datetime | None
+    summary_language: str = "en"
 
 
 def due_subscribers(

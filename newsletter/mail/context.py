@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
@@ -31,7 +31,9 @@ from newsletter.models import (
 )
 from newsletter.plaintext.presentation import tldr_and_points
 from newsletter.plaintext.shorten import shorten
-from newsletter.summaries.queries import current_key_points, paper_tags
+from newsletter.summaries.hashing import DEFAULT_LANGUAGE, llm_version_key
+from newsletter.summaries.languages import reading_language
+from newsletter.summaries.queries import current_key_points, key_points_in_language, paper_tags
 
 MAX_TITLE_CHARS = 300
 MAX_POINT_CHARS = 400
@@ -49,6 +51,8 @@ class EditionGroupKey:
     edition_date: date
     kind: str
     content_id: int | None
+    # The readers' summary language (titles stay as published); English when no LLM is configured.
+    language: str = DEFAULT_LANGUAGE
 
 
 def new_link_slots() -> dict[str, str]:
@@ -89,7 +93,12 @@ def recipient_links(settings: Settings, subscriber_id: int, edition_id: int | No
 
 
 def _paper_context(
-    settings: Settings, item: EditionItem, paper: Paper, tags: list[str], points: list[str]
+    settings: Settings,
+    item: EditionItem,
+    paper: Paper,
+    tags: list[str],
+    points: list[str],
+    translated_points: list[str] | None = None,
 ) -> dict[str, Any]:
     authors = ", ".join(paper.authors[:MAX_AUTHORS_SHOWN])
     if len(paper.authors) > MAX_AUTHORS_SHOWN:
@@ -98,7 +107,11 @@ def _paper_context(
     reason = item.reason or " · ".join(
         [*item.matched_topics, *(f"keyword “{k}”" for k in item.matched_keywords)]
     )
-    tldr, points = tldr_and_points(paper.tldr, paper.tldr_source, points)
+    if translated_points:
+        # Hugging Face's TL;DR is English: in another language the first key point is the TL;DR.
+        tldr, points = tldr_and_points(None, None, translated_points)
+    else:
+        tldr, points = tldr_and_points(paper.tldr, paper.tldr_source, points)
     return {
         "arxiv_id": paper.arxiv_id,
         "title": _shorten(paper.title, MAX_TITLE_CHARS) or paper.arxiv_id,
@@ -133,15 +146,21 @@ def content_context(
         if content is None:
             raise NotFound(f"edition content {key.content_id} does not exist")
         overflow_count = content.overflow_count
+        language = reading_language(settings, key.language)
+        translated = (
+            key_points_in_language(language, llm_version_key(settings.llm_model, language))
+            if language != DEFAULT_LANGUAGE
+            else null()
+        )
         rows = session.execute(
-            select(EditionItem, Paper, paper_tags(), current_key_points())
+            select(EditionItem, Paper, paper_tags(), current_key_points(), translated)
             .join(Paper, Paper.id == EditionItem.paper_id)
             .where(EditionItem.content_id == key.content_id)
             .order_by(EditionItem.rank)
         ).all()
         papers = [
-            _paper_context(settings, item, paper, list(tags or []), list(points or []))
-            for item, paper, tags, points in rows
+            _paper_context(settings, item, paper, list(tags or []), list(points or []), translated_points)
+            for item, paper, tags, points, translated_points in rows
         ]
     link_slots = new_link_slots() if link_values is None else {}
     link_map = dict(link_slots) if link_values is None else {name: link_values[name] for name in LINK_SLOTS}
@@ -169,10 +188,15 @@ def template_name_for(edition_kind: str) -> str:
 
 
 def _edition(session: Session, edition_id: int) -> tuple[Edition, EditionGroupKey]:
-    edition = session.get(Edition, edition_id)
-    if edition is None:
+    row = session.execute(
+        select(Edition, Subscriber.summary_language)
+        .join(Subscriber, Subscriber.id == Edition.subscriber_id)
+        .where(Edition.id == edition_id)
+    ).one_or_none()
+    if row is None:
         raise NotFound(f"edition {edition_id} does not exist")
-    return edition, EditionGroupKey(edition.edition_date, edition.kind, edition.content_id)
+    edition, language = row
+    return edition, EditionGroupKey(edition.edition_date, edition.kind, edition.content_id, language)
 
 
 def edition_context(session: Session, settings: Settings, edition_id: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
+from newsletter.digests.queries import paper_ids_of_content
 from newsletter.mail.backends import MailBackend, SendResult, make_backend
 from newsletter.mail.context import EditionGroupKey, content_context, template_name_for
 from newsletter.mail.handover import SendReport, hand_over, recipients_of
@@ -33,6 +34,7 @@ from newsletter.mail.ledger import (
     release_claims,
 )
 from newsletter.mail.render import RenderedEmail, render_email
+from newsletter.summaries.languages import is_llm_configured
 
 logger = logging.getLogger(__name__)
 # A worker's claim is older than this only if the worker died (the task time limit is 30 minutes).
@@ -102,6 +104,7 @@ def send_pending(
         report.recovered = recovered.in_doubt + recovered.released
         days = sending_days(edition_date, now)
         report.created = sum(create_deliveries_for_date(session, day) for day in days)
+    ensure_llm_summaries(session_factory, settings, edition_date, now)
     mailer = backend or make_backend(settings)
     pacer = Pacer(settings.send_rate_per_s)
     rendered_by_group: dict[EditionGroupKey, RenderedEmail] = {}
@@ -120,6 +123,27 @@ def send_pending(
     report.distinct_editions = len(rendered_by_group)
     logger.info("send run: %s", report.summary())
     return report
+
+
+def ensure_llm_summaries(
+    factory: sessionmaker[Session], settings: Settings, edition_date: date | None, now: datetime | None
+) -> None:
+    """With an LLM configured, the papers of the editions about to be sent have the model's summaries
+    (in English and in their readers' languages) before any is claimed. The task the edition build
+    queued has usually made them: then this costs a few queries. A summary the model fails to give
+    leaves the offline one, never a failed send."""
+    if not is_llm_configured(settings):
+        return
+    # Imported here: the summarizer (and its tagger) loads only in a worker that has an LLM to call.
+    from newsletter.summaries.shown import summarize_for_readers
+
+    papers_by_language: dict[str, set[int]] = {}
+    with session_scope(factory) as session:
+        for key, _ in deliveries_a_run_would_send(session, sending_days(edition_date, now), edition_date):
+            if key.content_id is not None:
+                papers = papers_by_language.setdefault(key.language, set())
+                papers.update(paper_ids_of_content(session, key.content_id))
+    summarize_for_readers(factory, settings, papers_by_language)
 
 
 def _send_claimed(

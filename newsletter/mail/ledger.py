@@ -38,11 +38,19 @@ class ClaimedDelivery:
     attempts: int
 
 
-def deliverable_editions() -> Select[int, int, date, str, int | None]:
+def deliverable_editions() -> Select[int, int, date, str, int | None, str]:
     """Editions with something to send (papers, or the "nothing new" note) to an active subscriber:
-    those a send run writes a delivery for. Columns: subscriber, edition, date, kind, content."""
+    those a send run writes a delivery for. Columns: subscriber, edition, date, kind, content, the
+    subscriber's summary language."""
     return (
-        select(Edition.subscriber_id, Edition.id, Edition.edition_date, Edition.kind, Edition.content_id)
+        select(
+            Edition.subscriber_id,
+            Edition.id,
+            Edition.edition_date,
+            Edition.kind,
+            Edition.content_id,
+            Subscriber.summary_language,
+        )
         .join(Subscriber, Subscriber.id == Edition.subscriber_id)
         .where(Edition.kind.in_(SENDABLE_EDITION_KINDS), Subscriber.status == "active")
     )
@@ -71,18 +79,26 @@ def deliveries_a_run_would_send(
     deliveries (of `edition_date` when given), and those it would first write for deliverable editions."""
     editions = deliverable_editions().subquery()
     query = (
-        select(editions.c.edition_date, editions.c.kind, editions.c.content_id, func.count())
+        select(
+            editions.c.edition_date,
+            editions.c.kind,
+            editions.c.content_id,
+            editions.c.summary_language,
+            func.count(),
+        )
         .outerjoin(Delivery, Delivery.edition_id == editions.c.id)
         .where(
             (Delivery.state == "pending") | (Delivery.id.is_(None) & editions.c.edition_date.in_(list(days)))
         )
-        .group_by(editions.c.edition_date, editions.c.kind, editions.c.content_id)
+        .group_by(
+            editions.c.edition_date, editions.c.kind, editions.c.content_id, editions.c.summary_language
+        )
     )
     if edition_date is not None:
         query = query.where(editions.c.edition_date == edition_date)
     return [
-        (EditionGroupKey(day, kind, content_id), count)
-        for day, kind, content_id, count in session.execute(query)
+        (EditionGroupKey(day, kind, content_id, language), count)
+        for day, kind, content_id, language, count in session.execute(query)
     ]
 
 
@@ -97,8 +113,8 @@ def claim_deliveries(
     first = session.execute(
         text(
             """
-            SELECT e.edition_date, e.kind, e.content_id
-            FROM deliveries d JOIN editions e ON e.id = d.edition_id
+            SELECT e.edition_date, e.kind, e.content_id, s.summary_language
+            FROM deliveries d JOIN editions e ON e.id = d.edition_id JOIN subscribers s ON s.id = d.subscriber_id
             WHERE d.state = 'pending' AND d.kind = 'edition'
               AND (CAST(:edition_date AS date) IS NULL OR e.edition_date = :edition_date)
             LIMIT 1
@@ -109,14 +125,17 @@ def claim_deliveries(
     ).first()
     if first is None:
         return []
-    group = EditionGroupKey(first[0], first[1], first[2])
+    group = EditionGroupKey(first[0], first[1], first[2], first[3])
     rows = session.execute(
         text(
             """
             WITH picked AS (
-                SELECT d.id FROM deliveries d JOIN editions e ON e.id = d.edition_id
+                SELECT d.id
+                FROM deliveries d JOIN editions e ON e.id = d.edition_id
+                     JOIN subscribers s ON s.id = d.subscriber_id
                 WHERE d.state = 'pending' AND d.kind = 'edition' AND e.edition_date = :edition_date
                   AND e.kind = :kind AND e.content_id IS NOT DISTINCT FROM CAST(:content_id AS bigint)
+                  AND s.summary_language = :language
                 ORDER BY d.id
                 LIMIT :limit
                 FOR UPDATE OF d SKIP LOCKED
@@ -132,6 +151,7 @@ def claim_deliveries(
             "edition_date": group.edition_date,
             "kind": group.kind,
             "content_id": group.content_id,
+            "language": group.language,
             "limit": limit,
         },
     ).all()

@@ -57,6 +57,8 @@ class Subscriber(Base):
     send_time: Mapped[time] = mapped_column(Time, default=time(7, 0), server_default="07:00")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     max_papers: Mapped[int] = mapped_column(SmallInteger, default=10, server_default="10")
+    # The language of the summaries in this reader's editions (titles stay as published).
+    summary_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     wants_empty_note: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = created_at_column()
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -41,6 +41,8 @@ class Summary(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     duration_s: Mapped[float | None] = mapped_column(Float)
+    # English for every paper at ingest; another language only for papers shown to its readers.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (UniqueConstraint("paper_id", "input_hash"),)

@@ -7,6 +7,7 @@ transactional Delivery row when an email should go out: the caller commits, then
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -73,6 +74,7 @@ class SubscriberView:
     created_at: datetime
     confirmed_at: datetime | None
     status_changed_at: datetime
+    summary_language: str = "en"
 
 
 def _now() -> datetime:
@@ -129,6 +131,7 @@ def subscriber_view(session: Session, subscriber_id: int) -> SubscriberView:
         created_at=subscriber.created_at,
         confirmed_at=subscriber.confirmed_at,
         status_changed_at=subscriber.status_changed_at,
+        summary_language=subscriber.summary_language,
     )
 
 
@@ -137,6 +140,8 @@ def apply_preferences(session: Session, subscriber: Subscriber, preferences: Pre
     subscriber.weekly_day = preferences.weekly_day
     subscriber.send_time = preferences.send_time
     subscriber.timezone = preferences.timezone
+    if preferences.summary_language is not None:
+        subscriber.summary_language = preferences.summary_language
     session.execute(delete(SubscriberTopic).where(SubscriberTopic.subscriber_id == subscriber.id))
     session.execute(delete(KeywordAlert).where(KeywordAlert.subscriber_id == subscriber.id))
     session.add_all(
@@ -292,12 +297,18 @@ def resend_confirmation(session: Session, subscriber_id: int) -> int | None:
 
 
 def update_preferences(
-    session: Session, subscriber_id: int, form: PreferencesForm, ip: str | None, user_agent: str | None
+    session: Session,
+    subscriber_id: int,
+    form: PreferencesForm,
+    ip: str | None,
+    user_agent: str | None,
+    offered_languages: Mapping[str, str] | None = None,
 ) -> SubscriberView:
+    """`offered_languages`: the summary languages a reader may pick now (none without an LLM)."""
     subscriber = get_subscriber(session, subscriber_id, for_update=True)
     if subscriber.status in SUPPRESSED_STATUSES:
         raise InvalidInput("This address is unsubscribed; sign up again to receive the newsletter.")
-    preferences = validate_preferences(session, form)
+    preferences = validate_preferences(session, form, offered_languages)
     apply_preferences(session, subscriber, preferences)
     record_consent(
         session,
@@ -312,6 +323,7 @@ def update_preferences(
             "frequency": preferences.frequency,
             "send_time": preferences.send_time.strftime("%H:%M"),
             "timezone": preferences.timezone,
+            "summary_language": subscriber.summary_language,
         },
     )
     return subscriber_view(session, subscriber_id)
@@ -460,6 +472,7 @@ def export_data(session: Session, subscriber_id: int) -> dict[str, Any]:
             "weekly_day": view.weekly_day,
             "send_time": view.send_time.strftime("%H:%M"),
             "timezone": view.timezone,
+            "summary_language": view.summary_language,
             "max_papers": view.max_papers,
         },
         "consent_events": [

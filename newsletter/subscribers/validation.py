@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -37,6 +38,8 @@ class PreferencesForm:
     weekly_day: str | int = 0
     send_time: str = "07:00"
     timezone: str = "UTC"
+    # Only on the preferences page, and only while an LLM is configured; "" leaves it as it is.
+    summary_language: str = ""
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Preferences:
     weekly_day: int
     send_time: time
     timezone: str
+    summary_language: str | None = None
 
 
 def normalize_email(value: str) -> str:
@@ -177,7 +181,19 @@ def parse_weekly_day(value: str | int) -> int:
     return day
 
 
-def validate_preferences(session: Session, form: PreferencesForm) -> Preferences:
+def parse_summary_language(value: str, offered: Mapping[str, str]) -> str | None:
+    """The chosen summary language, None when none is offered or none was sent (nothing to change)."""
+    if not offered or not value:
+        return None
+    if value not in offered:
+        raise InvalidInput("Choose a language from the list.", "summary_language")
+    return value
+
+
+def validate_preferences(
+    session: Session, form: PreferencesForm, offered_languages: Mapping[str, str] | None = None
+) -> Preferences:
+    summary_language = parse_summary_language(form.summary_language, offered_languages or {})
     topics = resolve_topics(session, form.topics)
     keywords = parse_keywords(form.keywords)
     if not topics and not keywords:
@@ -190,6 +206,7 @@ def validate_preferences(session: Session, form: PreferencesForm) -> Preferences
         weekly_day=parse_weekly_day(form.weekly_day),
         send_time=parse_send_time(form.send_time),
         timezone=parse_timezone(form.timezone),
+        summary_language=summary_language,
     )
 
 

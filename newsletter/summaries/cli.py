@@ -10,7 +10,7 @@ import typer
 
 from newsletter.console import command_session_factory, console, error_console, load_settings
 from newsletter.embeddings import embed_all_pending, load_model
-from newsletter.summaries.factory import make_summarizer
+from newsletter.summaries.factory import make_ingest_summarizer, make_summarizer
 from newsletter.summaries.jsonl import summarize_jsonl
 from newsletter.summaries.retag import retag_stored
 from newsletter.summaries.store import summarize_all_pending
@@ -45,19 +45,18 @@ def summarize_command(
             f"({retagged.tags_added} tags added, {retagged.tags_removed} removed)"
         )
         return
-    summarizer = make_summarizer(settings)
     if input_path is not None:
         if output_path is None:
             raise typer.BadParameter("--input needs --output")
         if not input_path.is_file():
             raise typer.BadParameter(f"no such file: {input_path}")
-        counts = summarize_jsonl(input_path, output_path, summarizer)
+        counts = summarize_jsonl(input_path, output_path, make_summarizer(settings))
         for line_number, reason in counts.errors:
             error_console.print(f"line {line_number}: {reason}")
         console.print(f"read {counts.read}, wrote {counts.written}, failed {counts.failed} → {output_path}")
         return
     factory = command_session_factory(settings)
-    total = summarize_all_pending(factory, summarizer)
+    total = summarize_all_pending(factory, make_ingest_summarizer())
     embedded = embed_all_pending(factory, load_model())
     console.print(
         f"summarized {total.stored} papers ({total.already_stored} already done, "

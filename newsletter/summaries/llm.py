@@ -18,6 +18,8 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from newsletter.errors import PermanentError, TransientError
 from newsletter.summaries.extractive import ExtractiveSummarizer
 from newsletter.summaries.guard import unsupported_numbers
+from newsletter.summaries.hashing import DEFAULT_LANGUAGE, LLM_BACKEND_VERSION, llm_version_key
+from newsletter.summaries.languages import LANGUAGES
 from newsletter.summaries.model import PaperText, StructuredSummary
 from newsletter.summaries.sentences import split_sentences
 from newsletter.tagging import MAX_TAGS, tag_topics
@@ -26,8 +28,7 @@ from newsletter.tagging.taxonomy import is_known_topic, load_taxonomy
 logger = logging.getLogger(__name__)
 
 BACKEND = "llm"
-# Bump when the prompt or the validation changes: stored summaries are keyed by it.
-BACKEND_VERSION = "llm-1"
+BACKEND_VERSION = LLM_BACKEND_VERSION
 MAX_ATTEMPTS = 3
 # A server asking us to wait longer than this is treated as down for this run.
 MAX_RETRY_AFTER_S = 30.0
@@ -38,6 +39,12 @@ SYSTEM_PROMPT = """You summarise machine-learning papers for a newsletter. Answe
 "results": "1-3 sentences", "implications": "1-3 sentences", "topics": [1-3 tags]}.
 Use only facts stated in the title and abstract; never state a number the abstract does not state.
 Choose topics only from this list (name: what it covers):
+"""
+# Added for a reader's language: the guard compares numbers as the abstract writes them.
+LANGUAGE_INSTRUCTION = """
+Write the key points and the sections in {language}, for a reader of {language}; keep the paper's names
+of methods, models and datasets as written, and write every number exactly as the abstract writes it
+(digits and decimal point unchanged). Topic names stay as listed.
 """
 
 
@@ -71,10 +78,15 @@ class LLMSummarizer:
         fallback: ExtractiveSummarizer | None = None,
         max_attempts: int = MAX_ATTEMPTS,
         retry_wait_s: float = 0.5,
+        language: str = DEFAULT_LANGUAGE,
     ) -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"no summary language {language!r}")
         self.model = model
-        # The model is part of what a stored summary was made by; changing it re-summarizes.
-        self.version_key = f"{BACKEND_VERSION}:{model}"
+        self.language = language
+        # The model (and a language other than English) is part of what a stored summary was made by;
+        # changing it re-summarizes.
+        self.version_key = llm_version_key(model, language)
         self.concurrency = max(1, concurrency)
         self.max_attempts = max_attempts
         self._backoff = wait_exponential_jitter(multiplier=retry_wait_s, max=8.0, jitter=retry_wait_s)
@@ -128,7 +140,7 @@ class LLMSummarizer:
             "temperature": 0,
             "response_format": {"type": "json_object"},
             "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT + _taxonomy_lines()},
+                {"role": "system", "content": self._system_prompt()},
                 {"role": "user", "content": f"Title: {paper.title}\n\nAbstract: {paper.abstract}"},
             ],
         }
@@ -154,6 +166,12 @@ class LLMSummarizer:
         if not isinstance(content, str):
             raise PermanentError("LLM response has no text content")
         return Completion(content, usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+    def _system_prompt(self) -> str:
+        prompt = SYSTEM_PROMPT + _taxonomy_lines()
+        if self.language != DEFAULT_LANGUAGE:
+            prompt += LANGUAGE_INSTRUCTION.format(language=LANGUAGES[self.language][1])
+        return prompt
 
     def _accept(self, paper: PaperText, completion: Completion) -> StructuredSummary:
         try:

@@ -10,16 +10,36 @@ from sqlalchemy import Exists, ScalarSelect, Select, SQLColumnExpression, func, 
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from newsletter.models import Paper, PaperTopic, Summary, Topic
+from newsletter.summaries.hashing import DEFAULT_LANGUAGE, input_hash_sql
 
 
 def current_summary(paper_id: int | SQLColumnExpression[int]) -> Select[Summary]:
-    """A paper's current summary: the newest one stored (a changed text or backend adds a row). Given
-    `Paper.id`, it is correlated to a query on papers."""
+    """A paper's current (English) summary: the newest one stored (a changed text or backend adds a row).
+    Given `Paper.id`, it is correlated to a query on papers."""
     return (
         select(Summary)
-        .where(Summary.paper_id == paper_id)
+        .where(Summary.paper_id == paper_id, Summary.language == DEFAULT_LANGUAGE)
         .order_by(Summary.created_at.desc(), Summary.id.desc())
         .limit(1)
+    )
+
+
+def key_points_in_language(language: str, version_key: str) -> ScalarSelect[Any]:
+    """The key points the LLM (`version_key`: its model and `language`) wrote in `language` for the
+    paper's current text, as one array column of a query on `Paper`; None when there are none (not made
+    yet, made for an older text, or refused by the guard): readers then get the English ones."""
+    return (
+        select(Summary.key_points)
+        .where(
+            Summary.paper_id == Paper.id,
+            Summary.language == language,
+            Summary.input_hash == input_hash_sql(version_key),
+            Summary.fallback_reason.is_(None),
+        )
+        .order_by(Summary.created_at.desc(), Summary.id.desc())
+        .limit(1)
+        .correlate(Paper)
+        .scalar_subquery()
     )
 
 

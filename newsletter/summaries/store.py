@@ -4,20 +4,11 @@ every reader asks of them (a paper's current summary, its tags, whether it is su
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Text,
-    cast,
-    delete,
-    exists,
-    func,
-    literal,
-    select,
-)
-from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
+from sqlalchemy import delete, exists, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.db import session_scope
@@ -25,7 +16,7 @@ from newsletter.models import Paper, PaperTopic, Summary, Topic
 from newsletter.paper_queue import claim_papers_lacking
 from newsletter.summaries.batch import summarize_each
 from newsletter.summaries.factory import Summarizer
-from newsletter.summaries.hashing import ASCII_WHITESPACE_RUN, FIELD_SEPARATOR, input_hash
+from newsletter.summaries.hashing import DEFAULT_LANGUAGE, input_hash, input_hash_sql
 from newsletter.summaries.model import PaperText, StructuredSummary
 
 logger = logging.getLogger(__name__)
@@ -42,41 +33,62 @@ class SummarizeCounts:
     failed_paper_ids: list[int] = field(default_factory=list)
 
 
-def input_hash_sql(version_key: str) -> ColumnElement[str]:
-    """`hashing.input_hash` computed by Postgres over the papers table (a test checks they agree)."""
-
-    def canonical(column: Any) -> Any:
-        folded = func.regexp_replace(func.coalesce(column, ""), ASCII_WHITESPACE_RUN, " ", "g")
-        return func.regexp_replace(folded, "^ +| +$", "", "g")
-
-    category = func.unnest(Paper.categories).column_valued("category")
-    # COLLATE "C" orders by code point, as Python's sorted() does.
-    categories = func.coalesce(
-        select(
-            func.string_agg(category, aggregate_order_by(literal(" "), category.collate("C")))
-        ).scalar_subquery(),
-        "",
-    )
-    payload = func.concat_ws(
-        FIELD_SEPARATOR,
-        cast(literal(version_key), Text),
-        canonical(Paper.title),
-        canonical(Paper.abstract),
-        categories,
-    )
-    return func.encode(func.sha256(func.convert_to(payload, "UTF8")), "hex")
-
-
-def papers_without_current_summary(session: Session, version_key: str, limit: int) -> list[Paper]:
-    """Papers with no stored summary for their current text and this backend version, newest first, claimed."""
+def papers_without_current_summary(
+    session: Session, version_key: str, limit: int, among_ids: Sequence[int] | None = None
+) -> list[Paper]:
+    """Papers (of `among_ids` when given) with no stored summary for their current text and this backend
+    version, newest first, claimed."""
     has_current = exists().where(
         Summary.paper_id == Paper.id, Summary.input_hash == input_hash_sql(version_key)
     )
-    return claim_papers_lacking(session, has_current, limit)
+    return claim_papers_lacking(session, has_current, limit, among_ids)
 
 
 def summarize_pending(session: Session, summarizer: Summarizer, limit: int = 200) -> SummarizeCounts:
     papers = papers_without_current_summary(session, summarizer.version_key, limit)
+    counts = summarize_and_store(session, summarizer, papers)
+    logger.info(
+        "Summarized %d pending papers: %d stored, %d already stored, %d fell back, %d failed (ids %s)",
+        counts.selected,
+        counts.stored,
+        counts.already_stored,
+        counts.fell_back,
+        counts.failed,
+        counts.failed_paper_ids,
+    )
+    return counts
+
+
+def summarize_shown(
+    session: Session, summarizer: Summarizer, paper_ids: Sequence[int], language: str = DEFAULT_LANGUAGE
+) -> SummarizeCounts:
+    """Summaries by `summarizer` (in `language`) of the given papers that lack one for their current
+    text, claimed like pending papers. The papers keep their tags: they were chosen by them."""
+    papers = papers_without_current_summary(
+        session, summarizer.version_key, max(1, len(paper_ids)), among_ids=paper_ids
+    )
+    counts = summarize_and_store(session, summarizer, papers, language=language, replaces_topics=False)
+    logger.info(
+        "Summarized %d of %d shown papers in %s: %d stored, %d fell back, %d failed (ids %s)",
+        counts.selected,
+        len(paper_ids),
+        language,
+        counts.stored,
+        counts.fell_back,
+        counts.failed,
+        counts.failed_paper_ids,
+    )
+    return counts
+
+
+def summarize_and_store(
+    session: Session,
+    summarizer: Summarizer,
+    papers: Sequence[Paper],
+    *,
+    language: str = DEFAULT_LANGUAGE,
+    replaces_topics: bool = True,
+) -> SummarizeCounts:
     counts = SummarizeCounts(selected=len(papers))
     texts = [paper_text(paper) for paper in papers]
     results = summarize_each(summarizer, texts)
@@ -89,19 +101,12 @@ def summarize_pending(session: Session, summarizer: Summarizer, limit: int = 200
         if result.fallback_reason:
             counts.fell_back += 1
         key = input_hash(text, summarizer.version_key)
-        if store_summary(session, paper.id, key, result, topic_ids):
+        if store_summary(
+            session, paper.id, key, result, topic_ids, language=language, replaces_topics=replaces_topics
+        ):
             counts.stored += 1
         else:
             counts.already_stored += 1
-    logger.info(
-        "Summarized %d pending papers: %d stored, %d already stored, %d fell back, %d failed (ids %s)",
-        counts.selected,
-        counts.stored,
-        counts.already_stored,
-        counts.fell_back,
-        counts.failed,
-        counts.failed_paper_ids,
-    )
     return counts
 
 
@@ -128,13 +133,22 @@ def summarize_all_pending(
 
 
 def store_summary(
-    session: Session, paper_id: int, key: str, summary: StructuredSummary, topic_ids: dict[str, int]
+    session: Session,
+    paper_id: int,
+    key: str,
+    summary: StructuredSummary,
+    topic_ids: dict[str, int],
+    *,
+    language: str = DEFAULT_LANGUAGE,
+    replaces_topics: bool = True,
 ) -> bool:
-    """Insert the summary and replace the paper's topic links; False if this summary was already there."""
+    """Insert the summary and (unless told not to) replace the paper's topic links; False if this
+    summary was already there."""
     inserted = session.execute(
         insert(Summary)
         .values(
             paper_id=paper_id,
+            language=language,
             input_hash=key,
             backend=summary.backend,
             backend_version=summary.backend_version,
@@ -155,8 +169,9 @@ def store_summary(
     ).scalar_one_or_none()
     if inserted is None:
         return False
-    # The newest summary decides the paper's topics: a changed abstract may change them.
-    replace_paper_topics(session, paper_id, summary.topics, topic_ids)
+    if replaces_topics:
+        # The newest summary decides the paper's topics: a changed abstract may change them.
+        replace_paper_topics(session, paper_id, summary.topics, topic_ids)
     return True
 
 

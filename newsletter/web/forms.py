@@ -38,6 +38,7 @@ def _preferences(form: FormData) -> PreferencesForm:
         send_time=_text(form, "send_time", "07:00"),
         # A zone typed in (not in the short menu) wins over the menu's choice.
         timezone=_text(form, "timezone_other").strip() or _text(form, "timezone", "UTC"),
+        summary_language=_text(form, "summary_language"),
     )
 
 

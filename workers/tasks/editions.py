@@ -10,6 +10,7 @@ from newsletter.db import session_scope
 from newsletter.digests.build import build_editions_chunk
 from newsletter.digests.schedule import due_subscriber_chunks
 from workers.celery_app import app, session_factory
+from workers.tasks.summaries import summarize_shown
 
 logger = logging.getLogger(__name__)
 CHUNK_SIZE = 1000
@@ -39,6 +40,9 @@ def build_editions_for(subscriber_ids: list[int], now_iso: str) -> dict[str, int
             only_ids=subscriber_ids,
             limit=len(subscriber_ids),
         )
+    if report.shown_papers:
+        # With an LLM configured: its summaries of these papers are made now, well before the send.
+        summarize_shown.delay({language: sorted(ids) for language, ids in report.shown_papers.items()})
     logger.log(
         logging.WARNING if report.is_suspect_quiet else logging.INFO,
         "built %d of %d due editions for subscribers %s..%s (%d distinct contents)%s",

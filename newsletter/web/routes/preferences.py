@@ -29,6 +29,7 @@ from newsletter.subscribers.service import (
     update_preferences,
 )
 from newsletter.subscribers.validation import topic_choices
+from newsletter.summaries.languages import offered_languages
 from newsletter.web.deps import (
     ClientIpDep,
     RateLimiterDep,
@@ -92,6 +93,7 @@ def _preferences_page(
         "weekly_day": view.weekly_day,
         "send_time": view.send_time.strftime("%H:%M"),
         "timezone": view.timezone,
+        "summary_language": view.summary_language,
     }
     return render(
         request,
@@ -100,6 +102,8 @@ def _preferences_page(
             "subscriber": view,
             "is_suppressed": is_suppressed,
             "topics": topic_choices(session),
+            # Offered only with an LLM configured: without one every summary is English.
+            "languages": offered_languages(settings),
             "form": values,
             "preview": preview,
             "feed_url": private_feed_url(settings, subscriber_id),
@@ -142,7 +146,7 @@ def preferences_submit(
     subscriber_id = read_token(settings, "preferences", token).subject_id
     try:
         with session_scope(factory) as session:
-            update_preferences(session, subscriber_id, form, ip, agent)
+            update_preferences(session, subscriber_id, form, ip, agent, offered_languages(settings))
     except InvalidInput as error:
         with session_scope(factory) as session:
             values = {**form.__dict__, "topics": form.topics}
