@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr = SecretStr("")
     # Set by `newsletter demo` only: /metrics open without a token, localhost an allowed host.
     demo_mode: bool = False
+    # Hugging Face's paper thumbnails on the site (loaded by each visitor's browser from Hugging Face's
+    # thumbnail host). The demo turns them off: it runs offline, where each would be a failed request.
+    site_thumbnails: bool = True
     # The emailed link that downloads or deletes a subscriber's data (sent on request, never printed in
     # a newsletter) works this long; "view in browser" links in editions work for `edition_link_days`.
     data_link_hours: float = Field(default=24.0, gt=0, le=24 * 30)

@@ -95,10 +95,12 @@ def demo_settings(settings: Settings, replay_base_url: str) -> Settings:
 
 
 def demo_operator_settings(settings: Settings) -> Settings:
-    """Demo mode (open /metrics, localhost allowed) and an admin token: the configured one, else a
-    strong random one made for this run, which `newsletter demo` prints."""
+    """Demo mode (open /metrics, localhost allowed, no thumbnails: it is offline) and an admin token: the
+    configured one, else a strong random one made for this run, which `newsletter demo` prints."""
     token = settings.admin_token.get_secret_value() or secrets.token_urlsafe(32)
-    return settings.model_copy(update={"demo_mode": True, "admin_token": SecretStr(token)})
+    return settings.model_copy(
+        update={"demo_mode": True, "admin_token": SecretStr(token), "site_thumbnails": False}
+    )
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:

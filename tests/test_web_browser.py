@@ -350,6 +350,54 @@ def test_every_page_has_labels_landmarks_contrast_and_fits_a_phone(
         assert page.evaluate("document.activeElement.getAttribute('href')") == "#main", name
 
 
+# A 2×1 PNG: what the CDN answers for the thumbnail that loads.
+TWO_BY_ONE_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000020000000108020000007b40e8dd0000000d49444154789c63f8cf"
+    "0004ff01070001ffe2239e590000000049454e44ae426082"
+)
+THUMBNAIL_CDN = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers"
+
+
+def test_thumbnails_load_from_the_cdn_and_one_that_fails_keeps_its_box(
+    page, live_server, committed_session_factory
+):
+    with session_scope(committed_session_factory) as session:
+        for arxiv_id, upvotes in (("2611.07001", 30), ("2611.07002", 20)):
+            paper = make_paper(session, title=f"Thumbnail {arxiv_id}", upvotes=upvotes, arxiv_id=arxiv_id)
+            paper.hf_thumbnail_url = f"{THUMBNAIL_CDN}/{arxiv_id}.png"
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security" in message.text else None,
+    )
+    # No network here: the CDN answers through Playwright, one image served, the other failing.
+    page.route(
+        f"{THUMBNAIL_CDN}/2611.07001.png",
+        lambda route: route.fulfill(body=TWO_BY_ONE_PNG, content_type="image/png"),
+    )
+    page.route(f"{THUMBNAIL_CDN}/2611.07002.png", lambda route: route.abort("connectionfailed"))
+    for path in ("/", "/papers/2611.07001"):
+        page.goto(live_server + path)
+        thumbnails = page.locator("img.thumb")
+        for index in range(thumbnails.count()):
+            thumbnails.nth(index).scroll_into_view_if_needed()
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('img.thumb')).every((img) => img.complete)"
+        )
+        shot(page, f"thumbnails{path.replace('/', '-')}")
+        boxes = page.evaluate(
+            """() => Array.from(document.querySelectorAll('img.thumb')).map((img) => ({
+                src: img.getAttribute('src'), loaded: img.naturalWidth > 0,
+                width: img.getBoundingClientRect().width, height: img.getBoundingClientRect().height}))"""
+        )
+        assert boxes, path
+        for box in boxes:
+            assert box["loaded"] == box["src"].endswith("2611.07001.png"), box
+            # Loaded or not, the box is the size the page reserved for it.
+            assert box["width"] > 50 and abs(box["width"] / box["height"] - 120 / 63) < 0.05, box
+    assert refused == []
+
+
 def test_a_javascript_running_link_scanner_changes_nothing(
     page, live_server, live_settings, committed_session_factory
 ):

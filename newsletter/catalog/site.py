@@ -13,6 +13,7 @@ from newsletter.errors import NotFound
 from newsletter.mail.context import safe_web_url
 from newsletter.models import Paper
 from newsletter.plaintext.presentation import Tldr, made_by, sections_without_repeats, tldr_and_points
+from newsletter.sources.urls import thumbnail_problem
 from newsletter.summaries.queries import current_key_points, current_summary, has_topic, paper_tags
 
 MAX_QUERY_CHARS = 200
@@ -32,6 +33,8 @@ class PaperCard:
     comments: int | None
     github_stars: int | None
     changed_at: datetime | None = None
+    # Hugging Face's thumbnail of the paper, re-checked before any page shows it.
+    thumbnail_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class PaperDetail:
     implications: str | None
     # How the summary was made: "extractive-2", or the model name (with "checked" for the LLM's guard).
     made_by: str | None = None
+    thumbnail_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,11 +92,17 @@ def _card_columns() -> tuple[Any, ...]:
         Paper.hf_num_comments,
         Paper.github_stars,
         Paper.changed_at,
+        Paper.hf_thumbnail_url,
     )
 
 
+def shown_thumbnail(url: str | None) -> str | None:
+    """The stored thumbnail if it still passes the check (rows written before it, or by hand, may not)."""
+    return url if url and thumbnail_problem(url) is None else None
+
+
 def _card(row: Any) -> PaperCard:
-    arxiv_id, title, authors, tags, points, upvotes, published, comments, stars, changed = row
+    arxiv_id, title, authors, tags, points, upvotes, published, comments, stars, changed, thumbnail = row
     return PaperCard(
         arxiv_id,
         title,
@@ -104,6 +114,7 @@ def _card(row: Any) -> PaperCard:
         comments,
         stars,
         changed,
+        shown_thumbnail(thumbnail),
     )
 
 
@@ -243,4 +254,5 @@ def paper_detail(session: Session, arxiv_id: str) -> PaperDetail:
             if summary
             else None
         ),
+        thumbnail_url=shown_thumbnail(paper.hf_thumbnail_url),
     )

@@ -66,6 +66,8 @@ class Paper(Base):
     github_repo: Mapped[str | None] = mapped_column(Text)
     github_stars: Mapped[int | None] = mapped_column(Integer)
     project_page: Mapped[str | None] = mapped_column(Text)
+    # Checked by `sources.urls.thumbnail_problem`: an image on Hugging Face's thumbnail host only.
+    hf_thumbnail_url: Mapped[str | None] = mapped_column(Text)
     ai_keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
     tldr: Mapped[str | None] = mapped_column(Text)
     tldr_source: Mapped[str | None] = mapped_column(String(16))

@@ -19,7 +19,7 @@ import defusedxml.ElementTree
 from newsletter.errors import PermanentError
 from newsletter.plaintext.latex import latex_to_text
 from newsletter.postgres_text import without_nul
-from newsletter.sources.urls import checked_url
+from newsletter.sources.urls import checked_thumbnail_url, checked_url
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +128,7 @@ class HfRecord:
     ai_keywords: list[str] = field(default_factory=list)
     ai_summary: str | None = None
     num_comments: int | None = None
+    thumbnail_url: str | None = None
     clean_title: str = field(init=False, default="")
     clean_abstract: str = field(init=False, default="")
 
@@ -472,6 +473,7 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
         ai_keywords=[keyword for keyword in keywords if keyword] if isinstance(keywords, list) else [],
         ai_summary=first_string(paper.get("ai_summary")),
         num_comments=comments if is_count(comments) else None,
+        thumbnail_url=checked_thumbnail_url(item.get("thumbnail"), parsed_id[0]),
     )
 
 

@@ -24,6 +24,7 @@ PAPERS = cast(Table, Paper.__table__)
 
 HF_SIGNAL_COLUMNS = (
     "hf_upvotes", "hf_num_comments", "github_repo", "github_stars", "project_page", "ai_keywords",
+    "hf_thumbnail_url",
 )  # fmt: skip
 # Bibliographic fields Hugging Face may fill in only while arXiv has not (yet) been seen.
 HF_BIBLIOGRAPHIC_COLUMNS = ("title", "abstract", "title_raw", "abstract_raw", "authors", "published_at")
@@ -213,6 +214,7 @@ def upsert_hf_papers(session: Session, records: Sequence[HfRecord]) -> UpsertCou
             "github_stars": record.github_stars,
             "project_page": record.project_page,
             "ai_keywords": record.ai_keywords,
+            "hf_thumbnail_url": record.thumbnail_url,
             "is_on_hf": True,
         }
         for record in sorted(by_id.values(), key=attrgetter("arxiv_id"))  # the lock order of every writer

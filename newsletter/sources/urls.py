@@ -1,9 +1,12 @@
-"""Outside URLs (arXiv abstract and PDF links, GitHub repositories, project pages) checked before storing.
+"""Outside URLs (arXiv abstract and PDF links, GitHub repositories, project pages, Hugging Face thumbnails)
+checked before storing.
 
 A URL from a feed ends up as a link in every reader's email and on the site, so only plain web
 addresses are kept: http or https, a real host name, no user name or password (`https://bank.example@
 evil.example/` reads as the bank's), no spaces or control characters, and a bounded length. Anything
-else is dropped with a log line and never stored.
+else is dropped with a log line and never stored. A thumbnail is an image every visitor's browser loads
+from its host, so it is held tighter still: https, one of Hugging Face's thumbnail hosts (the only outside
+hosts the site's Content-Security-Policy lets images come from), an image path, no query.
 """
 
 from __future__ import annotations
@@ -59,4 +62,46 @@ def checked_url(value: str | None, field_name: str, item_ref: str) -> str | None
     if problem is None:
         return value
     logger.warning("%s: %s dropped: %s (%r)", item_ref, field_name, problem, value[:200])
+    return None
+
+
+# Hugging Face Daily Papers' `thumbnail`: https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/<id>.png
+THUMBNAIL_HOSTS = ("cdn-thumbnails.huggingface.co",)
+MAX_THUMBNAIL_URL_CHARS = 300
+THUMBNAIL_PATH = re.compile(
+    r"^/social-thumbnails/papers/[A-Za-z0-9][A-Za-z0-9_-]*(?:[./][A-Za-z0-9_-]+)*\.(?:png|jpe?g|webp)$"
+)
+
+
+def thumbnail_problem(value: str) -> str | None:
+    """Why `value` is not a Hugging Face paper thumbnail the site may show, or None if it is."""
+    if len(value) > MAX_THUMBNAIL_URL_CHARS:
+        return f"longer than {MAX_THUMBNAIL_URL_CHARS} characters"
+    problem = url_problem(value)
+    if problem is not None:
+        return problem
+    parts = urlsplit(value)
+    if parts.scheme != "https":
+        return "not https"
+    if parts.hostname not in THUMBNAIL_HOSTS or parts.port is not None:
+        return f"host {parts.netloc!r} is not a Hugging Face thumbnail host"
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        return "carries a query or fragment"
+    if not THUMBNAIL_PATH.match(parts.path):
+        return "path is not an image under /social-thumbnails/papers/"
+    return None
+
+
+def checked_thumbnail_url(value: object, item_ref: str) -> str | None:
+    """`value` if it is a thumbnail the site may show; otherwise None, logged with the item."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        logger.warning("%s: thumbnail dropped: a %s, not a string", item_ref, type(value).__name__)
+        return None
+    value = value.strip()
+    problem = thumbnail_problem(value)
+    if problem is None:
+        return value
+    logger.warning("%s: thumbnail dropped: %s (%r)", item_ref, problem, value[:200])
     return None

@@ -162,6 +162,7 @@ def render(
         .render(
             request_path=request.url.path,
             is_demo=request.app.state.demo_now is not None,
+            show_thumbnails=settings.site_thumbnails,
             is_private=is_private_path(request.url.path),
             site_name=settings.sender_name,
             postal_address=settings.postal_address,

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter.config import Settings
+from newsletter.sources.urls import THUMBNAIL_HOSTS
 
 LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"]
 
@@ -16,7 +17,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
+        # Hugging Face's paper thumbnails: the only outside images a page shows.
+        "img-src 'self' data: " + " ".join(f"https://{host}" for host in THUMBNAIL_HOSTS),
         "font-src 'self'",
         "connect-src 'self'",
         "form-action 'self'",
