@@ -1,4 +1,5 @@
-"""Liveness signals: a worker heartbeat in Redis and a database round trip."""
+"""Liveness signals: a worker heartbeat in Redis, which queues have a worker consuming them, and a database
+round trip."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 HEARTBEAT_TTL_S = 300
+# Each worker's main process says every CONSUMER_BEAT_S which queues it consumes (it needs no beat for
+# that); a worker counts as consuming while its last word is younger than CONSUMER_TTL_S, so one killed
+# without a goodbye stops counting within CONSUMER_TTL_S.
+CONSUMER_BEAT_S = 5.0
+CONSUMER_TTL_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,42 @@ def record_worker_heartbeat(session: Session, redis_client: redis.Redis, prefix:
 def last_worker_heartbeat(redis_client: redis.Redis, prefix: str) -> Heartbeat | None:
     raw = redis_client.get(f"{prefix}worker:heartbeat")
     return Heartbeat(**json.loads(raw)) if raw else None
+
+
+def consumers_key(prefix: str, queue: str) -> str:
+    return f"{prefix}consumers:{queue}"
+
+
+def redis_seconds(redis_client: redis.Redis) -> float:
+    # The Redis server's clock, for writers and readers alike: workers and web hosts may disagree.
+    seconds, microseconds = redis_client.time()
+    return float(seconds) + microseconds / 1_000_000
+
+
+def record_queue_consumer(redis_client: redis.Redis, prefix: str, hostname: str, queues: list[str]) -> None:
+    """Say that the worker `hostname` consumes `queues` now (a sorted set per queue, scored by time)."""
+    now = redis_seconds(redis_client)
+    pipeline = redis_client.pipeline()
+    for queue in queues:
+        key = consumers_key(prefix, queue)
+        pipeline.zadd(key, {hostname: now})
+        pipeline.zremrangebyscore(key, "-inf", now - CONSUMER_TTL_S)
+        pipeline.expire(key, int(CONSUMER_TTL_S * 2))
+    pipeline.execute()
+
+
+def forget_queue_consumer(redis_client: redis.Redis, prefix: str, hostname: str, queues: list[str]) -> None:
+    """A worker shutting down stops counting at once rather than CONSUMER_TTL_S later."""
+    pipeline = redis_client.pipeline()
+    for queue in queues:
+        pipeline.zrem(consumers_key(prefix, queue), hostname)
+    pipeline.execute()
+
+
+def is_queue_consumed(redis_client: redis.Redis, prefix: str, queue: str) -> bool:
+    """Whether some worker said within CONSUMER_TTL_S that it consumes `queue`."""
+    since = redis_seconds(redis_client) - CONSUMER_TTL_S
+    return int(redis_client.zcount(consumers_key(prefix, queue), since, "+inf")) > 0
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ def subscriber_emails(factory: sessionmaker[Session]) -> list[str]:
 
 
 def confirmation_email(factory: sessionmaker[Session], settings: Settings, address: str) -> EmailMessage:
-    """Send the latest confirmation of `address` with the file backend and read back the .eml it wrote."""
+    """The latest confirmation of `address` as the file backend wrote it (sent once: by the web process,
+    no worker being up, or here)."""
     with session_scope(factory) as session:
         delivery_id = session.scalars(
             select(Delivery.id)
@@ -52,7 +53,7 @@ def confirmation_email(factory: sessionmaker[Session], settings: Settings, addre
             .limit(1)
         ).one()
     assert deliver_transactional(factory, settings, delivery_id) == "sent"
-    [eml] = sorted(Path(settings.resolved_outbox_dir).glob("*.eml"))
+    [eml] = sorted(Path(settings.resolved_outbox_dir).glob(f"*-{delivery_id}.eml"))
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     return message

@@ -107,7 +107,7 @@ def test_unsubscribe_page_has_a_button_and_a_way_back_and_only_post_unsubscribes
     response = client.post(url, data={"csrf_token": csrf_token(page.text)})
     assert response.status_code == 200 and "You are unsubscribed" in response.text
     assert subscriber_row(committed_session_factory, "alice@example.org").status == "unsubscribed"
-    assert deliveries(committed_session_factory, alice_id) == [("unsubscribed", "pending")]
+    assert deliveries(committed_session_factory, alice_id) == [("unsubscribed", "sent")]
     with session_scope(committed_session_factory) as session:
         [withdrawal] = session.execute(select(ConsentEvent)).scalars().all()
         assert (withdrawal.action, withdrawal.source, str(withdrawal.ip)) == ("unsubscribe", "web", ALICE_IP)

@@ -14,6 +14,7 @@ from newsletter.db import make_engine, make_session_factory
 from newsletter.services import service_urls
 from newsletter.summaries.languages import is_llm_configured
 from newsletter.taskqueue import celery_config
+from workers import consumers  # noqa: F401 - connects the consumer beacon to the worker's signals
 
 TASK_MODULES = [
     "workers.tasks.health",

@@ -7,13 +7,13 @@ from fastapi.responses import HTMLResponse
 
 from newsletter.db import session_scope
 from newsletter.links.tokens import read_expired_token, read_token
-from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.service import (
     confirm,
     is_confirmation_link_current,
     resend_confirmation,
     subscriber_view,
 )
+from newsletter.web.delivery import deliver_after_answer
 from newsletter.web.deps import (
     ClientIpDep,
     RateLimiterDep,
@@ -68,12 +68,8 @@ def confirm_submit(
     subscriber_id = link.subject_id
     with session_scope(factory) as session:
         change = confirm(session, subscriber_id, ip, agent, link_issued_at=link.issued_at)
-    enqueue_delivery(settings, change.delivery_id)
-    return render(
-        request,
-        "confirmed.html",
-        {"was_already_active": not change.is_changed},
-    )
+    page = render(request, "confirmed.html", {"was_already_active": not change.is_changed})
+    return deliver_after_answer(page, settings, factory, change.delivery_id)
 
 
 @router.post("/confirm/{token}/resend", response_class=HTMLResponse, dependencies=LINK_FORM_CHECKS)
@@ -91,5 +87,4 @@ def resend_submit(
         if not limiter.allow(SIGNUP_PER_ADDRESS, view.email):
             return render(request, "check_inbox.html")
         delivery_id = resend_confirmation(session, link.subject_id)
-    enqueue_delivery(settings, delivery_id)
-    return render(request, "check_inbox.html")
+    return deliver_after_answer(render(request, "check_inbox.html"), settings, factory, delivery_id)

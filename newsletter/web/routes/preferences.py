@@ -18,7 +18,6 @@ from newsletter.feedback.votes import remove_vote, votes_of
 from newsletter.links.tokens import read_token
 from newsletter.links.urls import private_feed_url
 from newsletter.models.subscriber import SUPPRESSED_STATUSES
-from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.preview import next_edition_preview
 from newsletter.subscribers.service import (
     SubscriberView,
@@ -30,6 +29,7 @@ from newsletter.subscribers.service import (
 )
 from newsletter.subscribers.validation import topic_choices
 from newsletter.summaries.languages import offered_languages
+from newsletter.web.delivery import deliver_after_answer
 from newsletter.web.deps import (
     ClientIpDep,
     RateLimiterDep,
@@ -216,5 +216,4 @@ def data_link_submit(
         raise HTTPException(status_code=429, detail="We sent a link a moment ago. Please check your inbox.")
     with session_scope(factory) as session:
         delivery_id = request_data_link(session, subscriber_id)
-    enqueue_delivery(settings, delivery_id)
-    return _back(token, "data-link-sent")
+    return deliver_after_answer(_back(token, "data-link-sent"), settings, factory, delivery_id)

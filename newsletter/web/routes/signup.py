@@ -16,10 +16,10 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.errors import InvalidInput
 from newsletter.subscribers.consent import CURRENT_WORDING_VERSION
-from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.service import signup, validate_signup_form
 from newsletter.subscribers.validation import SignupForm, normalize_email, topic_choices
 from newsletter.web.csrf import require_csrf
+from newsletter.web.delivery import deliver_after_answer
 from newsletter.web.deps import (
     ClientIpDep,
     RateLimiterDep,
@@ -104,8 +104,7 @@ def answer_signup(
             result = signup(session, form, ip, agent, CURRENT_WORDING_VERSION)
     except InvalidInput as error:
         return form_with_error(request, factory, form, error)
-    enqueue_delivery(settings, result.delivery_id)
-    return render(request, "check_inbox.html")
+    return deliver_after_answer(render(request, "check_inbox.html"), settings, factory, result.delivery_id)
 
 
 def form_with_error(

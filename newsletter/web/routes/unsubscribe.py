@@ -11,8 +11,8 @@ from starlette.exceptions import HTTPException
 from newsletter.db import session_scope
 from newsletter.errors import InvalidToken, NotFound
 from newsletter.links.tokens import read_token
-from newsletter.subscribers.outbox import enqueue_delivery
 from newsletter.subscribers.service import subscriber_view, unsubscribe
+from newsletter.web.delivery import deliver_after_answer
 from newsletter.web.deps import (
     ClientIpDep,
     SessionDep,
@@ -69,8 +69,7 @@ def unsubscribe_submit(
     subscriber_id = read_token(settings, "unsubscribe", token).subject_id
     with session_scope(factory) as session:
         change = unsubscribe(session, subscriber_id, "web", ip=ip, user_agent=agent, send_goodbye=True)
-    enqueue_delivery(settings, change.delivery_id)
-    return render(request, "unsubscribed.html")
+    return deliver_after_answer(render(request, "unsubscribed.html"), settings, factory, change.delivery_id)
 
 
 async def is_one_click_request(request: Request) -> bool:
