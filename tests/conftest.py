@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter import migrations, services
 from newsletter.config import Settings
 from newsletter.db import make_engine, make_session_factory
+from tests.browser_fixtures import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.databases import create_database, drop_database
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -153,3 +155,18 @@ def command_env(
     get_settings.cache_clear()
     yield monkeypatch
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def chromium(record_property: Any) -> Iterator[Any]:
+    """The system Chromium under Playwright, for the browser tests; each test records the screenshot
+    folder as its `screenshots` property in pytest's JUnit report. Ask for the server fixture before this
+    one, so the server is up before the browser and stops after it."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    record_property("screenshots", str(ARTIFACTS))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -252,7 +252,8 @@ def test_every_email_is_readable_at_375_and_800_pixels_in_light_and_dark_mode(co
     require_chromium()
     from playwright.sync_api import sync_playwright
 
-    from tests.test_web_browser import CHROMIUM_ARGS, CONTRAST_FAILURES_JS
+    from tests.browser_fixtures import CHROMIUM_ARGS
+    from tests.test_web_browser import CONTRAST_FAILURES_JS
 
     long_titled = paper(3, title="A very long title " * 8 + "y" * 300)
     contexts = {name: fixed_context(name) for name in EMAIL_NAMES}

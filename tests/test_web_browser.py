@@ -33,28 +33,17 @@ from newsletter.links import urls as links
 from newsletter.models import Delivery
 from newsletter.subscribers.service import find_subscriber_by_email, subscriber_view
 from newsletter.web.app import create_app
+
+# CHROMIUM and CHROMIUM_ARGS stay importable from here for the browser tests that import them so.
+from tests.browser_fixtures import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM  # noqa: F401
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import free_port, make_content, make_edition
 from tests.web_fixtures import database_snapshot, links_in, send_every_kind_of_email
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web"
 PHONE = {"width": 390, "height": 844}
 EMAIL_TIMEOUT_S = 60
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="the system chromium is not installed (apt-get install chromium)"
-    ),
-]
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 # WCAG 2.1 contrast of every visible piece of text against the first opaque background behind it:
 # 4.5:1, or 3:1 for large text. Returns the failures.
@@ -160,15 +149,8 @@ def mail_worker(
 
 
 @pytest.fixture
-def browser(live_server: str, record_property: Any) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    record_property("screenshots", str(ARTIFACTS))
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def browser(live_server: str, chromium: Any) -> Any:
+    return chromium
 
 
 @pytest.fixture

@@ -23,16 +23,10 @@ from newsletter.db import session_scope
 from newsletter.links import urls
 from newsletter.links.tokens import make_token
 from newsletter.subscribers.service import find_subscriber_by_email
+from tests.browser_fixtures import ARTIFACTS, NEEDS_CHROMIUM
 from tests.mail_factories import free_port
-from tests.test_web_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="the system chromium is not installed (apt-get install chromium)"
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, NEEDS_CHROMIUM]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 DEMO_START_TIMEOUT_S = 240
@@ -77,15 +71,8 @@ def served_demo(
 
 
 @pytest.fixture
-def browser(served_demo: str, record_property: Any) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    record_property("screenshots", str(ARTIFACTS))
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def browser(served_demo: str, chromium: Any) -> Any:
+    return chromium
 
 
 def new_page(browser: Any, viewport: dict[str, int], **options: Any) -> Any:
