@@ -11,21 +11,25 @@ from pathlib import Path
 import httpx
 import pytest
 
+from newsletter.plaintext.latex import latex_to_text
 from newsletter.sources.arxiv import ArxivClient
 from newsletter.sources.hf import HfClient
-from newsletter.sources.parse import parse_arxiv_feed
+from newsletter.sources.parse import normalise_whitespace, parse_arxiv_feed
 from newsletter.sources.ratelimit import SharedRateLimiter
 from newsletter.sources.replay import ReplayServer, start_replay_server
 from newsletter.sources.samplefeed import (
     SAMPLE_FEED_DIR,
     SAMPLE_TODAY,
+    TLDRS_FILE,
     build_sample_feed,
     load_sample_daily_papers,
     load_sample_papers,
+    load_tldrs,
     synthesise_feed,
     write_sample_feed,
 )
 from newsletter.sources.wireformat import render_atom_entry, render_atom_feed
+from newsletter.summaries.guard import unsupported_numbers
 from tests.recordings import shared_redis
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "corpus" / "papers.json"
@@ -129,7 +133,9 @@ def test_sample_feed_has_what_the_demo_needs() -> None:
 def test_sample_feed_builder_reproduces_the_shipped_files() -> None:
     corpus = json.loads(CORPUS.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as directory:
-        written = write_sample_feed(build_sample_feed(corpus), Path(directory))
+        written = write_sample_feed(
+            build_sample_feed(corpus, load_tldrs(CORPUS.with_name(TLDRS_FILE))), Path(directory)
+        )
         for path in written:
             shipped = SAMPLE_FEED_DIR / path.relative_to(directory)
             assert path.read_bytes() == shipped.read_bytes(), f"{shipped} is stale: rebuild the sample feed"
@@ -153,3 +159,25 @@ def test_synthesised_benchmark_feed_parses_to_distinct_papers() -> None:
     page = parse_arxiv_feed(synthesise_feed(corpus, 1_000))
     assert len({paper.arxiv_id for paper in page.entries}) == 1_000
     assert page.rejections == []
+
+
+def test_the_sample_feeds_tldrs_are_one_line_summaries_not_the_abstracts_first_sentence() -> None:
+    corpus = {item["title"]: item for item in json.loads(CORPUS.read_text(encoding="utf-8"))}
+    featured = {title for title, item in corpus.items() if isinstance(item.get("upvotes"), int)}
+    tldrs = load_tldrs(CORPUS.with_name(TLDRS_FILE))
+    daily = load_sample_daily_papers()
+    shipped = {
+        item["paper"]["title"]: item["paper"]["ai_summary"] for items in daily.values() for item in items
+    }
+    by_shown_title = {normalise_whitespace(title): tldr for title, tldr in tldrs.items()}
+
+    assert set(tldrs) == featured
+    assert len(shipped) == len(featured)
+    assert shipped == {title: by_shown_title[title] for title in shipped}
+    for title, tldr in tldrs.items():
+        abstract = latex_to_text(corpus[title]["abstract"])
+        first_sentence = abstract.split(". ")[0]
+        assert "\n" not in tldr and 40 <= len(tldr) <= 220, title
+        assert not tldr.startswith(first_sentence[:60]), title
+        # Facts from the paper: no number its title and abstract do not state.
+        assert unsupported_numbers(tldr, f"{latex_to_text(title)} {abstract}") == [], title

@@ -2,6 +2,7 @@
 by the replay server; also synthesises large feeds in memory for benchmarks.
 
 Build:  python -m newsletter.sources.samplefeed build --corpus tests/fixtures/corpus/papers.json
+        (the featured papers' TL;DRs come from hf-tldrs.json beside the corpus)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,8 @@ from newsletter.sources.parse import PaperRecord, normalise_whitespace, parse_ar
 from newsletter.sources.wireformat import render_atom_entry, render_atom_feed, render_hf_item
 
 SAMPLE_FEED_DIR = Path(__file__).with_name("sample_feed")
+# Beside the corpus: the Hugging Face TL;DRs of its featured papers.
+TLDRS_FILE = "hf-tldrs.json"
 # A fixed "today" keeps the files stable; the demo fetches the window before it.
 SAMPLE_TODAY = date(2026, 11, 20)
 SAMPLE_SEARCH_QUERY = "cat:cs.LG OR cat:cs.CL OR cat:cs.CV OR cat:cs.AI OR cat:stat.ML (sample feed)"
@@ -197,7 +200,12 @@ def paper_from_corpus(item: dict[str, Any], arxiv_id: str, today: date) -> Paper
     )
 
 
-def build_sample_feed(corpus: Sequence[dict[str, Any]], today: date = SAMPLE_TODAY) -> SampleFeed:
+def build_sample_feed(
+    corpus: Sequence[dict[str, Any]], tldrs: Mapping[str, str] | None = None, today: date = SAMPLE_TODAY
+) -> SampleFeed:
+    """`tldrs`: title → the one-line summary a featured paper's Hugging Face answer carries as
+    `ai_summary` (written for these papers, like the real ones; none when a title has none)."""
+    tldrs = tldrs or {}
     ids = made_up_ids([normalise_whitespace(item["title"]) for item in corpus])
     papers: list[PaperRecord] = []
     daily_papers: dict[date, list[dict[str, Any]]] = defaultdict(list)
@@ -224,7 +232,7 @@ def build_sample_feed(corpus: Sequence[dict[str, Any]], today: date = SAMPLE_TOD
                     github_stars=(seed // 7) % 2_000 if seed % 2 == 0 else None,
                     project_page=f"https://sample-lab.github.io/{slug}/" if seed % 3 == 0 else None,
                     ai_keywords=keywords,
-                    ai_summary=paper.abstract.split(". ")[0].rstrip(".") + "." if paper.abstract else None,
+                    ai_summary=tldrs.get(item["title"]),
                 )
             )
         if not is_hf_only:
@@ -322,15 +330,23 @@ def synthesise_feed_pages(
     ]
 
 
+def load_tldrs(path: Path) -> dict[str, str]:
+    tldrs: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return tldrs
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m newsletter.sources.samplefeed")
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="regenerate the bundled sample feed from a corpus JSON")
     build.add_argument("--corpus", type=Path, required=True)
+    build.add_argument(
+        "--tldrs", type=Path, help="title → one-line summary JSON (default: hf-tldrs.json beside the corpus)"
+    )
     build.add_argument("--out", type=Path, default=SAMPLE_FEED_DIR)
     arguments = parser.parse_args(argv)
     corpus = json.loads(arguments.corpus.read_text(encoding="utf-8"))
-    feed = build_sample_feed(corpus)
+    feed = build_sample_feed(corpus, load_tldrs(arguments.tldrs or arguments.corpus.with_name(TLDRS_FILE)))
     written = write_sample_feed(feed, arguments.out)
     featured = sum(len(items) for items in feed.daily_papers.values())
     print(f"{len(feed.papers)} arXiv entries, {featured} featured on Hugging Face, {len(written)} files")
