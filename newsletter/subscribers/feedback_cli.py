@@ -11,16 +11,9 @@ from newsletter.console import command_session, console, error_console, load_set
 from newsletter.errors import InvalidInput, NotFound
 from newsletter.feedback.personal import enqueue_refit
 from newsletter.feedback.votes import record_vote, remove_vote, votes_of
-from newsletter.subscribers.service import find_subscriber_by_email
+from newsletter.subscribers.service import subscriber_by_email
 
 feedback_app = typer.Typer(help="Readers' votes on papers (operators).", no_args_is_help=True)
-
-
-def _subscriber_id(session, email: str) -> int:  # type: ignore[no-untyped-def]
-    subscriber = find_subscriber_by_email(session, email)
-    if subscriber is None:
-        raise NotFound(f"no subscriber with the address {email}")
-    return subscriber.id
 
 
 @feedback_app.command("list")
@@ -29,7 +22,7 @@ def list_command(email: Annotated[str, typer.Argument(help="The reader's address
     settings = load_settings()
     try:
         with command_session(settings) as session:
-            votes = votes_of(session, _subscriber_id(session, email))
+            votes = votes_of(session, subscriber_by_email(session, email).id)
     except NotFound as error:
         error_console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error
@@ -52,7 +45,7 @@ def add_command(
     settings = load_settings()
     try:
         with command_session(settings) as session:
-            change = record_vote(session, _subscriber_id(session, email), paper, vote)
+            change = record_vote(session, subscriber_by_email(session, email).id, paper, vote)
     except (NotFound, InvalidInput) as error:
         error_console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error
@@ -72,7 +65,7 @@ def remove_command(
     settings = load_settings()
     try:
         with command_session(settings) as session:
-            change = remove_vote(session, _subscriber_id(session, email), paper)
+            change = remove_vote(session, subscriber_by_email(session, email).id, paper)
     except NotFound as error:
         error_console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error
