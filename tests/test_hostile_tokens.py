@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
+from newsletter.feedback.votes import record_vote
 from newsletter.links import urls as links
 from newsletter.links.tokens import Purpose, make_token
-from newsletter.models import ConsentEvent, Delivery, KeywordAlert, Subscriber, SubscriberTopic
+from newsletter.models import ConsentEvent, Delivery, KeywordAlert, PaperVote, Subscriber, SubscriberTopic
 from newsletter.web.app import create_app
 from newsletter.web.csrf import COOKIE_NAME, form_token
 from tests.factories import make_paper, make_subscriber
@@ -33,7 +34,10 @@ from tests.mail_factories import make_content, make_edition
 from tests.web_fixtures import BASE_URL, csrf_token
 
 _addresses = itertools.count(1)
-PURPOSES: tuple[Purpose, ...] = ("confirm", "preferences", "unsubscribe", "edition", "data")
+PURPOSES: tuple[Purpose, ...] = ("confirm", "preferences", "unsubscribe", "edition", "data", "feedback")
+# Alice's paper, on which she voted "less like this": a vote link, an undo or a Remove that got through
+# would change her vote.
+ALICES_PAPER = "2611.30001"
 PREFERENCE_FIELDS = {"topics": ["robotics"], "keywords": "pwned", "send_time": "03:00", "timezone": "UTC"}
 
 
@@ -67,8 +71,9 @@ def people(committed_session_factory: sessionmaker[Session]) -> dict[str, int]:
         alice = make_subscriber(session, "alice@example.org", topics=["NLP"], keywords=["retrieval"])
         bob = make_subscriber(session, "bob@example.org", status="pending")
         mallory = make_subscriber(session, "mallory@example.org", topics=["Robotics"])
-        paper = make_paper(session, title="A paper for Alice")
+        paper = make_paper(session, title="A paper for Alice", arxiv_id=ALICES_PAPER)
         make_edition(session, alice, make_content(session, [paper]))
+        record_vote(session, alice.id, ALICES_PAPER, "down")
         return {"alice": alice.id, "bob": bob.id, "mallory": mallory.id}
 
 
@@ -97,6 +102,9 @@ def everything(factory: sessionmaker[Session]) -> dict[str, object]:
                 select(KeywordAlert.subscriber_id, KeywordAlert.keyword).order_by(KeywordAlert.id)
             ).all(),
             "consent": session.scalar(select(func.count()).select_from(ConsentEvent)),
+            "votes": session.execute(
+                select(PaperVote.subscriber_id, PaperVote.paper_id, PaperVote.vote, PaperVote.voted_at)
+            ).all(),
             "deliveries": session.scalar(select(func.count()).select_from(Delivery)),
         }
 
@@ -108,6 +116,7 @@ def link_path(purpose: Purpose, token: str) -> str:
         "unsubscribe": f"/unsubscribe/{token}",
         "edition": f"/editions/{token}",
         "data": f"/my-data/{token}",
+        "feedback": f"/feedback/{token}",
     }[purpose]
 
 
@@ -128,6 +137,10 @@ USES: list[tuple[str, str, str, dict[str, object]]] = [
     ("GET", "unsubscribe", "/one-click", {}),
     ("POST", "unsubscribe", "/one-click", {"List-Unsubscribe": "One-Click"}),
     ("GET", "edition", "", {}),
+    ("POST", "preferences", "/votes/remove", {"paper": ALICES_PAPER}),
+    ("GET", "feedback", f"/up/{ALICES_PAPER}", {}),
+    ("POST", "feedback", f"/up/{ALICES_PAPER}", {}),
+    ("POST", "feedback", f"/undo/{ALICES_PAPER}", {}),
 ]
 
 
@@ -241,7 +254,7 @@ def test_mallorys_signature_on_alices_id_is_refused_for_every_action(
     before = everything(committed_session_factory)
     for name, forged in forgeries.items():
         for method, where, suffix, fields in USES:
-            if where not in ("preferences", "data"):
+            if where not in ("preferences", "data", "feedback"):
                 continue
             response = use(browser(), method, where, suffix, forged, fields)
             assert response.status_code in (400, 404), (name, suffix, response.status_code)
@@ -354,6 +367,11 @@ BROWSER_FORMS: list[tuple[str, Callable[[Settings, dict[str, int]], str], dict[s
     ("delete", lambda s, p: link_path("data", make_token(s, "data", p["alice"])) + "/delete",
      {"confirm_delete": "yes"}),
     ("unsubscribe", lambda s, p: link_path("unsubscribe", make_token(s, "unsubscribe", p["alice"])), {}),
+    ("remove a vote", lambda s, p: link_path("preferences", make_token(s, "preferences", p["alice"])) + "/votes/remove",
+     {"paper": ALICES_PAPER}),
+    ("vote", lambda s, p: link_path("feedback", make_token(s, "feedback", p["alice"])) + f"/up/{ALICES_PAPER}", {}),
+    ("undo a vote", lambda s, p: link_path("feedback", make_token(s, "feedback", p["alice"])) + f"/undo/{ALICES_PAPER}",
+     {}),
 ]  # fmt: skip
 CSRF_ATTEMPTS = [
     "no token, no cookie",
