@@ -193,7 +193,30 @@ def test_a_deleted_subscribers_vote_link_changes_nothing(
     assert page.status_code == 404 and "does not exist any more" in page.text
     posted = client.post(path, data={"csrf_token": token})
     assert posted.status_code == 404 and "does not exist any more" in posted.text
+    undone = client.post(vote_path(settings, alice_id, "undo", "2611.20001"), data={"csrf_token": token})
+    assert undone.status_code == 404 and "does not exist any more" in undone.text
     assert votes(committed_session_factory) == []
+
+
+@pytest.mark.parametrize(
+    "arxiv_id",
+    ["2611.99999", "2611.20001v", "\x00", "../../etc/passwd", "<script>alert(1)</script>", "9" * 5000],
+)
+def test_a_vote_or_undo_on_a_paper_that_is_not_there_changes_nothing(
+    client, settings, committed_session_factory, alice_id, arxiv_id
+) -> None:
+    vote_via_page(client, vote_path(settings, alice_id, "up", "2611.20001"))
+    before = votes(committed_session_factory)
+    path = vote_path(settings, alice_id, "down", arxiv_id)
+    token = csrf_token(client.get(vote_path(settings, alice_id, "up", "2611.20001")).text)
+    for response in (
+        client.get(path),
+        client.post(path, data={"csrf_token": token}),
+        client.post(vote_path(settings, alice_id, "undo", arxiv_id), data={"csrf_token": token}),
+    ):
+        assert response.status_code == 404 and "no paper" in response.text, response.text[:300]
+        assert "<script>alert" not in response.text
+    assert votes(committed_session_factory) == before and [vote for _, vote in before] == ["up"]
 
 
 def test_a_vote_without_the_pages_csrf_token_is_refused(
