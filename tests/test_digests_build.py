@@ -86,9 +86,7 @@ def test_keyword_alerts_use_stemmed_full_text_search(session: Session, settings:
     assert item.matched_keywords == ["accumulation"] and "keyword “accumulation”" in item.reason
 
 
-def test_a_paper_is_never_sent_twice_but_returns_once_when_updated(
-    session: Session, settings: Settings
-) -> None:
+def test_a_paper_is_never_sent_twice_not_even_in_a_new_version(session: Session, settings: Settings) -> None:
     paper = make_paper(session, topics=["NLP"], upvotes=10)
     alice = make_subscriber(session, topics=["NLP"])
     build(session, settings)
@@ -99,20 +97,23 @@ def test_a_paper_is_never_sent_twice_but_returns_once_when_updated(
     report, _ = build(session, settings, next_day)
     assert report.by_kind == {"skipped": 1}
 
-    # A new version appears: it comes back once, marked as an update.
+    # A new version appears: fresh activity, but the reader already has the paper.
     session.execute(
         Paper.__table__.update()
         .where(Paper.id == paper.id)
         .values(version=2, updated_at=next_day + timedelta(hours=1))
     )
     report, _ = build(session, settings, next_day + timedelta(days=1))
-    assert report.by_kind == {"papers": 1}
-    items = edition_items(session, alice.id)
-    assert [(item.paper_version, item.is_update) for item in items] == [(1, False), (2, True)]
-    assert items[-1].reason.endswith("updated to v2")
-
-    report, _ = build(session, settings, next_day + timedelta(days=2))
     assert report.by_kind == {"skipped": 1}
+    assert [(item.paper_id, item.paper_version) for item in edition_items(session, alice.id)] == [
+        (paper.id, 1)
+    ]
+
+    # A reader who never got it does get the new version.
+    bob = make_subscriber(session, "bob@example.org", topics=["NLP"])
+    build(session, settings, next_day + timedelta(days=2))
+    assert [(item.paper_id, item.paper_version) for item in edition_items(session, bob.id)] == [(paper.id, 2)]
+    assert not any(item.is_update for item in edition_items(session, bob.id))
 
 
 def test_caps_per_edition_and_per_topic_count_the_overflow(session: Session, settings: Settings) -> None:

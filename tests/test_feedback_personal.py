@@ -13,7 +13,12 @@ from sqlalchemy.orm import Session
 from newsletter.config import Settings
 from newsletter.digests.build import build_editions_chunk
 from newsletter.embeddings import embed_pending, load_model
-from newsletter.feedback.personal import fit_reader_model, personal_weight, readers_with_stale_models
+from newsletter.feedback.personal import (
+    fit_reader_model,
+    load_reader_tastes,
+    personal_weight,
+    readers_with_stale_models,
+)
 from newsletter.feedback.votes import record_vote, remove_vote
 from newsletter.models import ReaderModel
 from tests.factories import make_paper, make_subscriber
@@ -196,3 +201,39 @@ def test_a_vote_through_the_feedback_command_is_learned_by_a_real_worker(
         wait_for(
             lambda: count(committed_session_factory, fitted) == 1, worker, "refitting the reader's model"
         )
+
+
+def test_readers_of_one_chunk_each_get_their_own_view(session: Session, settings: Settings, papers) -> None:
+    alice = make_subscriber(session, "alice@example.org")
+    bob = make_subscriber(session, "bob@example.org")
+    carol = make_subscriber(session, "carol@example.org")
+    for title, _ in LIKED:
+        vote(session, alice.id, papers[title], "up")
+    vote(session, bob.id, papers[TRENDING[0][0]], "down")
+    vote(session, bob.id, papers[TRENDING[3][0]], "up")
+    vote(session, bob.id, papers[LIKED[0][0]], "down")
+    for reader in (alice, bob):
+        fit_reader_model(session, reader.id, load_model().name)
+    together = plan(session, settings)
+    for reader in (alice, bob, carol):
+        _, planned, _ = build_editions_chunk(session, settings, NOW, only_ids=[reader.id], dry_run=True)
+        assert [item.paper_id for item in planned[0].selection.items] == [
+            papers[title] for title, _ in together[reader.id]
+        ]
+    assert together[alice.id][0][0] in ATTENTION
+    assert TRENDING[0][0] not in [title for title, _ in together[bob.id]]
+    assert [title for title, _ in together[carol.id]] == [title for title, _, _ in TRENDING[:4]]
+
+
+def test_an_edition_reads_back_exactly_the_stored_weights(session: Session, papers) -> None:
+    alice = make_subscriber(session, "alice@example.org")
+    for title, _ in LIKED[:3]:
+        vote(session, alice.id, papers[title], "up")
+    vote(session, alice.id, papers[TRENDING[0][0]], "down")
+    fit_reader_model(session, alice.id, load_model().name)
+    stored = session.get_one(ReaderModel, alice.id)
+    taste = load_reader_tastes(session, [alice.id], lambda: load_model().name)[alice.id]
+    assert taste.weights is not None and taste.weights.dtype == np.float32
+    assert taste.weights.tolist() == np.asarray(stored.weights, dtype=np.float32).tolist()
+    assert taste.intercept == stored.intercept and taste.vote_count == 4
+    assert taste.hidden_ids == {papers[TRENDING[0][0]]}

@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import partial
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,12 +24,12 @@ from newsletter.digests.select import (
     Selector,
     load_candidates,
     load_keyword_matches,
-    load_sent_versions,
+    load_sent_papers,
     load_tastes,
 )
-from newsletter.embeddings import load_model
+from newsletter.embeddings import model_name
 from newsletter.feedback.personal import load_reader_tastes
-from newsletter.feedback.ranking import CandidateVectors, FeedbackPapers, personal_view
+from newsletter.feedback.ranking import CandidateVectors, FeedbackPapers, ReaderViews
 from newsletter.sqlarrays import array_literal
 from newsletter.summaries.languages import is_llm_configured
 
@@ -93,7 +92,7 @@ class EditionPlanner:
 
     def _candidate_vectors(self, session: Session) -> CandidateVectors:
         if self.candidate_vectors is None:
-            self.candidate_vectors = CandidateVectors(session, self.candidate_ids, load_model().name)
+            self.candidate_vectors = CandidateVectors(session, self.candidate_ids, model_name())
         return self.candidate_vectors
 
     def plan(self, session: Session, due: Sequence[DueSubscriber]) -> list[PlannedEdition]:
@@ -108,12 +107,17 @@ class EditionPlanner:
             self.selector.keyword_matches
         )
         self.selector.add_keyword_matches(load_keyword_matches(session, new_keywords, self.candidate_ids))
-        sent = load_sent_versions(session, subscriber_ids, self.candidate_ids)
-        reader_tastes = load_reader_tastes(session, subscriber_ids, lambda: load_model().name)
+        sent = load_sent_papers(session, subscriber_ids, self.candidate_ids)
+        reader_tastes = load_reader_tastes(session, subscriber_ids, model_name)
         if reader_tastes:
-            vectors = self._candidate_vectors(session)
             voted_ids = {i for taste in reader_tastes.values() for i in (*taste.hidden_ids, *taste.liked_ids)}
-            feedback_papers = FeedbackPapers.load(session, sorted(voted_ids), load_model().name)
+            reader_views = ReaderViews(
+                self._candidate_vectors(session),
+                reader_tastes,
+                FeedbackPapers.load(session, sorted(voted_ids), model_name()),
+                self.candidate_ids,
+                {reader: self.selector.relevant_ids(tastes[reader]) for reader in reader_tastes},
+            )
 
         planned = []
         for subscriber in due:
@@ -122,14 +126,9 @@ class EditionPlanner:
             if subscriber.last_edition_at is not None and subscriber.last_edition_at > since:
                 since = subscriber.last_edition_at
             fresh_after = self.now - (WEEKLY_MAX_AGE if is_weekly else DAILY_MAX_AGE)
-            reader_taste = reader_tastes.get(subscriber.id)
-            personal = (
-                partial(personal_view, vectors, reader_taste, feedback_papers)
-                if reader_taste is not None
-                else None
-            )
+            personal = reader_views.view(subscriber.id) if subscriber.id in reader_tastes else None
             selection = self.selector.select(
-                tastes[subscriber.id], since, fresh_after, sent.get(subscriber.id, {}), personal
+                tastes[subscriber.id], since, fresh_after, sent.get(subscriber.id, frozenset()), personal
             )
             if selection.items:
                 kind = "papers"
@@ -180,15 +179,15 @@ def store_contents(session: Session, selections: Sequence[Selection]) -> tuple[d
         session.execute(
             text(
                 """
-                INSERT INTO edition_items (content_id, rank, paper_id, paper_version, is_update,
+                INSERT INTO edition_items (content_id, rank, paper_id, paper_version,
                                            matched_topics, matched_keywords, score, reason)
-                SELECT content_id, rank, paper_id, paper_version, is_update,
+                SELECT content_id, rank, paper_id, paper_version,
                        CAST(matched_topics AS text[]), CAST(matched_keywords AS text[]), score, reason
                 FROM unnest(CAST(:content_ids AS bigint[]), CAST(:ranks AS smallint[]),
-                            CAST(:paper_ids AS bigint[]), CAST(:versions AS int[]), CAST(:updates AS boolean[]),
+                            CAST(:paper_ids AS bigint[]), CAST(:versions AS int[]),
                             CAST(:topics AS text[]), CAST(:keywords AS text[]), CAST(:scores AS float8[]),
                             CAST(:reasons AS text[]))
-                     AS i(content_id, rank, paper_id, paper_version, is_update, matched_topics,
+                     AS i(content_id, rank, paper_id, paper_version, matched_topics,
                           matched_keywords, score, reason)
                 """
             ),
@@ -197,7 +196,6 @@ def store_contents(session: Session, selections: Sequence[Selection]) -> tuple[d
                 "ranks": [rank for _, rank, _ in items],
                 "paper_ids": [item.paper_id for _, _, item in items],
                 "versions": [item.paper_version for _, _, item in items],
-                "updates": [item.is_update for _, _, item in items],
                 # Postgres has no array of arrays of varying length: each list travels as an array literal.
                 "topics": [array_literal(item.matched_topics) for _, _, item in items],
                 "keywords": [array_literal(item.matched_keywords) for _, _, item in items],

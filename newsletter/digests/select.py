@@ -12,7 +12,7 @@ import bisect
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,9 +24,6 @@ from newsletter.digests.trending import TrendingSignals, last_activity, signal_p
 from newsletter.feedback.ranking import PersonalView
 from newsletter.models import Paper
 from newsletter.summaries.queries import first_summarized_at, is_summarized, paper_tags
-
-# A reader's feedback applied to the candidates that can reach them (given as paper ids).
-PersonalViewFactory = Callable[[list[int]], PersonalView]
 
 # How far back an edition looks for papers that reached us when a subscriber has no earlier edition
 # (or it is older).
@@ -67,7 +64,6 @@ class Taste:
 class SelectedItem:
     paper_id: int
     paper_version: int
-    is_update: bool
     matched_topics: tuple[str, ...]
     matched_keywords: tuple[str, ...]
     score: float
@@ -184,27 +180,26 @@ def load_keyword_matches(
     return {keyword: frozenset(ids) for keyword, ids in matches.items()}
 
 
-def load_sent_versions(
+def load_sent_papers(
     session: Session, subscriber_ids: Sequence[int], candidate_ids: Sequence[int]
-) -> dict[int, dict[int, int]]:
-    """For each subscriber, the newest version already sent of each candidate paper (any edition)."""
-    sent: dict[int, dict[int, int]] = defaultdict(dict)
+) -> dict[int, frozenset[int]]:
+    """For each subscriber, the candidate papers already sent to them (in any edition, any version)."""
+    sent: dict[int, set[int]] = defaultdict(set)
     if not subscriber_ids or not candidate_ids:
-        return sent
+        return {}
     rows = session.execute(
         text(
             """
-            SELECT e.subscriber_id, i.paper_id, max(i.paper_version)
+            SELECT DISTINCT e.subscriber_id, i.paper_id
             FROM editions e JOIN edition_items i ON i.content_id = e.content_id
             WHERE e.subscriber_id = ANY(:subscriber_ids) AND i.paper_id = ANY(:paper_ids)
-            GROUP BY e.subscriber_id, i.paper_id
             """
         ),
         {"subscriber_ids": list(subscriber_ids), "paper_ids": list(candidate_ids)},
     )
-    for subscriber_id, paper_id, version in rows:
-        sent[subscriber_id][paper_id] = version
-    return sent
+    for subscriber_id, paper_id in rows:
+        sent[subscriber_id].add(paper_id)
+    return {subscriber_id: frozenset(papers) for subscriber_id, papers in sent.items()}
 
 
 class Selector:
@@ -237,23 +232,23 @@ class Selector:
             for rank, position in enumerate(positions, start=1)
         }
         self._memo: dict[tuple[object, ...], Selection] = {}
+        self._relevant: dict[Taste, tuple[list[int], list[int]]] = {}
+        self._in_window_memo: dict[tuple[datetime, datetime], list[bool]] = {}
         self._window_positions: dict[tuple[datetime, datetime], tuple[int, int]] = {}
-
-    def add_keyword_matches(self, keyword_matches: dict[str, frozenset[int]]) -> None:
-        self.keyword_matches.update(keyword_matches)
 
     def select(
         self,
         taste: Taste,
         since: datetime,
         fresh_after: datetime,
-        sent_versions: dict[int, int],
-        personal: PersonalViewFactory | None = None,
+        sent: frozenset[int],
+        personal: PersonalView | None = None,
     ) -> Selection:
-        """Papers available since `since` whose own activity is after `fresh_after`; with `personal`
-        (a reader who voted), ordered and filtered by their feedback, and never shared with another."""
+        """Papers available since `since` whose own activity is after `fresh_after`, none of `sent`; with
+        `personal` (a reader who voted), ordered and filtered by their feedback, and never shared with
+        another."""
         if personal is not None:
-            return self._select(taste, since, fresh_after, sent_versions, personal)
+            return self._select(taste, since, fresh_after, sent, personal)
         # Most subscribers share a window (no recent edition): bisecting aware datetimes once per window,
         # not once per subscriber, was a tenth of a build.
         window = self._window_positions.get((since, fresh_after))
@@ -264,14 +259,22 @@ class Selector:
             )
             self._window_positions[(since, fresh_after)] = window
         # Only what is both sent and still a candidate can change the outcome.
-        key = (taste, *window, tuple(sorted(sent_versions.items())) if sent_versions else ())
+        key = (taste, *window, sent)
         selection = self._memo.get(key)
         if selection is None:
-            selection = self._select(taste, since, fresh_after, sent_versions)
+            selection = self._select(taste, since, fresh_after, sent)
             self._memo[key] = selection
         return selection
 
-    def _relevant_positions(self, taste: Taste) -> list[int]:
+    def relevant_ids(self, taste: Taste) -> list[int]:
+        """The candidates the taste's topics and keywords find, best trending score first."""
+        return self._relevant_positions(taste)[1]
+
+    def _relevant_positions(self, taste: Taste) -> tuple[list[int], list[int]]:
+        """The positions (best first) and ids of the candidates the taste's topics and keywords find."""
+        found = self._relevant.get(taste)
+        if found is not None:
+            return found
         positions: set[int] = set()
         for topic in taste.topics:
             positions.update(self._positions_by_topic.get(topic, ()))
@@ -281,69 +284,77 @@ class Selector:
                 for paper_id in self.keyword_matches.get(keyword, ())
                 if paper_id in self._position_of
             )
-        return sorted(positions)
+        ordered = sorted(positions)
+        found = (ordered, [self.candidates[position].id for position in ordered])
+        self._relevant[taste] = found
+        return found
 
-    def _personal_order(
-        self, positions: list[int], personal: PersonalViewFactory
-    ) -> tuple[list[int], PersonalView]:
-        view = personal([self.candidates[position].id for position in positions])
-        ordered = view.order([self.candidates[position].id for position in positions])
-        return [self._position_of[paper_id] for paper_id in ordered], view
+    def add_keyword_matches(self, keyword_matches: dict[str, frozenset[int]]) -> None:
+        self.keyword_matches.update(keyword_matches)
+        self._relevant.clear()  # a taste's keywords may find more now
+
+    def _in_window(self, since: datetime, fresh_after: datetime) -> list[bool]:
+        """Whether each candidate (by position) is available since `since` and active after
+        `fresh_after`; the few windows of a build are computed once each."""
+        found = self._in_window_memo.get((since, fresh_after))
+        if found is None:
+            found = [
+                candidate.available_at >= since and candidate.activity >= fresh_after
+                for candidate in self.candidates
+            ]
+            self._in_window_memo[(since, fresh_after)] = found
+        return found
 
     def _select(
         self,
         taste: Taste,
         since: datetime,
         fresh_after: datetime,
-        sent_versions: dict[int, int],
-        personal: PersonalViewFactory | None = None,
+        sent: frozenset[int],
+        personal: PersonalView | None = None,
     ) -> Selection:
+        positions, _ = self._relevant_positions(taste)
+        if personal is not None:
+            positions = [self._position_of[paper_id] for paper_id in personal.ranked]
+        in_window = self._in_window(since, fresh_after)
+        # Every paper in the window and not sent yet counts as matched (chosen or overflow), whether or
+        # not a cap then leaves it out.
+        eligible = [position for position in positions if in_window[position]]
+        if sent:  # never the same paper twice, whatever its version
+            eligible = [position for position in eligible if self.candidates[position].id not in sent]
         chosen: list[SelectedItem] = []
         per_topic: dict[str, int] = defaultdict(int)
-        matched_count = 0
-        positions = self._relevant_positions(taste)
-        view = None
-        if personal is not None:
-            positions, view = self._personal_order(positions, personal)
-        for position in positions:
+        for position in eligible:
+            if len(chosen) >= taste.max_papers:
+                break
             candidate = self.candidates[position]
-            if candidate.available_at < since or candidate.activity < fresh_after:
-                continue
-            sent_version = sent_versions.get(candidate.id)
-            if sent_version is not None and sent_version >= candidate.version:
-                continue  # never the same paper twice, in any version already sent
             matched_topics = tuple(topic for topic in candidate.topics if topic in taste.topics)
             matched_keywords = tuple(
                 keyword for keyword in taste.keywords if candidate.id in self.keyword_matches.get(keyword, ())
             )
-            matched_count += 1
-            if len(chosen) >= taste.max_papers:
-                continue
             # A paper counts against the cap of its strongest matching tag; keyword finds are uncapped
             # per tag, since the subscriber asked for them by name.
             if not matched_keywords and per_topic[matched_topics[0]] >= self.max_per_topic:
                 continue
             if matched_topics:
                 per_topic[matched_topics[0]] += 1
-            is_update = sent_version is not None
             chosen.append(
                 SelectedItem(
                     paper_id=candidate.id,
                     paper_version=candidate.version,
-                    is_update=is_update,
                     matched_topics=matched_topics,
                     matched_keywords=matched_keywords,
                     score=round(candidate.score, 6),
-                    reason=(view.reasons.get(candidate.id) if view is not None else None)
+                    reason=(personal.reasons.get(candidate.id) if personal is not None else None)
                     or reason_text(
                         matched_topics,
                         matched_keywords,
                         candidate,
-                        is_update,
                         self._topic_rank.get((matched_topics[0], position)) if matched_topics else None,
                     ),
                 )
             )
+        matched_count = len(eligible)
         items = tuple(chosen)
         overflow = matched_count - len(items)
         return Selection(items=items, overflow_count=overflow, content_key=content_key(items, overflow))
@@ -353,7 +364,6 @@ def reason_text(
     matched_topics: Sequence[str],
     matched_keywords: Sequence[str],
     candidate: Candidate,
-    is_update: bool,
     topic_rank: int | None = None,
 ) -> str:
     """Why a paper is in the edition, in words, never a score: "Trending #2 in NLP · 42 upvotes"."""
@@ -363,13 +373,11 @@ def reason_text(
         parts.append(f"Trending #{topic_rank} in {matched_topics[0]}" if topic_rank else matched_topics[0])
     parts.extend(f"keyword “{keyword}”" for keyword in matched_keywords)
     parts.append(candidate.signal)
-    if is_update:
-        parts.append(f"updated to v{candidate.version}")
     return " · ".join(parts)
 
 
 def content_key(items: Sequence[SelectedItem], overflow_count: int) -> str:
     """Equal keys mean an identical email body: same papers, versions, order, reasons and overflow."""
-    payload = [[item.paper_id, item.paper_version, item.is_update, item.reason] for item in items]
+    payload = [[item.paper_id, item.paper_version, item.reason] for item in items]
     digest = hashlib.sha256(json.dumps([payload, overflow_count], ensure_ascii=False).encode())
     return digest.hexdigest()

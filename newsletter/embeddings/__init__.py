@@ -1,6 +1,6 @@
 """Sentence embeddings of papers: the model shipped in the package, batching, and storage in Postgres."""
 
-from newsletter.embeddings.model import EmbeddingModel, embedding_text, load_model
+from newsletter.embeddings.model import EmbeddingModel, embedding_text, load_model, model_name
 from newsletter.embeddings.store import (
     EmbedCounts,
     embed_all_pending,
@@ -17,5 +17,6 @@ __all__ = [
     "embedding_text",
     "load_embeddings",
     "load_model",
+    "model_name",
     "papers_without_current_embedding",
 ]

@@ -62,8 +62,19 @@ def text_hash(title: str, abstract: str) -> str:
 
 
 @cache
+def model_name() -> str:
+    """The packaged model's name, without loading it (what stored vectors and reader models are checked
+    against)."""
+    return str(json.loads((_data_directory() / "config.json").read_text("utf-8"))["name"])
+
+
+def _data_directory() -> Path:
+    return Path(str(resources.files("newsletter.embeddings").joinpath("data")))
+
+
+@cache
 def load_model() -> EmbeddingModel:
-    return load_model_from(Path(str(resources.files("newsletter.embeddings").joinpath("data"))))
+    return load_model_from(_data_directory())
 
 
 def load_model_from(directory: Path) -> EmbeddingModel:

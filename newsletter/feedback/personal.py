@@ -17,15 +17,15 @@ from datetime import UTC, datetime
 import numpy as np
 import redis
 from kombu.exceptions import OperationalError
-from sklearn.linear_model import LogisticRegression
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, any_, cast, delete, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
 from newsletter.embeddings import load_embeddings
 from newsletter.embeddings.store import text_hash_sql
 from newsletter.models import Paper, PaperEmbedding, PaperVote, ReaderModel
+from newsletter.sqlarrays import float4_vector
 from newsletter.taskqueue import enqueue
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,9 @@ def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str)
     if len(set(targets.tolist())) < 2:
         session.execute(delete(ReaderModel).where(ReaderModel.subscriber_id == subscriber_id))
         return FitReport(subscriber_id, len(votes), is_stored=False)
+    # Imported here: scikit-learn costs an edition build, which only reads fitted models, ~100 MB.
+    from sklearn.linear_model import LogisticRegression
+
     classifier = LogisticRegression(C=INVERSE_REGULARIZATION, max_iter=500)
     classifier.fit(features, targets, sample_weight=sample_weight)
     values = {
@@ -171,7 +174,7 @@ def load_reader_tastes(
     votes: dict[int, dict[str, list[int]]] = {}
     for subscriber_id, paper_id, vote in session.execute(
         select(PaperVote.subscriber_id, PaperVote.paper_id, PaperVote.vote)
-        .where(PaperVote.subscriber_id.in_(subscriber_ids))
+        .where(PaperVote.subscriber_id == any_(cast(subscriber_ids, ARRAY(BigInteger))))
         .order_by(PaperVote.subscriber_id, PaperVote.voted_at.desc(), PaperVote.paper_id)
     ):
         votes.setdefault(subscriber_id, {"up": [], "down": []})[vote].append(paper_id)
@@ -181,9 +184,13 @@ def load_reader_tastes(
         row.subscriber_id: row
         for row in session.execute(
             select(
-                ReaderModel.subscriber_id, ReaderModel.weights, ReaderModel.intercept, ReaderModel.vote_count
+                ReaderModel.subscriber_id,
+                func.array_send(ReaderModel.weights).label("weights"),
+                ReaderModel.intercept,
+                ReaderModel.vote_count,
             ).where(
-                ReaderModel.subscriber_id.in_(list(votes)), ReaderModel.embedding_model == embedding_model()
+                ReaderModel.subscriber_id == any_(cast(list(votes), ARRAY(BigInteger))),
+                ReaderModel.embedding_model == embedding_model(),
             )
         )
     }
@@ -191,7 +198,7 @@ def load_reader_tastes(
     for subscriber_id, by_vote in votes.items():
         model = models.get(subscriber_id)
         tastes[subscriber_id] = ReaderTaste(
-            weights=np.asarray(model.weights, dtype=np.float32) if model else None,
+            weights=float4_vector(model.weights) if model else None,
             intercept=float(model.intercept) if model else 0.0,
             vote_count=int(model.vote_count) if model else 0,
             hidden_ids=frozenset(by_vote["down"]),

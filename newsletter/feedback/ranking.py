@@ -1,11 +1,13 @@
 """What one reader's feedback does to an edition: which candidates it hides, how it reorders the rest,
 and the "why" of a pick it brought up. Digests ask this module; it never reads the digests' tables.
 
-Everything is loaded once per chunk of readers (candidate vectors once per build) and scored with numpy.
+Everything is loaded once per chunk of readers (candidate vectors once per build) and scored with numpy,
+a chunk's readers together.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,75 +53,197 @@ class FeedbackPapers:
 
 @dataclass(frozen=True)
 class PersonalView:
-    """One reader's feedback applied to the build's candidates."""
+    """One reader's feedback applied to the candidates that can reach them."""
 
-    weight: float
-    scores: dict[int, float]  # candidate id -> probability the reader likes it
-    excluded: frozenset[int]
-    reasons: dict[int, str]
+    ranked: list[int]  # those not hidden, best first by the blend of trending and personal order
+    reasons: Mapping[int, str]  # the "why" of a pick that resembles papers the reader liked
 
-    def order(self, trending_order: list[int]) -> list[int]:
-        """The papers not excluded, best first: each paper's place in the trending order and in the
-        personal order, as shares (1 = first), blended (1 - w) : w. Ranks, not raw values, so neither
-        signal's scale decides; a paper without a personal score keeps its trending share."""
-        kept = [paper_id for paper_id in trending_order if paper_id not in self.excluded]
-        count = max(len(kept), 1)
-        by_score = sorted(
-            (paper_id for paper_id in kept if paper_id in self.scores), key=lambda i: -self.scores[i]
+
+class LikedReasons(Mapping[int, str]):
+    """The "why" of each candidate within LIKE_COSINE of papers the reader liked (other than itself): how
+    many, and the closest one's title (the first of equals, in the reader's order of likes). Worded only
+    when asked: an edition names a handful of the candidates it weighed."""
+
+    def __init__(
+        self,
+        column_of: Mapping[int, int],
+        counts: np.ndarray,
+        nearest: np.ndarray,
+        liked: list[int],
+        title: Callable[[int], str],
+    ) -> None:
+        self._column_of = column_of
+        self._counts = counts
+        self._nearest = nearest
+        self._liked = liked
+        self._title = title
+
+    def __getitem__(self, paper_id: int) -> str:
+        column = self._column_of.get(paper_id)
+        count = int(self._counts[column]) if column is not None else 0
+        if not count:
+            raise KeyError(paper_id)
+        title = self._title(self._liked[int(self._nearest[column])])
+        return f"Like {count} {'paper' if count == 1 else 'papers'} you liked, e.g. “{title}”"
+
+    def __iter__(self) -> Iterator[int]:
+        return (paper_id for paper_id, column in self._column_of.items() if self._counts[column])
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._counts))
+
+
+# Readers are taken in blocks small enough that a block's (readers x their votes x candidates) cosines
+# stay around this many numbers.
+BLOCK_NUMBERS = 4_000_000
+
+
+class ReaderViews:
+    """A chunk of readers' feedback applied to the build's candidates at once, with whole-matrix numpy
+    operations instead of a few dozen small ones per reader: one matrix product scores every candidate for
+    every reader's model, one gives the cosine of every paper they voted on to every candidate, and each
+    reader's hidden papers, blended order and liked-paper reasons come out of those as rows.
+
+    `trending_ids` are all the candidates, best trending score first; `relevant` gives each reader the
+    candidates that can reach them (their topics' and keywords'), in that order.
+    """
+
+    def __init__(
+        self,
+        candidates: CandidateVectors,
+        tastes: Mapping[int, ReaderTaste],
+        papers: FeedbackPapers,
+        trending_ids: list[int],
+        relevant: Mapping[int, list[int]],
+    ) -> None:
+        self.papers = papers
+        self._ids = np.asarray(trending_ids, dtype=np.int64)
+        self._column_of = {paper_id: column for column, paper_id in enumerate(trending_ids)}
+        count = len(trending_ids)
+        # Candidate vectors in trending order; a candidate without one has a zero row and no score.
+        rows = [candidates.row_of.get(paper_id) for paper_id in trending_ids]
+        self._has_vector = np.asarray([row is not None for row in rows], dtype=bool)
+        dimensions = candidates.matrix.shape[1] if candidates.ids else 0
+        matrix = np.zeros((count, dimensions), dtype=np.float32)
+        if dimensions:
+            matrix[self._has_vector] = candidates.matrix[[row for row in rows if row is not None]]
+        # Cosine of each voted paper to each candidate, and a last row of -inf for padding.
+        voted = list(papers.vectors)
+        self._voted_row = {paper_id: row for row, paper_id in enumerate(voted)}
+        similarity = np.full((len(voted) + 1, count), -np.inf, dtype=np.float32)
+        if voted and dimensions:
+            similarity[:-1] = np.vstack([papers.vectors[paper_id] for paper_id in voted]) @ matrix.T
+            similarity[:-1, ~self._has_vector] = -np.inf
+        self._similarity = similarity
+        self._short_titles: dict[int, str] = {}
+        self._views: dict[int, PersonalView] = {}
+        readers = list(relevant)
+        widest = max(
+            (max(len(tastes[reader].hidden_ids), len(tastes[reader].liked_ids)) for reader in readers),
+            default=1,
         )
-        personal_share = {paper_id: 1 - rank / count for rank, paper_id in enumerate(by_score)}
+        block = max(1, BLOCK_NUMBERS // max(1, widest * count))
+        for start in range(0, len(readers), block):
+            self._views_of_block(matrix, tastes, relevant, readers[start : start + block])
 
-        def blended(item: tuple[int, int]) -> tuple[float, int]:
-            rank, paper_id = item
-            trending_share = 1 - rank / count
-            share = personal_share.get(paper_id, trending_share)
-            return (-((1 - self.weight) * trending_share + self.weight * share), rank)
+    def view(self, reader: int) -> PersonalView:
+        return self._views[reader]
 
-        return [paper_id for _, paper_id in sorted(enumerate(kept), key=blended)]
+    def _padded_votes(self, paper_lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Each reader's voted papers as rows of the similarity matrix (padding: its -inf row), and ids."""
+        width = max((len(papers) for papers in paper_lists), default=0)
+        rows = np.full((len(paper_lists), width), len(self._voted_row), dtype=np.intp)
+        ids = np.full((len(paper_lists), width), -1, dtype=np.int64)
+        for reader, papers in enumerate(paper_lists):
+            rows[reader, : len(papers)] = [self._voted_row[paper_id] for paper_id in papers]
+            ids[reader, : len(papers)] = papers
+        return rows, ids
+
+    def _views_of_block(
+        self,
+        matrix: np.ndarray,
+        tastes: Mapping[int, ReaderTaste],
+        relevant: Mapping[int, list[int]],
+        readers: list[int],
+    ) -> None:
+        count = len(self._ids)
+        size = len(readers)
+        is_relevant = np.zeros((size, count), dtype=bool)
+        hidden = np.zeros((size, count), dtype=bool)
+        for block_row, reader in enumerate(readers):
+            is_relevant[block_row, [self._column_of[paper_id] for paper_id in relevant[reader]]] = True
+            hidden[
+                block_row, [self._column_of[i] for i in tastes[reader].hidden_ids if i in self._column_of]
+            ] = True
+        # Near-duplicates of a hidden paper (among candidates with a vector) are hidden too.
+        hidden_rows, _ = self._padded_votes(
+            [[i for i in tastes[reader].hidden_ids if i in self._voted_row] for reader in readers]
+        )
+        if hidden_rows.shape[1]:
+            hidden |= self._similarity[hidden_rows].max(axis=1) >= NEAR_DUPLICATE_COSINE
+        kept = is_relevant & ~hidden
+        kept_count = kept.sum(axis=1)
+        denominator = np.maximum(kept_count, 1)[:, None]
+        trending_rank = np.cumsum(kept, axis=1) - 1
+        trending_share = 1 - trending_rank / denominator
+        # The personal order: the model's score, best first; equal ones keep the trending order. Logits in
+        # float64 order exactly as the probabilities do, without float32 rounding making ties (and one
+        # reader's order depending on which readers share their matrix product).
+        models = {
+            block_row: weights
+            for block_row, reader in enumerate(readers)
+            if (weights := tastes[reader].weights) is not None
+        }
+        modelled = list(models)
+        scored = np.zeros((size, count), dtype=bool)
+        logits = np.zeros((size, count), dtype=np.float64)
+        if modelled and matrix.shape[1]:
+            weights = np.vstack(list(models.values())).astype(np.float64)
+            intercepts = np.asarray([tastes[readers[block_row]].intercept for block_row in modelled])
+            logits[modelled] = weights @ matrix.T.astype(np.float64) + intercepts[:, None]
+            scored[modelled] = kept[modelled] & self._has_vector
+        by_score = np.argsort(np.where(scored, -logits, np.inf), axis=1, kind="stable")
+        personal_rank = np.empty_like(by_score)
+        np.put_along_axis(personal_rank, by_score, np.arange(count)[None, :], axis=1)
+        personal_share = np.where(scored, 1 - personal_rank / denominator, trending_share)
+        weight = np.asarray([tastes[reader].personal_weight for reader in readers], dtype=np.float64)[:, None]
+        blended = (1 - weight) * trending_share + weight * personal_share
+        order = np.lexsort((trending_rank, np.where(kept, -blended, np.inf)), axis=1)
+        # Liked papers close to each candidate: how many, and the closest (first of equals).
+        liked_lists = [[i for i in tastes[reader].liked_ids if i in self._voted_row] for reader in readers]
+        liked_rows, liked_ids = self._padded_votes(liked_lists)
+        if liked_rows.shape[1]:
+            similarity = self._similarity[liked_rows]
+            close = (similarity >= LIKE_COSINE) & (liked_ids[:, :, None] != self._ids[None, None, :])
+            close_count = close.sum(axis=1)
+            nearest = np.where(close, similarity, -np.inf).argmax(axis=1)
+        for block_row, reader in enumerate(readers):
+            ranked = self._ids[order[block_row, : kept_count[block_row]]].tolist()
+            reasons: Mapping[int, str] = {}
+            if liked_lists[block_row]:
+                reasons = LikedReasons(
+                    self._column_of,
+                    close_count[block_row],
+                    nearest[block_row],
+                    liked_lists[block_row],
+                    self._short_title,
+                )
+            self._views[reader] = PersonalView(ranked, reasons)
+
+    def _short_title(self, paper_id: int) -> str:
+        title = self._short_titles.get(paper_id)
+        if title is None:
+            title = shorten(self.papers.titles.get(paper_id, ""), MAX_LIKED_TITLE_CHARS)
+            self._short_titles[paper_id] = title
+        return title
 
 
 def personal_view(
-    candidates: CandidateVectors, taste: ReaderTaste, papers: FeedbackPapers, relevant_ids: list[int]
+    candidates: CandidateVectors,
+    taste: ReaderTaste,
+    papers: FeedbackPapers,
+    trending_ids: list[int],
+    relevant_ids: list[int],
 ) -> PersonalView:
-    """The reader's view of the candidates that can reach them (their topics' and keywords'): scoring
-    only those keeps a personalized reader's cost to a few hundred dot products."""
-    ids = [paper_id for paper_id in relevant_ids if paper_id in candidates.row_of]
-    matrix = candidates.matrix[[candidates.row_of[paper_id] for paper_id in ids]] if ids else None
-    excluded = set(taste.hidden_ids)
-    hidden = [papers.vectors[paper_id] for paper_id in taste.hidden_ids if paper_id in papers.vectors]
-    if hidden and matrix is not None:
-        closest = (matrix @ np.vstack(hidden).T).max(axis=1)
-        excluded.update(ids[row] for row in np.flatnonzero(closest >= NEAR_DUPLICATE_COSINE))
-    scores: dict[int, float] = {}
-    if taste.weights is not None and matrix is not None:
-        logits = matrix @ taste.weights + taste.intercept
-        probabilities = 1.0 / (1.0 + np.exp(-logits))
-        scores = dict(zip(ids, probabilities.tolist(), strict=True))
-    return PersonalView(
-        weight=taste.personal_weight,
-        scores=scores,
-        excluded=frozenset(excluded),
-        reasons=_liked_reasons(ids, matrix, taste, papers) if matrix is not None else {},
-    )
-
-
-def _liked_reasons(
-    ids: list[int], matrix: np.ndarray, taste: ReaderTaste, papers: FeedbackPapers
-) -> dict[int, str]:
-    liked = [paper_id for paper_id in taste.liked_ids if paper_id in papers.vectors]
-    if not liked:
-        return {}
-    similarity = matrix @ np.vstack([papers.vectors[paper_id] for paper_id in liked]).T
-    reasons = {}
-    for row, candidate_id in enumerate(ids):
-        close = np.flatnonzero(similarity[row] >= LIKE_COSINE)
-        close = close[[liked[column] != candidate_id for column in close]]
-        if close.size == 0:
-            continue
-        nearest = liked[int(close[np.argmax(similarity[row][close])])]
-        title = shorten(papers.titles.get(nearest, ""), MAX_LIKED_TITLE_CHARS)
-        count = int(close.size)
-        reasons[candidate_id] = (
-            f"Like {count} {'paper' if count == 1 else 'papers'} you liked, e.g. “{title}”"
-        )
-    return reasons
+    """One reader's view of the candidates that can reach them (a chunk of readers: `ReaderViews`)."""
+    return ReaderViews(candidates, {0: taste}, papers, trending_ids, {0: relevant_ids}).view(0)
