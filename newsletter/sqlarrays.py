@@ -15,6 +15,17 @@ _SEND_HEADER = np.dtype(
 _SEND_FLOAT4 = np.dtype([("size", ">i4"), ("value", ">f4")])
 
 
+def number_array_literal(values: Sequence[int | float | None]) -> str:
+    """A Postgres array literal of numbers (None is NULL): one string for psycopg to send, where a list
+    is dumped element by element in Python."""
+    return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
+
+
+def word_array_literal(values: Sequence[str]) -> str:
+    """A Postgres text[] literal of values that need no quoting (hex keys, ISO dates, lowercase words)."""
+    return "{" + ",".join(values) + "}"
+
+
 def array_literal(values: Sequence[str]) -> str:
     """A Postgres text[] literal, every element quoted and escaped."""
     quoted = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values)

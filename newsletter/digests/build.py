@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,10 +32,14 @@ from newsletter.digests.select import (
 from newsletter.embeddings import model_name
 from newsletter.feedback.personal import load_reader_tastes
 from newsletter.feedback.ranking import CandidateVectors, FeedbackPapers, ReaderViews
-from newsletter.sqlarrays import array_literal
+from newsletter.sqlarrays import array_literal, number_array_literal, word_array_literal
 from newsletter.summaries.languages import is_llm_configured
 
 logger = logging.getLogger(__name__)
+COPY_ITEMS_SQL = (
+    "COPY edition_items (content_id, rank, paper_id, paper_version, matched_topics, matched_keywords,"
+    " score, reason) FROM STDIN"
+)
 
 
 @dataclass
@@ -89,6 +95,22 @@ class EditionPlanner:
         self.selector = Selector(self.candidates, {}, settings.max_papers_per_topic)
         # Loaded on the first chunk with a reader who voted: before any vote, nothing of this runs.
         self.candidate_vectors: CandidateVectors | None = None
+        self._voted_papers = FeedbackPapers()
+        self._looked_up: set[int] = set()
+
+    def _feedback_papers(self, session: Session, paper_ids: set[int]) -> FeedbackPapers:
+        """Vectors and titles of the papers a chunk's readers voted on, each loaded once per build."""
+        missing = sorted(paper_ids - self._looked_up)
+        if missing:
+            loaded = FeedbackPapers.load(session, missing, model_name())
+            self._voted_papers.vectors.update(loaded.vectors)
+            self._voted_papers.titles.update(loaded.titles)
+            self._looked_up.update(missing)
+        vectors, titles = self._voted_papers.vectors, self._voted_papers.titles
+        return FeedbackPapers(
+            {paper_id: vectors[paper_id] for paper_id in paper_ids if paper_id in vectors},
+            {paper_id: titles[paper_id] for paper_id in paper_ids if paper_id in titles},
+        )
 
     def _candidate_vectors(self, session: Session) -> CandidateVectors:
         if self.candidate_vectors is None:
@@ -114,7 +136,7 @@ class EditionPlanner:
             reader_views = ReaderViews(
                 self._candidate_vectors(session),
                 reader_tastes,
-                FeedbackPapers.load(session, sorted(voted_ids), model_name()),
+                self._feedback_papers(session, voted_ids),
                 self.candidate_ids,
                 {reader: self.selector.relevant_ids(tastes[reader]) for reader in reader_tastes},
             )
@@ -145,12 +167,15 @@ class EditionPlanner:
 
 
 def store_contents(session: Session, selections: Sequence[Selection]) -> tuple[dict[str, int], int]:
-    """Content ids by content key, inserting the contents (and their items) not stored yet."""
+    """Content ids by content key, inserting the contents (and their items) not stored yet.
+
+    Every list travels as one array literal or one COPY: psycopg dumps a Python list element by element,
+    which for a chunk with a thousand personalized editions (ten thousand items) cost more than Postgres
+    took to store them."""
     by_key = {selection.content_key: selection for selection in selections}
     if not by_key:
         return {}, 0
-    # Arrays in, as below: a multi-row VALUES of a few thousand contents took SQLAlchemy longer to
-    # compile (afresh for every chunk) than Postgres took to store it.
+    keys = word_array_literal(list(by_key))
     inserted = session.execute(
         text(
             """
@@ -162,51 +187,35 @@ def store_contents(session: Session, selections: Sequence[Selection]) -> tuple[d
             """
         ),
         {
-            "keys": list(by_key),
-            "item_counts": [len(selection.items) for selection in by_key.values()],
-            "overflow_counts": [selection.overflow_count for selection in by_key.values()],
+            "keys": keys,
+            "item_counts": number_array_literal([len(selection.items) for selection in by_key.values()]),
+            "overflow_counts": number_array_literal(
+                [selection.overflow_count for selection in by_key.values()]
+            ),
         },
     ).all()
     # Only the builder that created a content writes its items: a concurrent builder waits on the
     # unique key above and then finds the content complete.
-    items = [
-        (content_id, rank, item)
-        for content_id, key in inserted
-        for rank, item in enumerate(by_key[key].items)
-    ]
-    if items:
-        # Arrays in, one statement: a hundred thousand items cost one round trip, not one each.
-        session.execute(
-            text(
-                """
-                INSERT INTO edition_items (content_id, rank, paper_id, paper_version,
-                                           matched_topics, matched_keywords, score, reason)
-                SELECT content_id, rank, paper_id, paper_version,
-                       CAST(matched_topics AS text[]), CAST(matched_keywords AS text[]), score, reason
-                FROM unnest(CAST(:content_ids AS bigint[]), CAST(:ranks AS smallint[]),
-                            CAST(:paper_ids AS bigint[]), CAST(:versions AS int[]),
-                            CAST(:topics AS text[]), CAST(:keywords AS text[]), CAST(:scores AS float8[]),
-                            CAST(:reasons AS text[]))
-                     AS i(content_id, rank, paper_id, paper_version, matched_topics,
-                          matched_keywords, score, reason)
-                """
-            ),
-            {
-                "content_ids": [content_id for content_id, _, _ in items],
-                "ranks": [rank for _, rank, _ in items],
-                "paper_ids": [item.paper_id for _, _, item in items],
-                "versions": [item.paper_version for _, _, item in items],
-                # Postgres has no array of arrays of varying length: each list travels as an array literal.
-                "topics": [array_literal(item.matched_topics) for _, _, item in items],
-                "keywords": [array_literal(item.matched_keywords) for _, _, item in items],
-                "scores": [item.score for _, _, item in items],
-                "reasons": [item.reason for _, _, item in items],
-            },
-        )
+    if inserted:
+        driver_connection = session.connection().connection.driver_connection
+        assert isinstance(driver_connection, psycopg.Connection)
+        with driver_connection.cursor() as cursor, cursor.copy(COPY_ITEMS_SQL) as copy:
+            for content_id, key in inserted:
+                for rank, item in enumerate(by_key[key].items):
+                    copy.write_row(
+                        (
+                            content_id, rank, item.paper_id, item.paper_version,
+                            # Postgres parses each list from its literal, as it would from a file.
+                            array_literal(item.matched_topics), array_literal(item.matched_keywords),
+                            item.score, item.reason,
+                        )
+                    )  # fmt: skip
     ids: dict[str, int] = dict(
         session.execute(
-            text("SELECT content_key, id FROM edition_contents WHERE content_key = ANY(:keys)"),
-            {"keys": list(by_key)},
+            text(
+                "SELECT content_key, id FROM edition_contents WHERE content_key = ANY(CAST(:keys AS text[]))"
+            ),
+            {"keys": keys},
         ).all()
     )
     return ids, len(inserted)
@@ -220,12 +229,12 @@ def store_editions(session: Session, planned: Sequence[PlannedEdition], now: dat
     if not planned:
         return report
     columns = {
-        "subscriber_ids": [edition.subscriber_id for edition in planned],
-        "dates": [edition.edition_date for edition in planned],
-        "kinds": [edition.kind for edition in planned],
-        "content_ids": [
-            content_ids[edition.selection.content_key] if edition.selection else None for edition in planned
-        ],
+        "subscriber_ids": number_array_literal([edition.subscriber_id for edition in planned]),
+        "dates": word_array_literal([edition.edition_date.isoformat() for edition in planned]),
+        "kinds": word_array_literal([edition.kind for edition in planned]),
+        "content_ids": number_array_literal(
+            [content_ids[edition.selection.content_key] if edition.selection else None for edition in planned]
+        ),
         # The build's own clock, so "papers since the last edition" agrees with the selection.
         "now": now,
     }
@@ -272,15 +281,30 @@ def build_editions_chunk(
         return BuildReport(), [], None
     planner = planner or EditionPlanner(session, settings, now)
     planned = planner.plan(session, due)
-    if dry_run:
-        report = BuildReport(due=len(planned), by_kind=Counter(edition.kind for edition in planned))
-        report.distinct_contents = len({e.selection.content_key for e in planned if e.selection})
-    else:
-        report = store_editions(session, planned, now)
+    report = planned_report(planned) if dry_run else store_editions(session, planned, now)
+    return chunk_report(report, settings, planner, due, planned, after_id), planned, due[-1].id
+
+
+def planned_report(planned: Sequence[PlannedEdition]) -> BuildReport:
+    """What a dry run reports: the plan's counts, nothing stored."""
+    report = BuildReport(due=len(planned), by_kind=Counter(edition.kind for edition in planned))
+    report.distinct_contents = len({e.selection.content_key for e in planned if e.selection})
+    return report
+
+
+def chunk_report(
+    report: BuildReport,
+    settings: Settings,
+    planner: EditionPlanner,
+    due: Sequence[DueSubscriber],
+    planned: Sequence[PlannedEdition],
+    after_id: int | None,
+) -> BuildReport:
+    """A chunk's report completed with what the build saw: candidates, a quiet day, shown papers."""
     report.candidates, report.fresh_papers = len(planner.candidates), planner.fresh_papers
     if is_llm_configured(settings):
         report.shown_papers = shown_papers(due, planned)
-    note = quiet_day_note(now, planner.fresh_papers)
+    note = quiet_day_note(planner.now, planner.fresh_papers)
     if note is not None:
         report.quiet_note, report.is_suspect_quiet = note
     logger.info(
@@ -290,7 +314,7 @@ def build_editions_chunk(
         report.built,
         report.distinct_contents,
     )
-    return report, planned, due[-1].id
+    return report
 
 
 def shown_papers(due: Sequence[DueSubscriber], planned: Sequence[PlannedEdition]) -> dict[str, set[int]]:
@@ -315,21 +339,49 @@ def build_due_editions(
     on_plan: Callable[[list[PlannedEdition]], None] | None = None,
 ) -> BuildReport:
     """Build every due subscriber's edition, one transaction per chunk of subscribers: a crash keeps
-    what was built, and a rerun skips it."""
+    what was built, and a rerun skips it.
+
+    A chunk is planned in a read transaction and stored in a transaction of its own on a second thread,
+    while the next chunk is planned: Postgres storing and Python planning, which took turns, each need
+    most of a core. One chunk at most waits to be stored; `on_plan` sees a chunk once it is stored.
+    """
     total = BuildReport()
     after_id: int | None = None
     planner: EditionPlanner | None = None
-    while True:
+
+    def store(planned: list[PlannedEdition]) -> BuildReport:
         with session_scope(session_factory) as session:
-            planner = planner or EditionPlanner(session, settings, now)
-            report, planned, after_id = build_editions_chunk(
-                session, settings, now, after_id=after_id, limit=chunk, dry_run=dry_run, planner=planner
-            )
-        total.add(report)
+            return store_editions(session, planned, now)
+
+    def finish(
+        report: BuildReport, due: list[DueSubscriber], planned: list[PlannedEdition], cursor: int | None
+    ) -> None:
+        assert planner is not None
+        total.add(chunk_report(report, settings, planner, due, planned, cursor))
         if on_plan is not None:
             on_plan(planned)
-        if after_id is None:
-            break
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="editions-store") as storer:
+        storing: tuple[Future[BuildReport], list[DueSubscriber], list[PlannedEdition], int | None] | None
+        storing = None
+        while True:
+            with session_scope(session_factory) as session:
+                planner = planner or EditionPlanner(session, settings, now)
+                due = due_subscribers(session, now, limit=chunk, after_id=after_id)
+                planned = planner.plan(session, due)
+            if storing is not None:
+                stored, stored_due, stored_planned, stored_after = storing
+                storing = None
+                finish(stored.result(), stored_due, stored_planned, stored_after)
+            if not due:
+                if on_plan is not None:
+                    on_plan(planned)
+                break
+            if dry_run:
+                finish(planned_report(planned), due, planned, after_id)
+            else:
+                storing = (storer.submit(store, planned), due, planned, after_id)
+            after_id = due[-1].id
     if total.quiet_note:
         logger.log(
             logging.WARNING if total.is_suspect_quiet else logging.INFO, "editions: %s", total.quiet_note

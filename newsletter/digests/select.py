@@ -234,6 +234,7 @@ class Selector:
         self._memo: dict[tuple[object, ...], Selection] = {}
         self._relevant: dict[Taste, tuple[list[int], list[int]]] = {}
         self._in_window_memo: dict[tuple[datetime, datetime], list[bool]] = {}
+        self._items: dict[tuple[frozenset[str], tuple[str, ...]], dict[int, SelectedItem]] = {}
         self._window_positions: dict[tuple[datetime, datetime], tuple[int, int]] = {}
 
     def select(
@@ -291,7 +292,9 @@ class Selector:
 
     def add_keyword_matches(self, keyword_matches: dict[str, frozenset[int]]) -> None:
         self.keyword_matches.update(keyword_matches)
-        self._relevant.clear()  # a taste's keywords may find more now
+        # A taste's keywords may find more now.
+        self._relevant.clear()
+        self._items.clear()
 
     def _in_window(self, since: datetime, fresh_after: datetime) -> list[bool]:
         """Whether each candidate (by position) is available since `since` and active after
@@ -324,40 +327,57 @@ class Selector:
             eligible = [position for position in eligible if self.candidates[position].id not in sent]
         chosen: list[SelectedItem] = []
         per_topic: dict[str, int] = defaultdict(int)
+        items = self._items_of(taste)
         for position in eligible:
             if len(chosen) >= taste.max_papers:
                 break
-            candidate = self.candidates[position]
-            matched_topics = tuple(topic for topic in candidate.topics if topic in taste.topics)
-            matched_keywords = tuple(
-                keyword for keyword in taste.keywords if candidate.id in self.keyword_matches.get(keyword, ())
-            )
+            item = items.get(position) or self._item(taste, position, items)
             # A paper counts against the cap of its strongest matching tag; keyword finds are uncapped
             # per tag, since the subscriber asked for them by name.
-            if not matched_keywords and per_topic[matched_topics[0]] >= self.max_per_topic:
+            if not item.matched_keywords and per_topic[item.matched_topics[0]] >= self.max_per_topic:
                 continue
-            if matched_topics:
-                per_topic[matched_topics[0]] += 1
-            chosen.append(
-                SelectedItem(
-                    paper_id=candidate.id,
-                    paper_version=candidate.version,
-                    matched_topics=matched_topics,
-                    matched_keywords=matched_keywords,
-                    score=round(candidate.score, 6),
-                    reason=(personal.reasons.get(candidate.id) if personal is not None else None)
-                    or reason_text(
-                        matched_topics,
-                        matched_keywords,
-                        candidate,
-                        self._topic_rank.get((matched_topics[0], position)) if matched_topics else None,
-                    ),
+            if item.matched_topics:
+                per_topic[item.matched_topics[0]] += 1
+            if personal is not None and (liked := personal.reasons.get(item.paper_id)):
+                item = SelectedItem(
+                    item.paper_id,
+                    item.paper_version,
+                    item.matched_topics,
+                    item.matched_keywords,
+                    item.score,
+                    liked,
                 )
-            )
-        matched_count = len(eligible)
-        items = tuple(chosen)
-        overflow = matched_count - len(items)
-        return Selection(items=items, overflow_count=overflow, content_key=content_key(items, overflow))
+            chosen.append(item)
+        selected = tuple(chosen)
+        overflow = len(eligible) - len(selected)
+        return Selection(items=selected, overflow_count=overflow, content_key=content_key(selected, overflow))
+
+    def _items_of(self, taste: Taste) -> dict[int, SelectedItem]:
+        """The items (by position) a taste's topics and keywords make of candidates, with their trending
+        reason: computed once per build for every reader of those topics and keywords."""
+        return self._items.setdefault((taste.topics, taste.keywords), {})
+
+    def _item(self, taste: Taste, position: int, items: dict[int, SelectedItem]) -> SelectedItem:
+        candidate = self.candidates[position]
+        matched_topics = tuple(topic for topic in candidate.topics if topic in taste.topics)
+        matched_keywords = tuple(
+            keyword for keyword in taste.keywords if candidate.id in self.keyword_matches.get(keyword, ())
+        )
+        item = SelectedItem(
+            paper_id=candidate.id,
+            paper_version=candidate.version,
+            matched_topics=matched_topics,
+            matched_keywords=matched_keywords,
+            score=round(candidate.score, 6),
+            reason=reason_text(
+                matched_topics,
+                matched_keywords,
+                candidate,
+                self._topic_rank.get((matched_topics[0], position)) if matched_topics else None,
+            ),
+        )
+        items[position] = item
+        return item
 
 
 def reason_text(

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import numpy as np
 import redis
 from kombu.exceptions import OperationalError
-from sqlalchemy import BigInteger, any_, cast, delete, func, select
+from sqlalchemy import BigInteger, Text, any_, bindparam, cast, delete, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from newsletter.config import Settings
 from newsletter.embeddings import load_embeddings
 from newsletter.embeddings.store import text_hash_sql
 from newsletter.models import Paper, PaperEmbedding, PaperVote, ReaderModel
-from newsletter.sqlarrays import float4_vector
+from newsletter.sqlarrays import float4_vector, number_array_literal
 from newsletter.taskqueue import enqueue
 
 logger = logging.getLogger(__name__)
@@ -171,13 +171,23 @@ def load_reader_tastes(
     """For the readers among `subscriber_ids` who voted: their model (if fitted for this embedding model)
     and their liked and hidden papers. Two queries for the whole chunk; `embedding_model` is only asked
     (and the embedding model loaded) when someone in the chunk voted."""
-    votes: dict[int, dict[str, list[int]]] = {}
-    for subscriber_id, paper_id, vote in session.execute(
-        select(PaperVote.subscriber_id, PaperVote.paper_id, PaperVote.vote)
-        .where(PaperVote.subscriber_id == any_(cast(subscriber_ids, ARRAY(BigInteger))))
-        .order_by(PaperVote.subscriber_id, PaperVote.voted_at.desc(), PaperVote.paper_id)
-    ):
-        votes.setdefault(subscriber_id, {"up": [], "down": []})[vote].append(paper_id)
+    # One row per reader: a chunk's tens of thousands of votes as two arrays each.
+    votes = {
+        subscriber_id: (liked or [], hidden or [])
+        for subscriber_id, liked, hidden in session.execute(
+            text(
+                """
+                SELECT subscriber_id,
+                       array_agg(paper_id ORDER BY voted_at DESC, paper_id) FILTER (WHERE vote = 'up'),
+                       array_agg(paper_id) FILTER (WHERE vote = 'down')
+                FROM paper_votes
+                WHERE subscriber_id = ANY(CAST(:ids AS bigint[]))
+                GROUP BY subscriber_id
+                """
+            ),
+            {"ids": number_array_literal(subscriber_ids)},
+        )
+    }
     if not votes:
         return {}
     models = {
@@ -189,19 +199,20 @@ def load_reader_tastes(
                 ReaderModel.intercept,
                 ReaderModel.vote_count,
             ).where(
-                ReaderModel.subscriber_id == any_(cast(list(votes), ARRAY(BigInteger))),
+                ReaderModel.subscriber_id
+                == any_(cast(bindparam("ids", number_array_literal(list(votes)), Text), ARRAY(BigInteger))),
                 ReaderModel.embedding_model == embedding_model(),
             )
         )
     }
     tastes = {}
-    for subscriber_id, by_vote in votes.items():
+    for subscriber_id, (liked, hidden) in votes.items():
         model = models.get(subscriber_id)
         tastes[subscriber_id] = ReaderTaste(
             weights=float4_vector(model.weights) if model else None,
             intercept=float(model.intercept) if model else 0.0,
             vote_count=int(model.vote_count) if model else 0,
-            hidden_ids=frozenset(by_vote["down"]),
-            liked_ids=tuple(by_vote["up"]),
+            hidden_ids=frozenset(hidden),
+            liked_ids=tuple(liked),
         )
     return tastes

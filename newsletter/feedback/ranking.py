@@ -86,6 +86,13 @@ class LikedReasons(Mapping[int, str]):
         title = self._title(self._liked[int(self._nearest[column])])
         return f"Like {count} {'paper' if count == 1 else 'papers'} you liked, e.g. “{title}”"
 
+    def get(self, paper_id: int, default: str | None = None) -> str | None:  # type: ignore[override]
+        # Most candidates have no reason: no KeyError raised and caught for each.
+        column = self._column_of.get(paper_id)
+        if column is None or not self._counts[column]:
+            return default
+        return self[paper_id]
+
     def __iter__(self) -> Iterator[int]:
         return (paper_id for paper_id, column in self._column_of.items() if self._counts[column])
 
@@ -134,9 +141,13 @@ class ReaderViews:
         if voted and dimensions:
             similarity[:-1] = np.vstack([papers.vectors[paper_id] for paper_id in voted]) @ matrix.T
             similarity[:-1, ~self._has_vector] = -np.inf
-        self._similarity = similarity
+        # Candidates first: a block's (readers x candidates x votes) gather then keeps each reader's votes
+        # of one candidate side by side, and the reductions over votes run along contiguous memory.
+        self._similarity = np.ascontiguousarray(similarity.T)
         self._short_titles: dict[int, str] = {}
         self._views: dict[int, PersonalView] = {}
+        # Keyed by the identity of lists `relevant` holds (and so keeps alive) while the views are made.
+        self._columns_of_list: dict[int, list[int]] = {}
         readers = list(relevant)
         widest = max(
             (max(len(tastes[reader].hidden_ids), len(tastes[reader].liked_ids)) for reader in readers),
@@ -145,6 +156,15 @@ class ReaderViews:
         block = max(1, BLOCK_NUMBERS // max(1, widest * count))
         for start in range(0, len(readers), block):
             self._views_of_block(matrix, tastes, relevant, readers[start : start + block])
+        self._columns_of_list.clear()
+
+    def _columns(self, paper_ids: list[int]) -> list[int]:
+        """Columns of these candidates; readers of one taste share one list, looked up once."""
+        found = self._columns_of_list.get(id(paper_ids))
+        if found is None:
+            found = [self._column_of[paper_id] for paper_id in paper_ids]
+            self._columns_of_list[id(paper_ids)] = found
+        return found
 
     def view(self, reader: int) -> PersonalView:
         return self._views[reader]
@@ -171,7 +191,7 @@ class ReaderViews:
         is_relevant = np.zeros((size, count), dtype=bool)
         hidden = np.zeros((size, count), dtype=bool)
         for block_row, reader in enumerate(readers):
-            is_relevant[block_row, [self._column_of[paper_id] for paper_id in relevant[reader]]] = True
+            is_relevant[block_row, self._columns(relevant[reader])] = True
             hidden[
                 block_row, [self._column_of[i] for i in tastes[reader].hidden_ids if i in self._column_of]
             ] = True
@@ -180,7 +200,7 @@ class ReaderViews:
             [[i for i in tastes[reader].hidden_ids if i in self._voted_row] for reader in readers]
         )
         if hidden_rows.shape[1]:
-            hidden |= self._similarity[hidden_rows].max(axis=1) >= NEAR_DUPLICATE_COSINE
+            hidden |= self._similarity[:, hidden_rows].max(axis=2).T >= NEAR_DUPLICATE_COSINE
         kept = is_relevant & ~hidden
         kept_count = kept.sum(axis=1)
         denominator = np.maximum(kept_count, 1)[:, None]
@@ -213,10 +233,10 @@ class ReaderViews:
         liked_lists = [[i for i in tastes[reader].liked_ids if i in self._voted_row] for reader in readers]
         liked_rows, liked_ids = self._padded_votes(liked_lists)
         if liked_rows.shape[1]:
-            similarity = self._similarity[liked_rows]
-            close = (similarity >= LIKE_COSINE) & (liked_ids[:, :, None] != self._ids[None, None, :])
-            close_count = close.sum(axis=1)
-            nearest = np.where(close, similarity, -np.inf).argmax(axis=1)
+            similarity = self._similarity[:, liked_rows].transpose(1, 0, 2)  # readers x candidates x liked
+            close = (similarity >= LIKE_COSINE) & (liked_ids[:, None, :] != self._ids[None, :, None])
+            close_count = close.sum(axis=2)
+            nearest = np.where(close, similarity, -np.inf).argmax(axis=2)
         for block_row, reader in enumerate(readers):
             ranked = self._ids[order[block_row, : kept_count[block_row]]].tolist()
             reasons: Mapping[int, str] = {}
