@@ -14,6 +14,7 @@ from newsletter.config import Settings
 from newsletter.digests.build import build_editions_chunk
 from newsletter.embeddings import embed_pending, load_model
 from newsletter.feedback.personal import (
+    fit_linear_model,
     fit_reader_model,
     load_reader_tastes,
     personal_weight,
@@ -106,6 +107,18 @@ def test_a_fitted_model_scores_papers_like_the_liked_ones_higher(session: Sessio
     vectors = load_model().embed([f"{title}. {abstract}" for title, abstract, _ in TRENDING])
     scores = vectors @ np.asarray(model.weights) + model.intercept
     assert min(scores[4:]) > max(scores[:4])  # every attention paper above every other
+
+
+def test_the_pure_fit_needs_two_kinds_of_label_and_learns_from_the_votes_alone() -> None:
+    model = load_model()
+    liked = model.embed([f"{title}. {abstract}" for title, abstract in LIKED])
+    others = model.embed([f"{title}. {abstract}" for title, abstract, _ in TRENDING[:4]])
+    assert fit_linear_model(liked, [1] * len(LIKED), np.zeros((0, 0), dtype=np.float32)) is None
+    fitted = fit_linear_model(liked, [1] * len(LIKED), others)  # the background says "not these"
+    assert fitted is not None and fitted.weights.shape == (256,)
+    candidates = model.embed([f"{title}. {abstract}" for title, abstract, _ in TRENDING])
+    scores = candidates @ fitted.weights + fitted.intercept
+    assert min(scores[4:]) > max(scores[:4])
 
 
 def test_without_votes_the_model_is_removed(session: Session, papers) -> None:

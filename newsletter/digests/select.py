@@ -103,33 +103,56 @@ def available_at(activity: datetime, now: datetime, *arrivals: datetime | None) 
     return max([activity, *(moment for moment in arrivals if moment is not None and moment <= now)])
 
 
+def scored_candidate(
+    paper_id: int,
+    arxiv_id: str,
+    version: int,
+    topics: Sequence[str],
+    signals: TrendingSignals,
+    now: datetime,
+    *arrivals: datetime | None,
+) -> Candidate:
+    """A paper as a candidate at `now`: its trending score, its activity and availability, its signal."""
+    activity = last_activity(signals) or now
+    return Candidate(
+        id=paper_id,
+        arxiv_id=arxiv_id,
+        version=version,
+        topics=tuple(topics),
+        score=trending_score(signals, now),
+        activity=activity,
+        available_at=available_at(activity, now, *arrivals),
+        signal=signal_phrase(signals),
+    )
+
+
+def trending_order(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """Best trending score first; equal scores by arXiv id, so the order never depends on the query."""
+    return sorted(candidates, key=lambda candidate: (-candidate.score, candidate.arxiv_id))
+
+
 def load_candidates(session: Session, now: datetime, since: datetime) -> list[Candidate]:
     """Summarized papers with a sign of life (published, updated, featured) in [since, now], scored,
     best first."""
-    candidates = []
-    for row in session.execute(candidates_query(now, since)):
-        signals = TrendingSignals(
-            upvotes=row.hf_upvotes,
-            github_stars=row.github_stars,
-            published_at=row.published_at,
-            updated_at=row.updated_at,
-            featured_date=row.hf_featured_date,
+    return trending_order(
+        scored_candidate(
+            row.id,
+            row.arxiv_id,
+            row.version,
+            row.topics,
+            TrendingSignals(
+                upvotes=row.hf_upvotes,
+                github_stars=row.github_stars,
+                published_at=row.published_at,
+                updated_at=row.updated_at,
+                featured_date=row.hf_featured_date,
+            ),
+            now,
+            row.changed_at,
+            row.summarized_at,
         )
-        activity = last_activity(signals) or now
-        candidates.append(
-            Candidate(
-                id=row.id,
-                arxiv_id=row.arxiv_id,
-                version=row.version,
-                topics=tuple(row.topics),
-                score=trending_score(signals, now),
-                activity=activity,
-                available_at=available_at(activity, now, row.changed_at, row.summarized_at),
-                signal=signal_phrase(signals),
-            )
-        )
-    candidates.sort(key=lambda candidate: (-candidate.score, candidate.arxiv_id))
-    return candidates
+        for row in session.execute(candidates_query(now, since))
+    )
 
 
 def load_tastes(

@@ -68,6 +68,33 @@ def _background_ids(session: Session, embedding_model: str, exclude: list[int]) 
     return list(session.scalars(query))
 
 
+@dataclass(frozen=True)
+class LinearModel:
+    weights: np.ndarray  # float32, one per embedding dimension
+    intercept: float
+
+
+def fit_linear_model(voted: np.ndarray, labels: list[int], background: np.ndarray) -> LinearModel | None:
+    """A reader's model from the embeddings of the papers they voted on (`labels`: 1 up, 0 down) and of
+    recent papers they did not vote on (`background`, possibly empty); None when it cannot be fitted (one
+    class only). Pure: the product and the simulated-readers benchmark both fit with it."""
+    background_label = 0 if any(labels) else 1
+    features = np.vstack([voted, background]) if len(background) else voted
+    targets = np.asarray(labels + [background_label] * len(background))
+    # The background weighs as much as the votes together, whatever its size: it says "not everything",
+    # the votes say what.
+    background_weight = len(labels) / max(len(background), 1)
+    sample_weight = np.asarray([1.0] * len(labels) + [background_weight] * len(background))
+    if len(set(targets.tolist())) < 2:
+        return None
+    # Imported here: scikit-learn costs an edition build, which only reads fitted models, ~100 MB.
+    from sklearn.linear_model import LogisticRegression
+
+    classifier = LogisticRegression(C=INVERSE_REGULARIZATION, max_iter=500)
+    classifier.fit(features, targets, sample_weight=sample_weight)
+    return LinearModel(classifier.coef_[0].astype(np.float32), float(classifier.intercept_[0]))
+
+
 def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str) -> FitReport:
     """Refit the reader's model from all their votes (no votes: the model is removed). Safe to repeat."""
     votes = dict(
@@ -82,29 +109,18 @@ def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str)
         session.execute(delete(ReaderModel).where(ReaderModel.subscriber_id == subscriber_id))
         return FitReport(subscriber_id, len(votes), is_stored=False)
     labels = [1 if votes[paper_id] == "up" else 0 for paper_id in voted_ids]
-    background_ids, background = load_embeddings(
+    _, background = load_embeddings(
         session, _background_ids(session, embedding_model, list(votes)), embedding_model
     )
-    background_label = 0 if any(labels) else 1
-    features = np.vstack([voted, background]) if background_ids else voted
-    targets = np.asarray(labels + [background_label] * len(background_ids))
-    # The background weighs as much as the votes together, whatever its size: it says "not everything",
-    # the votes say what.
-    background_weight = len(labels) / max(len(background_ids), 1)
-    sample_weight = np.asarray([1.0] * len(labels) + [background_weight] * len(background_ids))
-    if len(set(targets.tolist())) < 2:
+    model = fit_linear_model(voted, labels, background)
+    if model is None:
         session.execute(delete(ReaderModel).where(ReaderModel.subscriber_id == subscriber_id))
         return FitReport(subscriber_id, len(votes), is_stored=False)
-    # Imported here: scikit-learn costs an edition build, which only reads fitted models, ~100 MB.
-    from sklearn.linear_model import LogisticRegression
-
-    classifier = LogisticRegression(C=INVERSE_REGULARIZATION, max_iter=500)
-    classifier.fit(features, targets, sample_weight=sample_weight)
     values = {
         "subscriber_id": subscriber_id,
         "embedding_model": embedding_model,
-        "weights": classifier.coef_[0].astype(np.float32).tolist(),
-        "intercept": float(classifier.intercept_[0]),
+        "weights": model.weights.tolist(),
+        "intercept": model.intercept,
         "vote_count": len(voted_ids),
         "fitted_at": datetime.now(UTC),
     }

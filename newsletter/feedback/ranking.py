@@ -28,7 +28,16 @@ class CandidateVectors:
     """The embeddings of one build's candidates, loaded once."""
 
     def __init__(self, session: Session, candidate_ids: list[int], embedding_model: str) -> None:
-        ids, matrix = load_embeddings(session, candidate_ids, embedding_model)
+        self._hold(*load_embeddings(session, candidate_ids, embedding_model))
+
+    @classmethod
+    def of(cls, ids: list[int], matrix: np.ndarray) -> CandidateVectors:
+        """Vectors already in memory (rows of `matrix` in the order of `ids`), not loaded from Postgres."""
+        vectors = cls.__new__(cls)
+        vectors._hold(ids, matrix)
+        return vectors
+
+    def _hold(self, ids: list[int], matrix: np.ndarray) -> None:
         self.row_of = {paper_id: row for row, paper_id in enumerate(ids)}
         self.ids = ids
         self.matrix = matrix
