@@ -38,6 +38,7 @@ def test_packaged_tagger_was_trained_on_the_packaged_embeddings_and_the_dev_labe
     assert tagger.embedding_model == load_model().name
     assert tagger.coefficients.shape == (15, tagger.space.width)
     assert tagger.provenance["labels"] == "topics_dev.jsonl"
+    assert list(tagger.provenance["extra_labels"]) == ["topics_added.jsonl"]  # type: ignore[call-overload]
     assert 0.0 < tagger.threshold < 1.0
 
 
@@ -106,14 +107,27 @@ def test_decision_rule_gives_the_top_tag_then_those_above_the_threshold_at_most_
     assert choose_tags(probabilities, threshold=0.44) == [[1], [0, 1, 2], [1, 2]]
 
 
+def test_relative_rule_scales_each_paper_by_its_most_likely_tag():
+    probabilities = np.array(
+        [
+            [0.95, 0.60, 0.05],  # 0.60 / 0.95 = 0.63: below 0.7
+            [0.40, 0.30, 0.29],  # 0.30 / 0.40 = 0.75 and 0.29 / 0.40 = 0.725: both given
+        ]
+    )
+
+    assert choose_tags(probabilities, threshold=0.7, relative=True) == [[0], [0, 1, 2]]
+    assert choose_tags(probabilities, threshold=0.7) == [[0], [0]]
+
+
 def test_threshold_is_set_to_give_the_asked_tags_per_paper():
     rng = np.random.default_rng(0)
     probabilities = rng.random((400, 15))
 
     for target in (1.5, 2.25, 2.8):
-        threshold = threshold_for_cardinality(probabilities, target)
-        given = np.mean([len(tags) for tags in choose_tags(probabilities, threshold)])
-        assert abs(given - target) < 0.02
+        for relative in (False, True):
+            threshold = threshold_for_cardinality(probabilities, target, relative)
+            given = np.mean([len(tags) for tags in choose_tags(probabilities, threshold, relative=relative)])
+            assert abs(given - target) < 0.02
 
 
 def test_training_is_deterministic_same_labels_same_artifact_bytes(dev_papers, tmp_path):
@@ -147,3 +161,14 @@ def test_cross_validation_never_sees_the_labels_of_the_papers_it_scores(dev_pape
     # The relabeling does reach the folds that train on those papers.
     assert after.given != before.given
     assert len(before.thresholds) == len(before.regularization) == QUICK.folds
+
+
+def test_extra_labeled_papers_train_every_fold_but_are_never_scored(dev_papers):
+    papers, extra = dev_papers[:45], dev_papers[45:60]
+    model = load_model()
+
+    validation = cross_validate(papers, model, QUICK, extra)
+
+    assert len(validation.given) == 45 and validation.scores.papers == 45
+    # The extra papers change what the folds learn.
+    assert validation.given != cross_validate(papers, model, QUICK).given

@@ -17,6 +17,7 @@ from newsletter.tagging.model import load_tagger_from
 from tests.factories import make_paper
 
 DEV_SET = Path(__file__).resolve().parent / "fixtures" / "topics_dev.jsonl"
+ADDED_SET = Path(__file__).resolve().parent / "fixtures" / "topics_added.jsonl"
 KV_CACHE = (
     "Evicting the KV Cache of Large Language Models",
     "LLM inference keeps a key-value cache; we compress it 4x with no loss on long-context benchmarks.",
@@ -31,20 +32,40 @@ def write_labels(path: Path, count: int) -> Path:
 
 def test_tagger_train_writes_a_loadable_artifact_and_a_cross_validated_report(tmp_path: Path) -> None:
     labels = write_labels(tmp_path / "labels.jsonl", 40)
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text("".join(ADDED_SET.read_text("utf-8").splitlines(keepends=True)[:10]), "utf-8")
 
     result = CliRunner().invoke(
-        app, ["tagger", "train", "--labels", str(labels), "--output", str(tmp_path / "out")]
+        app,
+        ["tagger", "train", "--labels", str(labels), "--extra-labels", str(extra)]
+        + ["--output", str(tmp_path / "out")],
     )
 
     assert result.exit_code == 0, result.output
     assert "5-fold cross-validated micro-F1" in result.output
+    assert "10 more labeled papers in every training fold" in " ".join(result.output.split())
     report = json.loads((tmp_path / "out" / "tagger_report.json").read_text())
+    # Only the papers of --labels are scored; the extra ones train every fold and the final model.
     assert report["cross_validation"]["papers"] == 40
+    assert report["extra_papers"] == 10 and list(report["extra_labels"]) == ["extra.jsonl"]
     assert 0.0 <= report["cross_validation"]["micro_f1"] <= 1.0
     assert len(report["cross_validation"]["threshold_by_fold"]) == 5
+    assert len(report["cross_validation"]["relative_threshold_by_fold"]) == 5
     assert set(report["cross_validation"]["per_tag"]) >= {"Efficient ML", "Theory"}
     tagger = load_tagger_from(tmp_path / "out")
-    assert tagger.provenance["labels"] == "labels.jsonl" and tagger.provenance["papers"] == 40
+    assert tagger.provenance["labels"] == "labels.jsonl" and tagger.provenance["papers"] == 50
+
+
+def test_tagger_train_without_extra_labels_trains_on_the_labels_alone(tmp_path: Path) -> None:
+    labels = write_labels(tmp_path / "labels.jsonl", 30)
+
+    result = CliRunner().invoke(
+        app,
+        ["tagger", "train", "--labels", str(labels), "--no-extra-labels", "--output", str(tmp_path / "out")],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert load_tagger_from(tmp_path / "out").provenance["papers"] == 30
 
 
 def test_tagger_eval_scores_a_labeled_file(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ DEV_SET = Path(__file__).parent / "fixtures" / "topics_dev.jsonl"
 LABELED_EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "corpus" / "labeled-examples.json"
 CORPUS = LABELED_EXAMPLES.with_name("papers.json")
 SECOND_PASS = DEV_SET.with_name("topics_dev_second_pass.jsonl")
+ADDED_SET = DEV_SET.with_name("topics_added.jsonl")
 ROWS = [json.loads(line) for line in DEV_SET.read_text("utf-8").splitlines() if line.strip()]
 
 
@@ -79,6 +80,20 @@ def test_no_labeled_example_is_in_the_dev_set():
     examples = {example["title"] for example in json.loads(LABELED_EXAMPLES.read_text("utf-8"))}
 
     assert examples.isdisjoint(row["title"] for row in ROWS)
+
+
+def test_added_labeled_papers_are_new_papers_with_taxonomy_tags_and_a_recorded_source():
+    added = [json.loads(line) for line in ADDED_SET.read_text("utf-8").splitlines() if line.strip()]
+    examples = {example["title"] for example in json.loads(LABELED_EXAMPLES.read_text("utf-8"))}
+    normalized = {" ".join(row["title"].lower().split()) for row in ROWS}
+
+    assert len(added) == 55
+    assert all(1 <= len(row["topics"]) == len(set(row["topics"])) <= 3 for row in added)
+    assert all(set(row["topics"]) <= set(topic_names()) and row["abstract"].strip() for row in added)
+    assert all(row["source"].startswith("shared/fixtures/") for row in added)
+    titles = [" ".join(row["title"].lower().split()) for row in added]
+    assert len(set(titles)) == len(titles)
+    assert normalized.isdisjoint(titles) and examples.isdisjoint(row["title"] for row in added)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row["title"][:40])

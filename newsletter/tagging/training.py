@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold
 
 from newsletter.embeddings.model import EmbeddingModel, load_model
@@ -28,7 +28,7 @@ from newsletter.tagging.features import (
 )
 from newsletter.tagging.labels import LabeledPaper, Scores, file_sha256, read_labeled, score_tags
 from newsletter.tagging.lexicon import lexicon_tags
-from newsletter.tagging.model import MAX_TAGS, Tagger, choose_tags, logistic, save_tagger
+from newsletter.tagging.model import MAX_TAGS, Tagger, choose_tags, decision_scores, logistic, save_tagger
 from newsletter.tagging.taxonomy import load_taxonomy
 
 # The editor gives 2.25 tags per paper (27 tags on the 12 labeled examples): the threshold is set so the
@@ -37,6 +37,12 @@ EDITOR_TAGS_PER_PAPER = 2.25
 REGULARIZATION_CHOICES = (1.0, 4.0, 16.0)
 # "balanced" weighs a tag's few papers up: rare tags (Audio & Speech, Robotics) otherwise go unlearned.
 CLASS_WEIGHT_CHOICES: tuple[str | None, ...] = (None, "balanced")
+# The threshold on a tag's probability (False) or on its probability relative to the top tag's (True).
+RELATIVE_CHOICES: tuple[bool, ...] = (False, True)
+# How much of a least-squares (ridge) fit of the labels is averaged into the logistic probabilities: a
+# second, differently regularized view of the same features, which steadies the ranking of tags.
+RIDGE_WEIGHT_CHOICES: tuple[float, ...] = (0.0, 0.3, 0.6)
+RIDGE_ALPHA = 1.0
 FOLDS = 5
 FOLD_SEED = 20261206
 
@@ -46,6 +52,8 @@ class TrainingOptions:
     tags_per_paper: float = EDITOR_TAGS_PER_PAPER
     regularization_choices: tuple[float, ...] = REGULARIZATION_CHOICES
     class_weight_choices: tuple[str | None, ...] = CLASS_WEIGHT_CHOICES
+    relative_choices: tuple[bool, ...] = RELATIVE_CHOICES
+    ridge_weight_choices: tuple[float, ...] = RIDGE_WEIGHT_CHOICES
     folds: int = FOLDS
 
 
@@ -58,23 +66,44 @@ class CrossValidation:
     regularization: list[float]
     class_weights: list[object]
     thresholds: list[float]
+    relative: list[bool]
+    ridge_weights: list[float]
 
 
 @dataclass(frozen=True)
 class TrainingSet:
-    """Labeled papers with what depends on each paper alone (embedding, lexicon scores) computed once."""
+    """Labeled papers with what depends on each paper alone (embedding, lexicon scores) computed once.
+
+    `is_extra` marks papers that only ever train: they are in every training part of every cross-validation
+    but never scored, so no choice (regularization, rule, threshold) is made on them."""
 
     papers: list[LabeledPaper]
     embeddings: np.ndarray
     lexicon: np.ndarray
+    is_extra: np.ndarray  # (papers,) bool
 
     @classmethod
-    def of(cls, papers: Sequence[LabeledPaper], model: EmbeddingModel) -> TrainingSet:
-        papers = list(papers)
-        return cls(papers, embed_papers(papers, model), lexicon_features(papers, tuple(load_taxonomy())))
+    def of(
+        cls, papers: Sequence[LabeledPaper], model: EmbeddingModel, extra: Sequence[LabeledPaper] = ()
+    ) -> TrainingSet:
+        every = [*papers, *extra]
+        return cls(
+            every,
+            embed_papers(every, model),
+            lexicon_features(every, tuple(load_taxonomy())),
+            np.arange(len(every)) >= len(papers),
+        )
 
     def subset(self, indices: np.ndarray) -> TrainingSet:
-        return TrainingSet([self.papers[i] for i in indices], self.embeddings[indices], self.lexicon[indices])
+        return TrainingSet(
+            [self.papers[i] for i in indices],
+            self.embeddings[indices],
+            self.lexicon[indices],
+            self.is_extra[indices],
+        )
+
+    def scored_and_extra(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.flatnonzero(~self.is_extra), np.flatnonzero(self.is_extra)
 
 
 def label_matrix(papers: Sequence[LabeledPaper], tags: Sequence[str]) -> np.ndarray:
@@ -85,58 +114,83 @@ def fit_tagger(
     papers: Sequence[LabeledPaper] | TrainingSet,
     model: EmbeddingModel,
     options: TrainingOptions = TrainingOptions(),
+    extra: Sequence[LabeledPaper] = (),
 ) -> Tagger:
-    """Fit on every paper given; regularization and threshold from an inner cross-validation on them."""
-    data = papers if isinstance(papers, TrainingSet) else TrainingSet.of(papers, model)
-    regularization, class_weight, threshold = _choose_by_inner_folds(data, model, options)
-    coefficients, intercepts, space = _fit_weights(data, model, regularization, class_weight)
+    """Fit on every paper given (and every `extra` one); regularization, rule and threshold from an inner
+    cross-validation scored on `papers`, with the `extra` papers in each of its training parts."""
+    data = papers if isinstance(papers, TrainingSet) else TrainingSet.of(papers, model, extra)
+    choice = _choose_by_inner_folds(data, model, options)
+    weights = _fit_weights(data, model, choice.regularization, choice.class_weight)
     return Tagger(
-        space=space,
-        coefficients=coefficients,
-        intercepts=intercepts,
-        threshold=threshold,
+        space=weights.space,
+        coefficients=weights.coefficients,
+        intercepts=weights.intercepts,
+        ridge_coefficients=weights.ridge_coefficients if choice.ridge_weight else None,
+        ridge_intercepts=weights.ridge_intercepts if choice.ridge_weight else None,
+        ridge_weight=choice.ridge_weight,
+        threshold=choice.threshold,
+        relative=choice.relative,
         embedding_model=model.name,
         provenance={
-            "regularization": regularization,
-            "class_weight": class_weight,
+            "regularization": choice.regularization,
+            "class_weight": choice.class_weight,
             "papers": len(data.papers),
         },
     )
 
 
 def cross_validate(
-    papers: Sequence[LabeledPaper], model: EmbeddingModel, options: TrainingOptions = TrainingOptions()
+    papers: Sequence[LabeledPaper],
+    model: EmbeddingModel,
+    options: TrainingOptions = TrainingOptions(),
+    extra: Sequence[LabeledPaper] = (),
 ) -> CrossValidation:
-    """Outer k-fold: each fold is tagged by a tagger fitted (with its own inner choices) on the others."""
-    data = TrainingSet.of(papers, model)
-    given: list[list[str]] = [[] for _ in data.papers]
+    """Outer k-fold over `papers`: each fold is tagged by a tagger fitted (with its own inner choices) on
+    the other folds plus every `extra` paper. Only `papers` are scored; `extra` papers only train."""
+    data = TrainingSet.of(papers, model, extra)
+    scored = len(papers)
+    extra_indices = np.arange(scored, len(data.papers))
+    given: list[list[str]] = [[] for _ in range(scored)]
     chosen_regularization: list[float] = []
     chosen_class_weights: list[object] = []
     chosen_thresholds: list[float] = []
-    for train, test in folds(len(data.papers), options.folds):
-        tagger = fit_tagger(data.subset(train), model, options)
+    chosen_relative: list[bool] = []
+    chosen_ridge_weights: list[float] = []
+    for train, test in folds(scored, options.folds):
+        tagger = fit_tagger(data.subset(np.concatenate([train, extra_indices])), model, options)
         chosen_regularization.append(float(tagger.provenance["regularization"]))  # type: ignore[arg-type]
         chosen_class_weights.append(tagger.provenance["class_weight"])
         chosen_thresholds.append(tagger.threshold)
-        probabilities = _probabilities(
-            tagger.space, tagger.coefficients, tagger.intercepts, data.subset(test)
+        chosen_relative.append(tagger.relative)
+        chosen_ridge_weights.append(tagger.ridge_weight)
+        test_data = data.subset(test)
+        probabilities = tagger.probabilities_of(
+            paper_features(tagger.space, test_data.papers, test_data.embeddings, test_data.lexicon)
         )
-        for index, columns in zip(test, choose_tags(probabilities, tagger.threshold), strict=True):
+        chosen = choose_tags(probabilities, tagger.threshold, relative=tagger.relative)
+        for index, columns in zip(test, chosen, strict=True):
             given[index] = [tagger.tags[column] for column in columns]
     return CrossValidation(
-        scores=score_tags([paper.topics for paper in data.papers], given),
+        scores=score_tags([paper.topics for paper in papers], given),
         given=given,
         regularization=chosen_regularization,
         class_weights=chosen_class_weights,
         thresholds=chosen_thresholds,
+        relative=chosen_relative,
+        ridge_weights=chosen_ridge_weights,
     )
 
 
-def threshold_for_cardinality(probabilities: np.ndarray, tags_per_paper: float) -> float:
+def threshold_for_cardinality(
+    probabilities: np.ndarray, tags_per_paper: float, relative: bool = False
+) -> float:
     """The threshold whose decisions give closest to `tags_per_paper` on these papers (higher on ties).
 
     A paper gets 1 tag, plus its 2nd and 3rd most likely when they reach the threshold: the mean count
-    is 1 + the share of 2nd-ranked probabilities >= t + the share of 3rd-ranked ones >= t."""
+    is 1 + the share of 2nd-ranked scores >= t + the share of 3rd-ranked ones >= t (the scores are the
+    probabilities, or with `relative` the probabilities divided by the top one)."""
+    if relative:
+        probabilities = decision_scores(probabilities)
     ranked = -np.sort(-probabilities, axis=1)[:, 1:MAX_TAGS]
     candidates = np.unique(ranked)[::-1]
     means = 1.0 + (ranked[None, :, :] >= candidates[:, None, None]).sum(axis=2).mean(axis=1)
@@ -145,33 +199,68 @@ def threshold_for_cardinality(probabilities: np.ndarray, tags_per_paper: float) 
     return float(candidates[int(np.argmin(gaps))]) if len(candidates) else 1.0
 
 
-def _choose_by_inner_folds(
-    data: TrainingSet, model: EmbeddingModel, options: TrainingOptions
-) -> tuple[float, str | None, float]:
-    """(regularization, class weight, threshold) with the best micro-F1 over out-of-fold predictions."""
+@dataclass(frozen=True)
+class InnerChoice:
+    regularization: float
+    class_weight: str | None
+    ridge_weight: float
+    relative: bool
+    threshold: float
+
+
+def _choose_by_inner_folds(data: TrainingSet, model: EmbeddingModel, options: TrainingOptions) -> InnerChoice:
+    """The regularization, class weighting, ridge weight, rule and threshold with the best micro-F1 over
+    out-of-fold predictions of an inner cross-validation on `data`."""
     tags = tuple(load_taxonomy())
-    gold = [paper.topics for paper in data.papers]
-    best: tuple[float, float, str | None, float] | None = None
+    scored, extra = data.scored_and_extra()
+    gold = [data.papers[index].topics for index in scored]
+    best: tuple[float, InnerChoice] | None = None
     for class_weight in options.class_weight_choices:
         for regularization in options.regularization_choices:
-            probabilities = np.zeros((len(data.papers), len(tags)))
-            for train, test in folds(len(data.papers), options.folds):
-                coefficients, intercepts, space = _fit_weights(
-                    data.subset(train), model, regularization, class_weight
+            logistic_part = np.zeros((len(scored), len(tags)))
+            least_squares_part = np.zeros((len(scored), len(tags)))
+            for train, test in folds(len(scored), options.folds):
+                weights = _fit_weights(
+                    data.subset(np.concatenate([scored[train], extra])), model, regularization, class_weight
                 )
-                probabilities[test] = _probabilities(space, coefficients, intercepts, data.subset(test))
-            threshold = threshold_for_cardinality(probabilities, options.tags_per_paper)
-            chosen = choose_tags(probabilities, threshold, MAX_TAGS)
-            f1 = score_tags(gold, [[tags[column] for column in columns] for columns in chosen]).micro_f1
-            if best is None or f1 > best[0] + 1e-9:
-                best = (f1, regularization, class_weight, threshold)
+                logistic_part[test], least_squares_part[test] = weights.outputs(data.subset(scored[test]))
+            for ridge_weight in options.ridge_weight_choices:
+                probabilities = (1.0 - ridge_weight) * logistic_part + ridge_weight * least_squares_part
+                for relative in options.relative_choices:
+                    threshold = threshold_for_cardinality(probabilities, options.tags_per_paper, relative)
+                    chosen = choose_tags(probabilities, threshold, MAX_TAGS, relative)
+                    f1 = score_tags(
+                        gold, [[tags[column] for column in columns] for columns in chosen]
+                    ).micro_f1
+                    if best is None or f1 > best[0] + 1e-9:
+                        best = (
+                            f1,
+                            InnerChoice(regularization, class_weight, ridge_weight, relative, threshold),
+                        )
     assert best is not None
-    return best[1], best[2], best[3]
+    return best[1]
+
+
+@dataclass(frozen=True)
+class FittedWeights:
+    space: FeatureSpace
+    coefficients: np.ndarray
+    intercepts: np.ndarray
+    ridge_coefficients: np.ndarray
+    ridge_intercepts: np.ndarray
+
+    def outputs(self, data: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
+        """(logistic probabilities, clipped least-squares outputs), each (papers, tags)."""
+        features = paper_features(self.space, data.papers, data.embeddings, data.lexicon)
+        return (
+            logistic(features @ self.coefficients.T + self.intercepts),
+            np.clip(features @ self.ridge_coefficients.T + self.ridge_intercepts, 0.0, 1.0),
+        )
 
 
 def _fit_weights(
     data: TrainingSet, model: EmbeddingModel, regularization: float, class_weight: str | None
-) -> tuple[np.ndarray, np.ndarray, FeatureSpace]:
+) -> FittedWeights:
     space = fit_feature_space(data.papers, load_taxonomy(), model)
     features = paper_features(space, data.papers, data.embeddings, data.lexicon)
     labels = label_matrix(data.papers, space.tags)
@@ -189,14 +278,15 @@ def _fit_weights(
         classifier.fit(features, target)
         coefficients[column] = classifier.coef_[0]
         intercepts[column] = classifier.intercept_[0]
-    return coefficients, intercepts, space
-
-
-def _probabilities(
-    space: FeatureSpace, coefficients: np.ndarray, intercepts: np.ndarray, data: TrainingSet
-) -> np.ndarray:
-    features = paper_features(space, data.papers, data.embeddings, data.lexicon)
-    return logistic(features @ coefficients.T + intercepts)
+    # One least-squares fit for all tags at once (conjugate gradient on the sparse features: no randomness).
+    ridge = Ridge(alpha=RIDGE_ALPHA, solver="sparse_cg").fit(features, labels.astype(np.float64))
+    return FittedWeights(
+        space,
+        coefficients,
+        intercepts,
+        np.asarray(ridge.coef_, dtype=np.float64).reshape(len(space.tags), -1),
+        np.asarray(ridge.intercept_, dtype=np.float64).reshape(len(space.tags)),
+    )
 
 
 def folds(count: int, number: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -208,16 +298,28 @@ REPORT_FILE = "tagger_report.json"
 
 
 def train(
-    labels_path: Path, output_dir: Path, options: TrainingOptions = TrainingOptions()
+    labels_path: Path,
+    output_dir: Path,
+    options: TrainingOptions = TrainingOptions(),
+    extra_paths: Sequence[Path] = (),
 ) -> dict[str, Any]:
-    """Cross-validate, fit on every labeled paper, write the artifact and its report; return the report."""
+    """Cross-validate on `labels_path` (with the `extra_paths` papers in every training part), fit on
+    every labeled paper, write the artifact and its report; return the report."""
     papers = read_labeled(labels_path)
+    extra = [paper for path in extra_paths for paper in read_labeled(path)]
     model = load_model()
-    validation = cross_validate(papers, model, options)
-    tagger = fit_tagger(papers, model, options)
+    validation = cross_validate(papers, model, options, extra)
+    tagger = fit_tagger(papers, model, options, extra)
     labels_sha256 = file_sha256(labels_path)
+    extra_labels = {path.name: file_sha256(path) for path in extra_paths}
     tagger = replace(
-        tagger, provenance={**tagger.provenance, "labels": labels_path.name, "labels_sha256": labels_sha256}
+        tagger,
+        provenance={
+            **tagger.provenance,
+            "labels": labels_path.name,
+            "labels_sha256": labels_sha256,
+            "extra_labels": extra_labels,
+        },
     )
     save_tagger(tagger, output_dir)
     baseline = score_tags(
@@ -227,6 +329,8 @@ def train(
     report: dict[str, Any] = {
         "labels": labels_path.name,
         "labels_sha256": labels_sha256,
+        "extra_labels": extra_labels,
+        "extra_papers": len(extra),
         "embedding_model": model.name,
         "target_tags_per_paper": options.tags_per_paper,
         "cross_validation": {
@@ -235,11 +339,15 @@ def train(
             "regularization_by_fold": validation.regularization,
             "class_weight_by_fold": validation.class_weights,
             "threshold_by_fold": [round(value, 4) for value in validation.thresholds],
+            "relative_threshold_by_fold": validation.relative,
+            "ridge_weight_by_fold": validation.ridge_weights,
         },
         "final_model": {
             "regularization": tagger.provenance["regularization"],
             "class_weight": tagger.provenance["class_weight"],
             "threshold": tagger.threshold,
+            "relative_threshold": tagger.relative,
+            "ridge_weight": tagger.ridge_weight,
         },
         "lexicon_baseline": {key: value for key, value in baseline.to_dict().items() if key != "per_tag"},
     }
