@@ -6,9 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from newsletter.errors import NotFound
-from newsletter.feedback.votes import current_vote, find_paper, parse_vote
-from newsletter.models import Subscriber
+from newsletter.feedback.votes import current_vote, find_paper, parse_vote, voting_subscriber
 
 # What a vote changes, in the reader's words (shown before and after recording it).
 VOTE_EFFECTS = {
@@ -43,8 +41,7 @@ class VoteProposal:
 def vote_proposal(session: Session, subscriber_id: int, arxiv_id: str, vote: str) -> VoteProposal:
     """Checks everything a vote needs (its value, the paper, the reader) without changing anything."""
     vote = parse_vote(vote)
-    if session.get(Subscriber, subscriber_id) is None:
-        raise NotFound("This subscription does not exist any more, so there is nothing to vote with.")
+    voting_subscriber(session, subscriber_id)
     paper = find_paper(session, arxiv_id)
     current = current_vote(session, subscriber_id, paper.id)
     return VoteProposal(

@@ -75,10 +75,11 @@ def find_paper(session: Session, arxiv_id: str) -> Paper:
     return paper
 
 
-def _locked_subscriber(session: Session, subscriber_id: int) -> Subscriber:
-    subscriber = session.execute(
-        select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
-    ).scalar_one_or_none()
+def voting_subscriber(session: Session, subscriber_id: int, *, for_update: bool = False) -> Subscriber:
+    """The reader a vote link names; NotFound once the subscription is deleted. Locked for a vote, so a
+    vote and the subscriber's deletion cannot cross."""
+    query = select(Subscriber).where(Subscriber.id == subscriber_id)
+    subscriber = session.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
     if subscriber is None:
         raise NotFound("This subscription does not exist any more, so there is nothing to vote with.")
     return subscriber
@@ -95,7 +96,7 @@ def record_vote(
 ) -> VoteChange:
     """Store the reader's vote on a paper, replacing an earlier one; repeating a vote changes nothing."""
     vote = parse_vote(vote)
-    _locked_subscriber(session, subscriber_id)
+    voting_subscriber(session, subscriber_id, for_update=True)
     paper = find_paper(session, arxiv_id)
     previous = current_vote(session, subscriber_id, paper.id)
     if previous != vote:
@@ -115,7 +116,7 @@ def record_vote(
 
 def remove_vote(session: Session, subscriber_id: int, arxiv_id: str) -> VoteChange:
     """Undo: the paper counts as never voted on. Removing a vote that is not there changes nothing."""
-    _locked_subscriber(session, subscriber_id)
+    voting_subscriber(session, subscriber_id, for_update=True)
     paper = find_paper(session, arxiv_id)
     previous = session.execute(
         delete(PaperVote)
