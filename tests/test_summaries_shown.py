@@ -21,7 +21,10 @@ from newsletter.db import session_scope
 from newsletter.mail.deliver import send_pending
 from newsletter.models import Summary
 from newsletter.stats import LlmPrices, llm_usage_by_day
+from newsletter.summaries.factory import make_llm_summarizer
+from newsletter.summaries.hashing import llm_version_key
 from newsletter.summaries.shown import summarize_for_readers
+from newsletter.summaries.store import papers_without_current_summary, summarize_and_store
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import EDITION_DAY, make_content, make_edition
 from workers.celery_app import beat_schedule
@@ -252,3 +255,67 @@ def test_beat_summarizes_the_front_page_only_with_an_llm_configured(settings: Se
     with_llm_configured = settings.model_copy(update={"summarizer": "llm"})
     entry = beat_schedule(with_llm_configured)["summarize-front-page"]
     assert entry["task"] == "workers.tasks.summaries.summarize_front_page"
+
+
+def test_the_send_run_waits_for_a_paper_another_run_is_summarizing_and_does_not_pay_twice(
+    committed_session_factory: sessionmaker[Session], settings: Settings, llm_server: ThreadingHTTPServer
+) -> None:
+    with session_scope(committed_session_factory) as session:
+        paper_id = make_paper(session, title="Being summarized").id
+    llm = with_llm(settings, llm_server)
+    # Another run (the queued task) has claimed the paper and is waiting for the model.
+    other = committed_session_factory()
+    [claimed] = papers_without_current_summary(other, llm_version_key("test-model"), 10, among_ids=[paper_id])
+    sleeps: list[float] = []
+
+    def other_run_finishes(seconds: float) -> None:
+        sleeps.append(seconds)
+        summarize_and_store(other, make_llm_summarizer(llm), [claimed], replaces_topics=False)
+        other.commit()
+
+    try:
+        counts = summarize_for_readers(
+            committed_session_factory,
+            llm,
+            {"en": [paper_id]},
+            waits_for_others=True,
+            sleep=other_run_finishes,
+        )
+    finally:
+        other.close()
+
+    assert counts["en"].selected == 0  # the locked paper was not taken a second time
+    assert sleeps == [1.0]
+    assert asked(llm_server) == [("en", "Being summarized")]
+    with session_scope(committed_session_factory) as session:
+        assert llm_rows(session) == [(paper_id, "en", "llm", None)]
+
+
+def test_the_wait_for_another_run_is_bounded(
+    committed_session_factory: sessionmaker[Session], settings: Settings, llm_server: ThreadingHTTPServer
+) -> None:
+    with session_scope(committed_session_factory) as session:
+        paper_id = make_paper(session).id
+    llm = with_llm(settings, llm_server).model_copy(update={"llm_timeout_s": 10.0})
+    other = committed_session_factory()
+    papers_without_current_summary(other, llm_version_key("test-model"), 10, among_ids=[paper_id])
+    now = [0.0]
+
+    def stuck(seconds: float) -> None:
+        now[0] += seconds
+
+    try:
+        summarize_for_readers(
+            committed_session_factory,
+            llm,
+            {"en": [paper_id]},
+            waits_for_others=True,
+            clock=lambda: now[0],
+            sleep=stuck,
+        )
+    finally:
+        other.close()
+
+    # Up to the timeout of each attempt and one more, then the offline summary is shown.
+    assert 40.0 <= now[0] <= 41.0
+    assert llm_server.requests == []

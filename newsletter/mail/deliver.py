@@ -143,7 +143,8 @@ def ensure_llm_summaries(
             if key.content_id is not None:
                 papers = papers_by_language.setdefault(key.language, set())
                 papers.update(paper_ids_of_content(session, key.content_id))
-    summarize_for_readers(factory, settings, papers_by_language)
+    # Waits for papers the task the build queued is summarizing right now, so none goes out without.
+    summarize_for_readers(factory, settings, papers_by_language, waits_for_others=True)
 
 
 def _send_claimed(

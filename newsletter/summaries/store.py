@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +42,16 @@ def papers_without_current_summary(
         Summary.paper_id == Paper.id, Summary.input_hash == input_hash_sql(version_key)
     )
     return claim_papers_lacking(session, has_current, limit, among_ids)
+
+
+def count_without_current_summary(session: Session, version_key: str, among_ids: Sequence[int]) -> int:
+    """How many of these papers lack a summary for their current text and this backend version, locked
+    by another run or not (nothing is claimed)."""
+    has_current = exists().where(
+        Summary.paper_id == Paper.id, Summary.input_hash == input_hash_sql(version_key)
+    )
+    query = select(func.count()).select_from(Paper).where(~has_current, Paper.id.in_(list(among_ids)))
+    return int(session.scalar(query) or 0)
 
 
 def summarize_pending(session: Session, summarizer: Summarizer, limit: int = 200) -> SummarizeCounts:
