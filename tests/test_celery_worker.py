@@ -13,10 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
+from newsletter.db import session_scope
 from newsletter.health import last_worker_heartbeat
 from newsletter.models import FetchRun, Paper, PaperTopic, Summary
 from newsletter.sources.replay import start_replay_server
 from newsletter.taskqueue import enqueue
+from tests.factories import make_paper, make_subscriber
+from tests.llm_fixtures import asked, llm_server_fixture  # noqa: F401
 from workers.celery_app import beat_schedule
 
 pytestmark = pytest.mark.slow
@@ -123,3 +126,54 @@ def test_a_worker_fetches_then_summarizes_and_running_each_task_twice_changes_no
             worker.terminate()
             output, _ = worker.communicate(timeout=30)
     assert b"Traceback" not in output, output.decode(errors="replace")
+
+
+def test_with_an_llm_a_worker_builds_editions_then_summarizes_only_their_papers_in_each_readers_language(
+    settings: Settings,
+    child_environment: dict[str, str],
+    committed_session_factory: sessionmaker[Session],
+    llm_server: Any,
+) -> None:
+    with session_scope(committed_session_factory) as session:
+        shown = [
+            make_paper(session, title=f"NLP paper {n}", topics=["NLP"], upvotes=10 + n) for n in range(2)
+        ]
+        make_paper(session, title="Robotics paper nobody follows", topics=["Robotics"], upvotes=99)
+        alice = make_subscriber(session, "alice@example.org", topics=["NLP"])
+        beatrice = make_subscriber(session, "beatrice@example.org", topics=["NLP"])
+        beatrice.summary_language = "fr"
+        reader_ids = [alice.id, beatrice.id]
+        shown_ids = {paper.id for paper in shown}
+    host, port = llm_server.server_address
+    environment = {
+        **child_environment,
+        "NEWSLETTER_SUMMARIZER": "llm",
+        "NEWSLETTER_LLM_BASE_URL": f"http://{host}:{port}/v1",
+        "NEWSLETTER_LLM_MODEL": "test-model",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "newsletter.cli", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        enqueue(
+            settings, "workers.tasks.editions.build_editions_for", reader_ids, "2026-11-21T08:00:00+00:00"
+        )
+        by_model = select(func.count()).select_from(Summary).where(Summary.model == "test-model")
+        # The build queues summarize_shown: both papers in English and in French.
+        wait_for(lambda: count(committed_session_factory, by_model) == 4, worker)
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+    assert b"Traceback" not in output, output.decode(errors="replace")
+    assert asked(llm_server) == sorted(
+        (language, f"NLP paper {n}") for language in ("en", "fr") for n in range(2)
+    )
+    with session_scope(committed_session_factory) as session:
+        languages = session.execute(
+            select(Summary.paper_id, Summary.language).where(Summary.model == "test-model")
+        ).all()
+    assert {paper_id for paper_id, _ in languages} == shown_ids
+    assert sorted(language for _, language in languages) == ["en", "en", "fr", "fr"]
