@@ -191,6 +191,32 @@ def test_readers_who_voted_after_their_last_fit_are_found_stale(session: Session
     assert readers_with_stale_models(session) == [bob.id]
 
 
+def test_an_undo_whose_refit_was_lost_is_found_stale(session: Session, papers) -> None:
+    alice = make_subscriber(session, "alice@example.org")
+    bob = make_subscriber(session, "bob@example.org")
+    for title, _ in LIKED[:2]:
+        vote(session, alice.id, papers[title], "up")
+    vote(session, bob.id, papers[LIKED[0][0]], "up")
+    vote(session, bob.id, papers[TRENDING[0][0]], "down")
+    for reader in (alice, bob):
+        fit_reader_model(session, reader.id, load_model().name)
+    assert readers_with_stale_models(session) == []
+
+    # Undo, and the refit message is lost: the deleted row leaves no newer vote time behind.
+    remove_vote(session, alice.id, arxiv_id(session, papers[LIKED[1][0]]))
+    assert readers_with_stale_models(session) == [alice.id]
+    fit_reader_model(session, alice.id, load_model().name)
+    assert readers_with_stale_models(session) == []
+
+    # Every vote undone, no refit: the model is left with no votes behind it.
+    for paper in (papers[LIKED[0][0]], papers[TRENDING[0][0]]):
+        remove_vote(session, bob.id, arxiv_id(session, paper))
+    assert session.scalar(select(ReaderModel.vote_count).where(ReaderModel.subscriber_id == bob.id)) == 2
+    assert readers_with_stale_models(session) == [bob.id]
+    fit_reader_model(session, bob.id, load_model().name)
+    assert readers_with_stale_models(session) == []
+
+
 @pytest.mark.slow
 def test_a_vote_through_the_feedback_command_is_learned_by_a_real_worker(
     child_environment, command_env, committed_session_factory

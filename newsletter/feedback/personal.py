@@ -137,17 +137,40 @@ def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str)
 
 
 def readers_with_stale_models(session: Session, limit: int = 1000) -> list[int]:
-    """Readers who voted (or undid a vote) after their model was last fitted, or have votes and none."""
-    latest_vote = (
-        select(PaperVote.subscriber_id, func.max(PaperVote.voted_at).label("voted_at"))
+    """Readers whose model is not the fit of their votes as they stand: they voted after it was fitted,
+    an undo removed a vote it learned from (the deleted row leaves no newer time, but the model's vote
+    count no longer matches their votes on papers with a current embedding), they have votes and no
+    model, or a model and no votes left."""
+    model = ReaderModel.__table__.alias("model")
+    standing = (
+        select(
+            PaperVote.subscriber_id,
+            func.max(PaperVote.voted_at).label("voted_at"),
+            func.count(PaperEmbedding.paper_id).label("embedded"),
+        )
+        .join(Paper, Paper.id == PaperVote.paper_id)
+        .outerjoin(model, model.c.subscriber_id == PaperVote.subscriber_id)
+        .outerjoin(
+            PaperEmbedding,
+            (PaperEmbedding.paper_id == PaperVote.paper_id)
+            & (PaperEmbedding.model == model.c.embedding_model)
+            & (PaperEmbedding.text_hash == text_hash_sql()),
+        )
         .group_by(PaperVote.subscriber_id)
         .subquery()
     )
+    reader = func.coalesce(standing.c.subscriber_id, ReaderModel.subscriber_id)
     query = (
-        select(latest_vote.c.subscriber_id)
-        .outerjoin(ReaderModel, ReaderModel.subscriber_id == latest_vote.c.subscriber_id)
-        .where((ReaderModel.fitted_at.is_(None)) | (ReaderModel.fitted_at < latest_vote.c.voted_at))
-        .order_by(latest_vote.c.subscriber_id)
+        select(reader)
+        .select_from(standing)
+        .join(ReaderModel, ReaderModel.subscriber_id == standing.c.subscriber_id, full=True)
+        .where(
+            ReaderModel.subscriber_id.is_(None)
+            | standing.c.subscriber_id.is_(None)
+            | (ReaderModel.fitted_at < standing.c.voted_at)
+            | (ReaderModel.vote_count != standing.c.embedded)
+        )
+        .order_by(reader)
         .limit(limit)
     )
     return list(session.scalars(query))
