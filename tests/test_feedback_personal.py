@@ -144,19 +144,18 @@ def test_before_any_vote_the_order_is_exactly_todays_and_others_votes_change_not
     assert plan(session, settings)[bob.id] == before[bob.id]
 
 
-def test_a_readers_likes_bring_similar_papers_up_with_a_reason_naming_one(
-    session: Session, settings: Settings, papers
-) -> None:
+def test_a_readers_likes_bring_similar_papers_up(session: Session, settings: Settings, papers) -> None:
     alice = make_subscriber(session, "alice@example.org")
     for title, _ in LIKED:
         vote(session, alice.id, papers[title], "up")
     fit_reader_model(session, alice.id, load_model().name)
     picks = plan(session, settings)[alice.id]
-    # Today's top four hold no attention paper; the reader's first pick is one, and says why.
+    # Today's top four hold no attention paper; the reader's first pick is one. These one-line texts are
+    # at most 0.80 alike, below LIKE_COSINE, so no pick claims likeness (tests/test_feedback_likeness.py
+    # words the "Like" line on real abstracts).
     first_title, first_reason = picks[0]
     assert first_title in ATTENTION, picks
-    assert first_reason.startswith("Like ") and " papers you liked, e.g. “" in first_reason
-    assert first_reason.endswith("”") and any(f"“{title}”" in first_reason for title, _ in LIKED)
+    assert all(reason.startswith("Trending #") for _, reason in picks), picks
     assert all("%" not in reason and "score" not in reason for _, reason in picks)
 
 
