@@ -284,7 +284,7 @@ def demo(
     """Run the whole pipeline on the bundled sample of real papers, on embedded services."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from newsletter.demo import DEMO_NOW, DEMO_STAGES, DemoReport, demo_operator_settings, run_demo
+    from newsletter.demo import DEMO_STAGES, DemoReport, demo_operator_settings, run_demo
 
     settings = demo_operator_settings(load_settings().served_on(port))
     with Progress(
@@ -314,7 +314,7 @@ def demo(
                     f"admin page: http://127.0.0.1:{port}/admin (any user name; password "
                     f"{settings.admin_token.get_secret_value()})"
                 )
-                run_web(demo_settings, "127.0.0.1", port, demo_now=DEMO_NOW)
+                run_web(demo_settings, "127.0.0.1", port, demo=report.site)
 
         try:
             run_demo(settings, progress=advance, while_running=report_and_serve)

@@ -2,8 +2,10 @@
 
 Embedded PostgreSQL and Redis, a local replay server standing in for arXiv and Hugging Face, a worker
 process, the real tasks (fetch, summarize, build editions, send) and the file backend writing emails to
-the outbox. The clock is fixed at the morning after the sample's last day, so the demo gives the same
-editions whatever today's date; a second run finds everything done and sends nothing twice.
+the outbox. The demo has its own clock (`DemoClock`), not today's date, so it gives the same editions
+whatever the day; a second run finds everything done and sends nothing twice. The clock starts on the
+sample's second-to-last day, and the Outbox page's "Deliver tomorrow's editions" moves it to the last one
+and builds and sends that day's editions, so a reader who voted sees the next edition their vote shaped.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
+from functools import partial
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -43,8 +47,11 @@ from newsletter.taskqueue import enqueue
 
 logger = logging.getLogger(__name__)
 
-# The sample feed covers 2026-11-15..20; its editions go out the morning after.
-DEMO_NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+# The sample feed's arXiv papers were submitted 2026-11-15..19 at every hour, its Hugging Face days run to
+# 2026-11-20. The demo's first editions go out at noon on the 19th (the papers submitted until then);
+# tomorrow's, at noon on the 20th, bring the rest. A day later nothing would be new: the clock stops there.
+FIRST_DEMO_NOW = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
+LAST_DEMO_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FETCH_SINCE = date(2026, 11, 14)
 FETCH_UNTIL = date(2026, 11, 21)
 STAGE_TIMEOUT_S = 180.0
@@ -61,7 +68,7 @@ class DemoReader:
     frequency: str = "daily"
 
 
-# Readers in different zones, all past their 07:00 local send time at DEMO_NOW (12:00 UTC).
+# Readers in different zones, all past their 07:00 local send time at the demo's noon (12:00 UTC).
 DEMO_READERS = (
     DemoReader(
         "ada@demo.example", ("Large Language Models", "Efficient ML"), ("quantization",), "Europe/London"
@@ -74,11 +81,57 @@ DEMO_READERS = (
 )
 
 
+@dataclass(frozen=True)
+class DayDelivered:
+    moment: datetime
+    editions: int  # readers who were due and got an edition built
+    emails: int  # emails sent
+
+
+class DemoClock:
+    """The demo's one clock: the moment its stages build and send at and its site's previews use. It moves
+    only forward, one day at a time, and never past the sample's last day."""
+
+    def __init__(self, now: datetime = FIRST_DEMO_NOW, last: datetime = LAST_DEMO_NOW) -> None:
+        self._now = now
+        self._last = last
+        self._lock = threading.Lock()
+
+    @property
+    def now(self) -> datetime:
+        return self._now
+
+    @property
+    def next_day(self) -> datetime | None:
+        """Tomorrow on the demo's clock; None when the sample has no further day."""
+        following = self._now + timedelta(days=1)
+        return following if following <= self._last else None
+
+    def advance(self, deliver: Callable[[datetime], DayDelivered]) -> DayDelivered | None:
+        """Move one day forward and deliver that day's editions (one delivery at a time: a second press
+        waits, then finds the day taken); None when the sample has no further day."""
+        with self._lock:
+            following = self.next_day
+            if following is None:
+                return None
+            self._now = following
+            return deliver(following)
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    """What the served demo's pages use: its clock and, while its worker runs, a day's delivery."""
+
+    clock: DemoClock
+    deliver: Callable[[datetime], DayDelivered] | None = None
+
+
 @dataclass
 class DemoReport:
     stages: list[StageResult] = field(default_factory=list)
     outbox: Path | None = None
     emails_in_outbox: int = 0
+    site: DemoSite = field(default_factory=lambda: DemoSite(DemoClock()))
 
 
 def demo_settings(settings: Settings, replay_base_url: str) -> Settings:
@@ -171,6 +224,7 @@ def run_demo(
     `while_running` (serving the site) is called after the stages with the worker still up, so what the
     site enqueues (a signup's confirmation email) is sent within seconds."""
     report = DemoReport()
+    clock = report.site.clock
 
     def stage(name: str, unit: str, action: Callable[[], int]) -> None:
         progress(name)
@@ -194,8 +248,9 @@ def run_demo(
             stage("fetch", "new papers", lambda: fetch_stage(settings, factory, worker))
             stage("summaries", "papers", lambda: summarize_stage(settings, factory, worker))
             stage("subscribers", "readers", lambda: seed_stage(factory))
-            stage("editions", "editions", lambda: editions_stage(settings, factory, worker))
-            stage("send", "emails", lambda: send_stage(settings, factory, worker))
+            stage("editions", "editions", lambda: editions_stage(settings, factory, worker, clock.now))
+            stage("send", "emails", lambda: send_stage(settings, factory, worker, clock.now))
+            report.site = DemoSite(clock, partial(deliver_day, settings, factory, worker))
             report.outbox = settings.resolved_outbox_dir
             report.emails_in_outbox = len(list(report.outbox.glob("*.eml"))) if report.outbox.exists() else 0
             if while_running is not None:
@@ -267,29 +322,39 @@ def seed_stage(factory: sessionmaker[Session]) -> int:
 
 
 def editions_stage(
-    settings: Settings, factory: sessionmaker[Session], worker: subprocess.Popen[bytes]
+    settings: Settings, factory: sessionmaker[Session], worker: subprocess.Popen[bytes], now: datetime
 ) -> int:
     def due_count() -> int:
         with session_scope(factory) as session:
-            return len(due_subscribers(session, DEMO_NOW))
+            return len(due_subscribers(session, now))
 
     due = due_count()
     if due:
-        enqueue(settings, "workers.tasks.editions.build_due_editions", DEMO_NOW.isoformat())
+        enqueue(settings, "workers.tasks.editions.build_due_editions", now.isoformat())
         wait_until(lambda: due_count() == 0, worker, "the editions")
     return due
 
 
-def send_stage(settings: Settings, factory: sessionmaker[Session], worker: subprocess.Popen[bytes]) -> int:
+def send_stage(
+    settings: Settings, factory: sessionmaker[Session], worker: subprocess.Popen[bytes], now: datetime
+) -> int:
     sent_before = scalar(factory, select(func.count()).select_from(Delivery).where(Delivery.state == "sent"))
-    enqueue(settings, "workers.tasks.mail.send_due_deliveries", DEMO_NOW.date().isoformat())
+    enqueue(settings, "workers.tasks.mail.send_due_deliveries", now.date().isoformat())
     unfinished = text(
         "SELECT count(*) FROM editions e WHERE e.edition_date = :day AND e.kind <> 'skipped'"
         " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.edition_id = e.id"
         " AND d.state IN ('sent', 'failed', 'unknown'))"
-    ).bindparams(day=DEMO_NOW.date())
+    ).bindparams(day=now.date())
     wait_until(lambda: scalar(factory, unfinished) == 0, worker, "the emails")
     return (
         scalar(factory, select(func.count()).select_from(Delivery).where(Delivery.state == "sent"))
         - sent_before
     )
+
+
+def deliver_day(
+    settings: Settings, factory: sessionmaker[Session], worker: subprocess.Popen[bytes], now: datetime
+) -> DayDelivered:
+    """The demo's editions and send stages at `now`: what a day of the demo delivers."""
+    editions = editions_stage(settings, factory, worker, now)
+    return DayDelivered(now, editions, send_stage(settings, factory, worker, now))

@@ -12,20 +12,29 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.demo import DEMO_NOW
+from newsletter.demo import FIRST_DEMO_NOW, LAST_DEMO_NOW, DayDelivered, DemoClock, DemoSite
 from newsletter.links import urls as links
 from newsletter.mail.transactional import create_transactional_delivery, deliver_transactional
 from newsletter.web.app import create_app
 from tests.factories import make_paper, make_subscriber
 from tests.test_web_links import path
-from tests.web_fixtures import BASE_URL, client_fixture  # noqa: F401
+from tests.web_fixtures import BASE_URL, client_fixture, csrf_token  # noqa: F401
 
 
 @pytest.fixture
 def demo_client(
     settings: Settings, committed_session_factory: sessionmaker[Session], redis_client: redis.Redis
 ) -> Iterator[TestClient]:
-    app = create_app(settings, signup_answer_seconds=0, demo_now=DEMO_NOW)
+    app = create_app(settings, signup_answer_seconds=0, demo=DemoSite(DemoClock()))
+    with TestClient(app, base_url=BASE_URL) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def last_day_client(
+    settings: Settings, committed_session_factory: sessionmaker[Session], redis_client: redis.Redis
+) -> Iterator[TestClient]:
+    app = create_app(settings, signup_answer_seconds=0, demo=DemoSite(DemoClock(now=LAST_DEMO_NOW)))
     with TestClient(app, base_url=BASE_URL) as test_client:
         yield test_client
 
@@ -64,6 +73,45 @@ def test_the_outbox_serves_only_the_files_it_wrote(demo_client, name):
 def test_the_outbox_exists_only_in_the_demo(client):
     assert client.get("/outbox").status_code == 404
     assert 'href="/outbox"' not in client.get("/").text
+    token = csrf_token(client.get("/subscribe").text)
+    assert client.post("/outbox/next-day", data={"csrf_token": token}).status_code == 404
+
+
+def test_tomorrow_is_delivered_only_by_a_form_post_and_only_while_the_worker_runs(demo_client):
+    site = demo_client.app.state.demo
+    page = demo_client.get("/outbox")
+    assert "The demo's day: 19 Nov 2026" in page.text
+    # Without the demo's worker (this site was not started by `newsletter demo`) there is no button.
+    assert "Deliver tomorrow's editions" not in page.text
+    assert demo_client.get("/outbox/next-day").status_code == 404  # a GET changes nothing
+    assert demo_client.head("/outbox/next-day").status_code == 404
+    assert demo_client.post("/outbox/next-day").status_code == 403  # no CSRF token
+    token = csrf_token(demo_client.get("/subscribe").text)
+    assert demo_client.post("/outbox/next-day", data={"csrf_token": token}).status_code == 404
+    assert site.clock.now == FIRST_DEMO_NOW
+
+
+def test_past_the_samples_last_day_the_outbox_says_there_is_no_further_day(last_day_client):
+    site = last_day_client.app.state.demo
+    assert site.clock.next_day is None
+    page = last_day_client.get("/outbox")
+    assert "The demo's day: 20 Nov 2026" in page.text
+    assert "Deliver tomorrow's editions" not in page.text
+    assert "there is no further day with new papers" in page.text
+    token = csrf_token(last_day_client.get("/subscribe").text)
+    answer = last_day_client.post("/outbox/next-day", data={"csrf_token": token}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/outbox?last_day=true"
+    assert "there is no further day with new papers" in last_day_client.get(answer.headers["location"]).text
+    assert site.clock.now == LAST_DEMO_NOW
+
+
+def test_the_demo_clock_moves_one_day_at_a_time_within_the_sample():
+    clock = DemoClock()
+    delivered = clock.advance(lambda now: DayDelivered(now, editions=0, emails=0))
+    assert delivered is not None and delivered.moment == LAST_DEMO_NOW == clock.now
+    assert clock.next_day is None
+    assert clock.advance(lambda now: DayDelivered(now, editions=0, emails=0)) is None
+    assert clock.now == LAST_DEMO_NOW
 
 
 def test_the_demo_preview_uses_the_demo_clock(demo_client, settings, committed_session_factory):
@@ -72,14 +120,14 @@ def test_the_demo_preview_uses_the_demo_clock(demo_client, settings, committed_s
             session,
             title="Paper of the demo day",
             topics=["NLP"],
-            published_at=DEMO_NOW.replace(hour=3),
+            published_at=FIRST_DEMO_NOW.replace(hour=3),
             upvotes=12,
         )
         reader = make_subscriber(session, "reader@example.org", topics=["NLP"])
         reader_id = reader.id
     html = demo_client.get(path(links.preferences_url(settings, reader_id))).text
     preview = html.split('id="preview-heading"')[1]
-    assert "Paper of the demo day" in preview and "As of the demo's day, Saturday 21 November" in preview
+    assert "Paper of the demo day" in preview and "As of the demo's day, Thursday 19 November" in preview
 
 
 def test_a_port_given_on_the_command_line_is_used_unless_a_base_url_is_configured(monkeypatch):

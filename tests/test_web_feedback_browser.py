@@ -1,25 +1,29 @@
-"""A reader teaches the newsletter from an email, in the served demo: the vote link in an emailed edition
-opens in Chromium, the page records the vote by itself (POST), offers Undo and similar papers, the worker
-refits the reader's model, and the reader's next edition is ordered and explained by the vote.
+"""A reader teaches the newsletter from an email, in the served demo (`newsletter demo --port P`, its worker
+running), the way a newcomer does it: a demo reader's edition of the demo's first day is on the Outbox
+page; its vote links open in Chromium, the page records the vote by itself (POST), offers Undo and similar
+papers, and the worker refits the reader's model; "Deliver tomorrow's editions" on the Outbox page moves
+the demo's clock a day on, and the worker builds and sends that day's editions; the reader's next email is
+ordered and explained by the votes.
 
-The demo's sample ends the day before its clock (2026-11-21) and the demo's editions take the last three
-days of it, so a day after the clock has nothing new for anyone (every edition is skipped). The journey
-therefore runs on the sample's last two days: two new readers with the same topics get an
-edition on 2026-11-19 and the next one on 2026-11-20, built and sent by the same worker tasks the demo
-runs. One votes; the other, who does not, shows what the next edition would have been."""
+A twin of the reader (same topics, keywords and zone), added here and given the first day's edition by
+the same worker task the demo runs, gets the next edition from the same press of the button and shows
+what it is without the votes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.demo import DemoReader, seed_readers
+from newsletter.demo import DEMO_READERS, FIRST_DEMO_NOW, LAST_DEMO_NOW, DemoReader, seed_readers
+from newsletter.feedback.ranking import LIKE_COSINE
 from newsletter.subscribers.service import find_subscriber_by_email
 from newsletter.taskqueue import enqueue
 from tests.browser_fixtures import NEEDS_CHROMIUM
@@ -34,17 +38,16 @@ from tests.test_web_demo_browser import (  # noqa: F401 - fixtures of the served
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, NEEDS_CHROMIUM]
-TOPICS = ("Large Language Models", "Efficient ML")
-VOTER = DemoReader("voter@votes.example", TOPICS, (), "UTC")
-TWIN = DemoReader("twin@votes.example", TOPICS, (), "UTC")
-FIRST_MOMENT = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
-NEXT_MOMENT = FIRST_MOMENT + timedelta(days=1)
+VOTER = DEMO_READERS[0]
+TWIN = DemoReader("twin@votes.example", VOTER.topics, VOTER.keywords, VOTER.timezone)
+DELIVERY_TIMEOUT_MS = 180_000
 
 
 def build_and_send(
     settings: Settings, factory: sessionmaker[Session], ids: list[int], moment: datetime
 ) -> None:
-    """The demo's worker builds these readers' editions as of `moment` and sends them."""
+    """The demo's worker builds these readers' editions as of `moment` and sends them (the tasks the
+    demo's stages enqueue)."""
     day = moment.date()
     enqueue(settings, "workers.tasks.editions.build_editions_for", ids, moment.isoformat())
     built = "SELECT count(*) FROM editions WHERE edition_date = :day AND subscriber_id = ANY(:ids)"
@@ -69,6 +72,18 @@ def email_papers(page: Any) -> list[tuple[str, str]]:
     return papers
 
 
+def paper_vectors(factory: sessionmaker[Session]) -> dict[str, np.ndarray]:
+    """The stored embedding of each paper published by the demo's last day, by title, as a unit vector."""
+    query = text(
+        "SELECT p.title, e.vector FROM papers p JOIN paper_embeddings e ON e.paper_id = p.id"
+        " WHERE p.published_at <= :last"
+    )
+    with session_scope(factory) as session:
+        rows = session.execute(query, {"last": LAST_DEMO_NOW}).all()
+    vectors = {" ".join(title.split()): np.asarray(vector, dtype=np.float64) for title, vector in rows}
+    return {title: vector / np.linalg.norm(vector) for title, vector in vectors.items()}
+
+
 def vote_links(page: Any, label: str) -> list[str]:
     return [link.get_attribute("href") for link in page.get_by_role("link", name=label).all()]
 
@@ -82,11 +97,11 @@ def test_a_vote_from_an_emailed_edition_shapes_the_next_edition(
     base = served_demo
     factory = committed_session_factory
     with session_scope(factory) as session:
-        seed_readers(session, (VOTER, TWIN))
+        seed_readers(session, (TWIN,))
     with session_scope(factory) as session:
         voter_id = find_subscriber_by_email(session, VOTER.email).id
         twin_id = find_subscriber_by_email(session, TWIN.email).id
-    build_and_send(settings, factory, [voter_id, twin_id], FIRST_MOMENT)
+    build_and_send(settings, factory, [twin_id], FIRST_DEMO_NOW)
 
     page = new_page(browser, DESKTOP)
     open_newest_email(page, base, "trending papers for", TWIN.email)
@@ -110,9 +125,16 @@ def test_a_vote_from_an_emailed_edition_shapes_the_next_edition(
     without_script.context.close()
     assert scalar(factory, votes, id=voter_id) == 0
 
-    # The reader likes the two papers the trending order put last: the page posts the vote by itself.
-    liked = [first[-1][0], first[-2][0]]
-    for link in (more[-1], more[-2]):
+    # The reader likes the two papers of the edition that the next day has most like them (the stored
+    # embeddings say which): the page posts the vote by itself.
+    vectors = paper_vectors(factory)
+    shown = [title for title, _ in first]
+    new = [title for title in vectors if title not in shown]
+    nearest_new = [max(float(vectors[title] @ vectors[other]) for other in new) for title in shown]
+    picked = sorted(range(len(shown)), key=lambda index: -nearest_new[index])[:2]
+    assert all(nearest_new[index] >= LIKE_COSINE for index in picked), (shown, nearest_new)
+    liked = [shown[index] for index in picked]
+    for link in (more[index] for index in picked):
         with page.expect_request(lambda request: request.method == "POST" and "/feedback/" in request.url):
             page.goto(link)
         page.get_by_role("heading", name="Thanks, noted: more like this").wait_for()
@@ -125,7 +147,18 @@ def test_a_vote_from_an_emailed_edition_shapes_the_next_edition(
     model_votes = "SELECT coalesce(max(vote_count), 0) FROM reader_models WHERE subscriber_id = :id"
     wait_until(lambda: scalar(factory, model_votes, id=voter_id) == 2, "the refit")
 
-    build_and_send(settings, factory, [voter_id, twin_id], NEXT_MOMENT)
+    # The newcomer's next step: the Outbox page delivers the demo's next day.
+    page.goto(base + "/outbox")
+    assert page.get_by_role("heading", name="The demo's day: 19 Nov 2026").is_visible()
+    page.get_by_role("button", name="Deliver tomorrow's editions").click()
+    page.get_by_text("Tomorrow's editions are delivered").wait_for(timeout=DELIVERY_TIMEOUT_MS)
+    shot(page, "vote-next-day-delivered")
+    assert page.get_by_role("heading", name="The demo's day: 20 Nov 2026").is_visible()
+    assert page.get_by_text("there is no further day with new papers").is_visible()
+    assert page.get_by_role("button", name="Deliver tomorrow's editions").count() == 0
+    editions = "SELECT count(*) FROM editions WHERE edition_date = :day AND subscriber_id = ANY(:ids)"
+    assert scalar(factory, editions, day=datetime(2026, 11, 20).date(), ids=[voter_id, twin_id]) == 2
+
     open_newest_email(page, base, "trending papers for", TWIN.email)
     unvoted = email_papers(page)
     open_newest_email(page, base, "trending papers for", VOTER.email)
@@ -138,18 +171,23 @@ def test_a_vote_from_an_emailed_edition_shapes_the_next_edition(
     assert not {title for title, _ in first} & {*titles, *unvoted_titles}  # never sent twice
     # The twin's edition is today's trending order, explained by it.
     assert all(why.startswith("Trending #") for _, why in unvoted), unvoted
-    # The voter's says which liked paper a pick resembles, and the vote moved papers up.
+    # The voter's says which liked paper a pick resembles, exactly for the picks within LIKE_COSINE of one.
+    for title, why in voted:
+        closeness = max(float(vectors[title] @ vectors[name]) for name in liked)
+        assert why.startswith("Like ") == (closeness >= LIKE_COSINE), (title, why, closeness)
     liked_lines = [(title, why) for title, why in voted if "you liked, e.g. “" in why]
     assert liked_lines, voted
     assert all(any(name[:40] in why for name in liked) for _, why in liked_lines), liked_lines
+    # The votes moved papers up: the voter's edition is ordered differently from the twin's, and some of
+    # its picks rank higher than in the twin's edition or are not in it at all.
     assert titles != unvoted_titles
     assert any(
-        title not in unvoted_titles or titles.index(title) < unvoted_titles.index(title)
-        for title, _ in liked_lines
+        title not in unvoted_titles or index < unvoted_titles.index(title)
+        for index, title in enumerate(titles)
     )
 
     # Undo on the last vote's page: the vote is gone, and the page does not post it again.
-    page.goto(more[-2])
+    page.goto(more[picked[1]])
     page.get_by_role("heading", name="Thanks, noted: more like this").wait_for()
     page.get_by_role("button", name="Undo").click()
     page.get_by_role("heading", name="Your vote is removed").wait_for()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,6 +44,9 @@ from newsletter.web.security import (
     SecurityHeadersMiddleware,
     allowed_hosts,
 )
+
+if TYPE_CHECKING:
+    from newsletter.demo import DemoSite
 
 logger = logging.getLogger(__name__)
 # Forms are a few kilobytes; anything near this is an attack or a mistake.
@@ -114,9 +117,10 @@ def create_app(
     settings: Settings | None = None,
     *,
     signup_answer_seconds: float = signup.SIGNUP_ANSWER_SECONDS,
-    demo_now: datetime | None = None,
+    demo: DemoSite | None = None,
 ) -> FastAPI:
-    """The site. With `demo_now` it is the demo's: an Outbox page, and previews as of the demo clock."""
+    """The site. With `demo` it is the demo's: an Outbox page (with tomorrow's editions while the demo's
+    worker runs), and previews as of the demo's clock."""
     settings = settings or get_settings()
     app = NewsletterApp(title=settings.sender_name, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
@@ -127,7 +131,7 @@ def create_app(
     app.state.metrics_registry.register(StatsCollector(app.state.session_factory, settings))
     app.state.trusted_networks = parse_networks(settings.trusted_proxies)
     app.state.signup_answer_seconds = signup_answer_seconds
-    app.state.demo_now = demo_now
+    app.state.demo = demo
 
     for module in (
         public,
@@ -144,7 +148,7 @@ def create_app(
         feeds,
     ):
         app.include_router(module.router)
-    if demo_now is not None:
+    if demo is not None:
         app.include_router(outbox.router)
 
     app.add_exception_handler(NewsletterError, domain_error_handler)
@@ -161,13 +165,13 @@ def create_app(
 
 
 def run_web(
-    settings: Settings, host: str = "127.0.0.1", port: int = 8000, *, demo_now: datetime | None = None
+    settings: Settings, host: str = "127.0.0.1", port: int = 8000, *, demo: DemoSite | None = None
 ) -> None:
     """`newsletter web`: serve the site with uvicorn (one process; put several behind a proxy to scale)."""
     import uvicorn
 
     uvicorn.run(
-        create_app(settings, demo_now=demo_now),
+        create_app(settings, demo=demo),
         host=host,
         port=port,
         proxy_headers=bool(settings.trusted_proxies),

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -23,6 +23,9 @@ from newsletter.subscribers.consent import CURRENT_WORDING_VERSION, WORDINGS
 from newsletter.subscribers.validation import WEEKDAYS
 from newsletter.web import csrf
 from newsletter.web.assets import static_url
+
+if TYPE_CHECKING:
+    from newsletter.demo import DemoSite
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
 # Bidi overrides and isolates in outside text could reorder what a reader sees; control characters
@@ -70,9 +73,9 @@ def page_links(settings: Settings, subscriber_id: int) -> dict[str, str]:
 
 
 def clock(request: Request) -> datetime:
-    """Now, for what a page computes (the preview of the next email): the demo's fixed clock in the demo."""
-    demo_now: datetime | None = request.app.state.demo_now
-    return demo_now if demo_now is not None else datetime.now(UTC)
+    """Now, for what a page computes (the preview of the next email): the demo's clock in the demo."""
+    demo: DemoSite | None = request.app.state.demo
+    return demo.clock.now if demo is not None else datetime.now(UTC)
 
 
 # Pages reached through a signed link, and the demo's outbox: never in a search index.
@@ -161,7 +164,7 @@ def render(
         .get_template(template)
         .render(
             request_path=request.url.path,
-            is_demo=request.app.state.demo_now is not None,
+            is_demo=request.app.state.demo is not None,
             show_thumbnails=settings.site_thumbnails,
             is_private=is_private_path(request.url.path),
             site_name=settings.sender_name,
