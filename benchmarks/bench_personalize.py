@@ -6,8 +6,8 @@ with the trending order alone, for 1,000 readers over 10 days of the corpus's pa
   no votes (the trending order every reader gets before their first vote).
 - `precision_at_5_after`: the editions the readers got on days 6-10, with the votes of the days before.
 - `precision_at_5_unpersonalized`: the trending order alone on days 6-10, same readers and candidates.
-- `lift_at_5`: after - unpersonalized. `precision_at_5_ceiling`: the best any order of the same
-  candidates could reach. The rest describe the run (readers, days, votes, candidates per edition).
+- `lift_at_5`: after - unpersonalized. `precision_at_5_ceiling`: a bound no order of the same candidates
+  can beat. The rest describe the run (readers, days, votes, candidates per edition).
 """
 
 from __future__ import annotations

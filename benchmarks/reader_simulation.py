@@ -107,8 +107,10 @@ def load_corpus() -> Corpus:
         for entry in json.loads(path.read_text("utf-8")):
             paper = entry["paper"]
             rows.append((paper["title"], paper["summary"], paper.get("upvotes"), paper.get("githubStars")))
-    seen: set[str] = set()  # the listing pages repeat a few papers: each counts once
-    rows = [row for row in rows if not (row[0].strip().lower() in seen or seen.add(row[0].strip().lower()))]
+    unique: dict[str, tuple[str, str, int | None, int | None]] = {}
+    for row in rows:  # the listing pages repeat a few papers: each counts once, as first listed
+        unique.setdefault(row[0].strip().lower(), row)
+    rows = list(unique.values())
     tags = tag_papers([TaggingInput(title, abstract) for title, abstract, _, _ in rows])
     vectors = load_model().embed([embedding_text(title, abstract) for title, abstract, _, _ in rows])
     papers = [
@@ -188,7 +190,6 @@ class Simulation:
         self.rng = random.Random(config.seed)
         self.readers = make_readers(config, corpus, self.rng)
         self.by_day = spread_over_days(corpus, config.days, self.rng)
-        self.published = {paper.id: moment for day in self.by_day.values() for paper, moment in day}
         self.row_of = {paper.id: row for row, paper in enumerate(corpus.papers)}
         ids = [paper.id for paper in corpus.papers]
         self.vectors = CandidateVectors.of(ids, corpus.vectors)
@@ -346,7 +347,7 @@ def metrics(simulation: Simulation, records: Sequence[EditionRecord]) -> dict[st
         "precision_at_5_after": round(after_precision, 3),
         "precision_at_5_unpersonalized": round(unpersonalized, 3),
         "lift_at_5": round(after_precision - unpersonalized, 3),
-        # The best any order of the same candidates could do: min(5, papers of interest) / min(5, picks).
+        # A bound no order of the same candidates can beat: min(5, papers of interest) / min(5, picks).
         "precision_at_5_ceiling": round(
             sum(
                 min(TOP, record.interesting_candidates) / min(TOP, len(record.picks))
