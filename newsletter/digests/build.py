@@ -24,6 +24,7 @@ from newsletter.digests.select import (
     WEEKLY_WINDOW,
     Selection,
     Selector,
+    Taste,
     load_candidates,
     load_keyword_matches,
     load_sent_papers,
@@ -96,6 +97,7 @@ class EditionPlanner:
         # Loaded on the first chunk with a reader who voted: before any vote, nothing of this runs.
         self.candidate_vectors: CandidateVectors | None = None
         self._voted_papers = FeedbackPapers()
+        self.tastes: dict[Taste, Taste] = {}  # every distinct taste of the build, as one object each
         self._looked_up: set[int] = set()
 
     def _feedback_papers(self, session: Session, paper_ids: set[int]) -> FeedbackPapers:
@@ -123,7 +125,7 @@ class EditionPlanner:
             return []
         subscriber_ids = [subscriber.id for subscriber in due]
         tastes = load_tastes(
-            session, subscriber_ids, {subscriber.id: subscriber.max_papers for subscriber in due}
+            session, subscriber_ids, {subscriber.id: subscriber.max_papers for subscriber in due}, self.tastes
         )
         new_keywords = {keyword for taste in tastes.values() for keyword in taste.keywords} - set(
             self.selector.keyword_matches

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from newsletter.digests.trending import TrendingSignals, last_activity, signal_phrase, trending_score
 from newsletter.feedback.ranking import PersonalView
 from newsletter.models import Paper
+from newsletter.sqlarrays import number_array_literal
 from newsletter.summaries.queries import first_summarized_at, is_summarized, paper_tags
 
 # How far back an edition looks for papers that reached us when a subscriber has no earlier edition
@@ -156,8 +157,13 @@ def load_candidates(session: Session, now: datetime, since: datetime) -> list[Ca
 
 
 def load_tastes(
-    session: Session, subscriber_ids: Sequence[int], max_papers: dict[int, int]
+    session: Session,
+    subscriber_ids: Sequence[int],
+    max_papers: dict[int, int],
+    interned: dict[Taste, Taste] | None = None,
 ) -> dict[int, Taste]:
+    """Each subscriber's taste; equal tastes are one object (across calls that pass the same
+    `interned`): the selector's memo then hashes and compares them by identity, mostly."""
     rows = session.execute(
         text(
             """
@@ -168,10 +174,9 @@ def load_tastes(
             FROM unnest(CAST(:ids AS bigint[])) AS s(id)
             """
         ),
-        {"ids": list(subscriber_ids)},
-    )
-    # Equal tastes are shared objects: the selector's memo then hashes them once.
-    interned: dict[Taste, Taste] = {}
+        {"ids": number_array_literal(subscriber_ids)},
+    ).all()
+    interned = {} if interned is None else interned
     tastes = {}
     for subscriber_id, topics, keywords in rows:
         taste = Taste(frozenset(topics), tuple(keywords), max_papers[subscriber_id])
@@ -314,10 +319,9 @@ class Selector:
         return found
 
     def add_keyword_matches(self, keyword_matches: dict[str, frozenset[int]]) -> None:
+        """Matches of keywords not seen yet in this build (a taste's candidates are worked out only once
+        the matches of all its keywords are in)."""
         self.keyword_matches.update(keyword_matches)
-        # A taste's keywords may find more now.
-        self._relevant.clear()
-        self._items.clear()
 
     def _in_window(self, since: datetime, fresh_after: datetime) -> list[bool]:
         """Whether each candidate (by position) is available since `since` and active after

@@ -25,7 +25,7 @@ from newsletter.config import Settings
 from newsletter.embeddings import load_embeddings
 from newsletter.embeddings.store import text_hash_sql
 from newsletter.models import Paper, PaperEmbedding, PaperVote, ReaderModel
-from newsletter.sqlarrays import float4_vector, number_array_literal
+from newsletter.sqlarrays import float4_vectors, number_array_literal
 from newsletter.taskqueue import enqueue
 
 logger = logging.getLogger(__name__)
@@ -229,26 +229,25 @@ def load_reader_tastes(
     }
     if not votes:
         return {}
-    models = {
-        row.subscriber_id: row
-        for row in session.execute(
-            select(
-                ReaderModel.subscriber_id,
-                func.array_send(ReaderModel.weights).label("weights"),
-                ReaderModel.intercept,
-                ReaderModel.vote_count,
-            ).where(
-                ReaderModel.subscriber_id
-                == any_(cast(bindparam("ids", number_array_literal(list(votes)), Text), ARRAY(BigInteger))),
-                ReaderModel.embedding_model == embedding_model(),
-            )
+    rows = session.execute(
+        select(
+            ReaderModel.subscriber_id,
+            func.array_send(ReaderModel.weights).label("weights"),
+            ReaderModel.intercept,
+            ReaderModel.vote_count,
+        ).where(
+            ReaderModel.subscriber_id
+            == any_(cast(bindparam("ids", number_array_literal(list(votes)), Text), ARRAY(BigInteger))),
+            ReaderModel.embedding_model == embedding_model(),
         )
-    }
+    ).all()
+    models = {row.subscriber_id: row for row in rows}
+    weights = dict(zip(models, float4_vectors([row.weights for row in rows]), strict=True))
     tastes = {}
     for subscriber_id, (liked, hidden) in votes.items():
         model = models.get(subscriber_id)
         tastes[subscriber_id] = ReaderTaste(
-            weights=float4_vector(model.weights) if model else None,
+            weights=weights[subscriber_id] if model else None,
             intercept=float(model.intercept) if model else 0.0,
             vote_count=int(model.vote_count) if model else 0,
             hidden_ids=frozenset(hidden),

@@ -248,7 +248,7 @@ class ReaderViews:
             similarity = self._similarity[:, liked_rows].transpose(1, 0, 2)  # readers x candidates x liked
             close = (similarity >= LIKE_COSINE) & (liked_ids[:, None, :] != self._ids[None, :, None])
             close_count = close.sum(axis=2)
-            nearest = np.where(close, similarity, -np.inf).argmax(axis=2)
+            nearest = _first_argmax(np.where(close, similarity, -np.inf))
         for block_row, reader in enumerate(readers):
             ranked = self._ids[order[block_row, : kept_count[block_row]]].tolist()
             reasons: Mapping[int, str] = {}
@@ -268,6 +268,18 @@ class ReaderViews:
             title = shorten(self.papers.titles.get(paper_id, ""), MAX_LIKED_TITLE_CHARS)
             self._short_titles[paper_id] = title
         return title
+
+
+def _first_argmax(values: np.ndarray) -> np.ndarray:
+    """`values.argmax(axis=-1)` (the first of equal maxima) for a short last axis: one whole-array pass
+    per position of that axis, where argmax makes a call for every one of the many short rows."""
+    best = values[..., 0].copy()
+    index = np.zeros(best.shape, dtype=np.intp)
+    for position in range(1, values.shape[-1]):
+        better = values[..., position] > best
+        index[better] = position
+        np.maximum(best, values[..., position], out=best)
+    return index
 
 
 def personal_view(
