@@ -2,8 +2,9 @@
 
 The real path: `send_pending` with the SendGrid backend, its base URL pointed at a local HTTP server that
 answers v3 mail/send (202 and an X-Message-Id) and records the personalizations of each request. 100,000
-subscribers with one edition each (400 shared contents of 8 papers, one in 20 the nothing-new note) are
-stored first, not timed; the timing covers creating the deliveries, claiming them, rendering each
+subscribers with one edition each (400 shared contents of 8 papers, one in 20 the nothing-new note, and
+one in ten, the readers who voted, an edition of their own, as personalized editions are) are stored
+first, not timed; the timing covers creating the deliveries, claiming them, rendering each
 distinct edition once, signing every subscriber's links, the requests and recording each outcome. The
 stand-in runs in this process, so it takes some of the CPU the sender could have used.
 
@@ -19,7 +20,7 @@ import time
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from benchmarks.bench_editions import populate
+from benchmarks.bench_editions import PERSONALIZED_DIGIT, populate
 from benchmarks.database import throwaway_database
 from newsletter.config import Settings
 from newsletter.db import make_engine, make_session_factory
@@ -34,7 +35,8 @@ SENDGRID_MAX_PERSONALIZATIONS = 1000
 
 
 def add_editions(database_url: str) -> None:
-    """CONTENTS shared contents of 8 papers; one subscriber in 20 gets the nothing-new note."""
+    """CONTENTS shared contents of 8 papers; one subscriber in 20 gets the nothing-new note; the
+    personalized tenth (ids ending in PERSONALIZED_DIGIT) a content of their own each."""
     engine = make_engine(database_url)
     with engine.begin() as conn:
         conn.execute(
@@ -49,23 +51,40 @@ def add_editions(database_url: str) -> None:
         conn.execute(
             text(
                 """
+                INSERT INTO edition_contents (content_key, item_count, overflow_count)
+                SELECT md5('reader' || s.id), 8, s.id % 50 FROM subscribers s WHERE s.id % 10 = :digit
+                ORDER BY s.id
+                """
+            ),
+            {"digit": PERSONALIZED_DIGIT},
+        )
+        conn.execute(
+            text(
+                """
                 INSERT INTO edition_items (content_id, rank, paper_id, paper_version, matched_topics, reason)
-                SELECT c.id, k, p.id, 1, ARRAY['NLP'], 'NLP · ' || (k * 7) || ' upvotes'
+                SELECT c.id, k, p.id, 1, ARRAY['NLP'],
+                       CASE WHEN c.id > :contents AND k % 2 = 0
+                            THEN 'Like ' || (1 + k) || ' papers you liked, e.g. “Paper ' || c.id || '”'
+                            ELSE 'NLP · ' || (k * 7) || ' upvotes' END
                 FROM edition_contents c CROSS JOIN generate_series(0, 7) k
                 JOIN papers p ON p.arxiv_id = '2611.' || lpad((1 + (c.id * 7 + k * 13) % 200)::text, 5, '0')
                 """
-            )
+            ),
+            {"contents": CONTENTS},
         )
         conn.execute(
             text(
                 """
                 INSERT INTO editions (subscriber_id, edition_date, kind, content_id)
                 SELECT s.id, :day, CASE WHEN s.id % 20 = 0 THEN 'nothing_new' ELSE 'papers' END,
-                       CASE WHEN s.id % 20 = 0 THEN NULL ELSE 1 + (s.id * 31) % :contents END
+                       CASE WHEN s.id % 20 = 0 THEN NULL
+                            WHEN s.id % 10 = :digit THEN own.id
+                            ELSE 1 + (s.id * 31) % :contents END
                 FROM subscribers s
+                LEFT JOIN edition_contents own ON own.content_key = md5('reader' || s.id)
                 """
             ),
-            {"day": EDITION_DAY, "contents": CONTENTS},
+            {"day": EDITION_DAY, "contents": CONTENTS, "digit": PERSONALIZED_DIGIT},
         )
         conn.execute(text("ANALYZE"))
     engine.dispose()
@@ -73,7 +92,7 @@ def add_editions(database_url: str) -> None:
 
 def run() -> dict[str, float]:
     with throwaway_database("bench_send") as url:
-        populate(url, SUBSCRIBERS)
+        populate(url, SUBSCRIBERS, personalized=False)
         add_editions(url)
         engine = make_engine(url)
         factory = make_session_factory(engine)
@@ -95,6 +114,13 @@ def run() -> dict[str, float]:
             # What the ledger says, independently of the run's own report.
             distinct = connection.execute(
                 text("SELECT count(DISTINCT (kind, content_id)) FROM editions")
+            ).scalar_one()
+            # Editions no other subscriber shares: the personalized ones.
+            own = connection.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT content_id FROM editions WHERE content_id IS NOT NULL"
+                    " GROUP BY content_id HAVING count(*) = 1) AS single"
+                )
             ).scalar_one()
             sent_with_id = connection.execute(
                 text(
@@ -118,6 +144,7 @@ def run() -> dict[str, float]:
         "requests_100k": requests,
         "requests_bound_100k": bound,
         "distinct_editions_100k": distinct,
+        "own_editions_100k": own,
         "emails_per_s": round(SUBSCRIBERS / elapsed, 1),
         "seconds_100k": round(elapsed, 2),
     }

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
+from newsletter.mail.backends.file import FileBackend
 from newsletter.mail.context import edition_context
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.ledger import (
@@ -317,3 +318,25 @@ def test_a_send_run_capped_at_max_emails_leaves_the_rest_for_the_next_run(
     assert (first.claimed, first.sent, second.sent) == (4, 4, 2)
     with session_scope(committed_session_factory) as session:
         assert states(session) == {"sent": 6}
+
+
+class TwoAtATime(FileBackend):
+    """The file backend with requests of two recipients: a group of three takes two claims."""
+
+    max_batch = 2
+
+
+def test_a_group_claimed_in_parts_is_rendered_once_and_a_single_reader_edition_too(
+    committed_session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with session_scope(committed_session_factory) as session:
+        seed_day(session)  # three readers share one content, one gets the nothing-new note
+        own = make_content(session, [make_paper(session, upvotes=99)])
+        make_edition(session, make_subscriber(session), own)  # a personalized edition: its own content
+    report = send_pending(
+        committed_session_factory, settings, edition_date=EDITION_DAY, backend=TwoAtATime(settings)
+    )
+    assert (report.sent, report.failed) == (5, 0)
+    # The shared content (2 + 1 recipients), the note and the single reader's: three renderings.
+    assert report.distinct_editions == 3
+    assert len(list(settings.resolved_outbox_dir.glob("*.eml"))) == 5

@@ -95,7 +95,8 @@ def send_pending(
     now: datetime | None = None,
 ) -> SendReport:
     """Create the day's deliveries, then claim and send pending ones until none are left (or the error
-    limit is passed). Each distinct edition is rendered once per run."""
+    limit is passed). Each distinct edition is rendered once per run (kept only while its group may have
+    rows left to claim)."""
     if dry_run:
         return _dry_run(session_factory, settings, edition_date, now)
     report = SendReport()
@@ -107,6 +108,9 @@ def send_pending(
     ensure_llm_summaries(session_factory, settings, edition_date, now)
     mailer = backend or make_backend(settings)
     pacer = Pacer(settings.send_rate_per_s)
+    # Renderings kept for the groups a claim did not exhaust; an edition only one claim sends (every
+    # personalized one) is dropped once sent: a million subscribers' hundred thousand personalized
+    # editions would otherwise stay in memory, rendered, until the run ends.
     rendered_by_group: dict[EditionGroupKey, RenderedEmail] = {}
     try:
         while report.stopped_reason is None:
@@ -120,7 +124,6 @@ def send_pending(
             _send_claimed(session_factory, settings, mailer, pacer, claimed, rendered_by_group, report)
     finally:
         mailer.close()
-    report.distinct_editions = len(rendered_by_group)
     logger.info("send run: %s", report.summary())
     return report
 
@@ -176,7 +179,11 @@ def _send_claimed(
                 if rendered is None:
                     with session_scope(factory) as session:
                         context = content_context(session, settings, key)
-                    rendered = rendered_by_group[key] = render_email(template_name_for(key.kind), context)
+                    rendered = render_email(template_name_for(key.kind), context)
+                    report.distinct_editions += 1
+                    # A claim takes one group, up to the batch size: a full claim may leave more of it.
+                    if len(claimed) >= mailer.max_batch:
+                        rendered_by_group[key] = rendered
             except SQLAlchemyError:
                 # The database, not the edition, failed (a dropped connection): the claims are handed
                 # back below and the next run sends these.
