@@ -54,6 +54,18 @@ PAST_PAPERS = 600
 CORPUS = PROJECT_ROOT / "tests" / "fixtures" / "corpus" / "papers.json"
 
 
+# One to three topics a paper, the same for the same paper id in every run.
+ASSIGN_TOPICS = """
+    INSERT INTO paper_topics (paper_id, topic_id, rank)
+    SELECT p.id, t.id, t.rank - 1
+    FROM papers p
+    CROSS JOIN LATERAL (
+        SELECT id, row_number() OVER () AS rank FROM topics
+        ORDER BY md5(p.id::text || name) LIMIT 1 + p.id % 3
+    ) t
+"""
+
+
 def populate(database_url: str, subscribers: int, *, personalized: bool = True) -> None:
     engine = make_engine(database_url)
     with engine.begin() as conn:
@@ -85,19 +97,7 @@ def populate(database_url: str, subscribers: int, *, personalized: bool = True) 
                 """
             )
         )
-        conn.execute(
-            text(
-                """
-                INSERT INTO paper_topics (paper_id, topic_id, rank)
-                SELECT p.id, t.id, t.rank - 1
-                FROM papers p
-                CROSS JOIN LATERAL (
-                    SELECT id, row_number() OVER () AS rank FROM topics
-                    ORDER BY md5(p.id::text || name) LIMIT 1 + p.id % 3
-                ) t
-                """
-            )
-        )
+        conn.execute(text(ASSIGN_TOPICS))
         conn.execute(
             text(
                 """
@@ -197,21 +197,7 @@ def add_readers_feedback(conn: Any) -> None:
             ],
         },
     )
-    conn.execute(
-        text(
-            """
-            INSERT INTO paper_topics (paper_id, topic_id, rank)
-            SELECT p.id, t.id, t.rank - 1
-            FROM papers p
-            CROSS JOIN LATERAL (
-                SELECT id, row_number() OVER () AS rank FROM topics
-                ORDER BY md5(p.id::text || name) LIMIT 1 + p.id % 3
-            ) t
-            WHERE p.id = ANY(:ids)
-            """
-        ),
-        {"ids": past_ids},
-    )
+    conn.execute(text(ASSIGN_TOPICS + " WHERE p.id = ANY(:ids)"), {"ids": past_ids})
     # Votes on papers of the reader's own topics: the k-th vote goes to one of the reader's topics in
     # turn and to a pseudo-random paper of it; a vote drawn twice counts once, so a few readers get
     # fewer than drawn (never fewer than MIN_VOTES: checked below).

@@ -3,7 +3,8 @@
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -30,16 +31,37 @@ SUMMARIZE_PENDING = "workers.tasks.summaries.summarize_pending"
 SINCE, UNTIL = "2026-11-14", "2026-11-21"
 
 
-def test_a_worker_process_runs_the_heartbeat_task(
-    settings: Settings, child_environment: dict[str, str], redis_client: redis.Redis
-) -> None:
+@contextmanager
+def worker_process(environment: dict[str, str], concurrency: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A real worker for the block; stopped after it, and its output must hold no traceback."""
     worker = subprocess.Popen(
-        [sys.executable, "-m", "newsletter.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
-        env=child_environment,
+        [
+            sys.executable,
+            "-m",
+            "newsletter.cli",
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "WARNING",
+        ],
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
+        yield worker
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode is not None
+    assert b"Traceback" not in output, output.decode(errors="replace")
+
+
+def test_a_worker_process_runs_the_heartbeat_task(
+    settings: Settings, child_environment: dict[str, str], redis_client: redis.Redis
+) -> None:
+    with worker_process(child_environment, concurrency=1) as worker:
         enqueue(settings, "workers.tasks.health.heartbeat")
 
         deadline = time.monotonic() + 60
@@ -49,11 +71,6 @@ def test_a_worker_process_runs_the_heartbeat_task(
             time.sleep(0.2)
         assert beat is not None, "the worker never recorded a heartbeat"
         assert beat.database_time  # the task reached Postgres
-    finally:
-        worker.terminate()
-        output, _ = worker.communicate(timeout=30)
-    assert worker.returncode is not None
-    assert b"Traceback" not in output, output.decode(errors="replace")
 
 
 def test_beat_schedules_fetch_all_at_the_configured_interval(settings: Settings) -> None:
@@ -91,13 +108,7 @@ def test_a_worker_fetches_then_summarizes_and_running_each_task_twice_changes_no
             "NEWSLETTER_ARXIV_MIN_INTERVAL_S": "0.01",
             "NEWSLETTER_ARXIV_CATEGORIES": "cs.LG,cs.CL",
         }
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "newsletter.cli", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        try:
+        with worker_process(environment, concurrency=2) as worker:
             finished_runs = select(func.count()).select_from(FetchRun).where(FetchRun.status != "running")
             enqueue(settings, FETCH_ALL, SINCE, UNTIL)
             # One run per arXiv category and one for Hugging Face.
@@ -122,10 +133,6 @@ def test_a_worker_fetches_then_summarizes_and_running_each_task_twice_changes_no
             assert count(committed_session_factory, summarized) == papers
             tagged = select(func.count(func.distinct(PaperTopic.paper_id)))
             assert count(committed_session_factory, tagged) == papers
-        finally:
-            worker.terminate()
-            output, _ = worker.communicate(timeout=30)
-    assert b"Traceback" not in output, output.decode(errors="replace")
 
 
 def test_with_an_llm_a_worker_builds_editions_then_summarizes_only_their_papers_in_each_readers_language(
@@ -151,23 +158,13 @@ def test_with_an_llm_a_worker_builds_editions_then_summarizes_only_their_papers_
         "NEWSLETTER_LLM_BASE_URL": f"http://{host}:{port}/v1",
         "NEWSLETTER_LLM_MODEL": "test-model",
     }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "newsletter.cli", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with worker_process(environment, concurrency=2) as worker:
         enqueue(
             settings, "workers.tasks.editions.build_editions_for", reader_ids, "2026-11-21T08:00:00+00:00"
         )
         by_model = select(func.count()).select_from(Summary).where(Summary.model == "test-model")
         # The build queues summarize_shown: both papers in English and in French.
         wait_for(lambda: count(committed_session_factory, by_model) == 4, worker)
-    finally:
-        worker.terminate()
-        output, _ = worker.communicate(timeout=30)
-    assert b"Traceback" not in output, output.decode(errors="replace")
     assert asked(llm_server) == sorted(
         (language, f"NLP paper {n}") for language in ("en", "fr") for n in range(2)
     )
