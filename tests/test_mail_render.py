@@ -13,7 +13,7 @@ import pytest
 from newsletter.config import Settings
 from newsletter.mail.context import recipient_links
 from newsletter.mail.message import Recipient, build_message, clean_header_value
-from newsletter.mail.render import EMAIL_NAMES, RenderedEmail, render_email
+from newsletter.mail.render import EMAIL_NAMES, RenderedEmail, _runtime_environment, render_email
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 HOSTILE_TITLE = "<script>alert('x')</script> {{ 7*7 }} </table> \u202eevil\u200b\x00 end"
@@ -284,3 +284,15 @@ def test_every_email_is_readable_at_375_and_800_pixels_in_light_and_dark_mode(co
                     page.close()
         finally:
             browser.close()
+
+
+def test_a_context_key_wins_over_a_dict_method_of_the_same_name() -> None:
+    # Contexts are plain dicts read as `paper.title`; keys are looked up first (the fast path), so a key
+    # that shares a dict method's name still renders its value.
+    template = _runtime_environment().from_string(
+        "{{ section.items }} / {{ section.title }} / {{ size.real }}"
+    )
+
+    rendered = template.render(section={"items": "three papers", "title": "NLP"}, size=7)
+
+    assert rendered == "three papers / NLP / 7"

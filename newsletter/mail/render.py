@@ -46,7 +46,9 @@ class RenderedEmail:
 
 
 def strip_control_characters(value: str) -> str:
-    return CONTROL_CHARACTERS.sub("", value)
+    # Every character the pattern removes is unprintable, so a printable string (most values) is kept as is
+    # without running the pattern.
+    return value if value.isprintable() else CONTROL_CHARACTERS.sub("", value)
 
 
 def _finalize(value: Any) -> Any:
@@ -56,9 +58,22 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+class _PlainDataEnvironment(Environment):
+    """`{{ paper.title }}` on a context dict reads the key first: Jinja's default tries the attribute first,
+    and the AttributeError it raises for every dict key was a third of an edition's rendering time."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 @lru_cache(maxsize=1)
 def _runtime_environment() -> Environment:
-    environment = Environment(
+    environment = _PlainDataEnvironment(
         loader=FileSystemLoader(TEMPLATE_DIR),
         # select_autoescape() does not know `.mjml`: HTML-producing templates are named explicitly.
         autoescape=lambda name: name is None or name.endswith((".mjml", ".html")),  # noqa: S701
