@@ -31,6 +31,7 @@ from tests.web_fixtures import (
     csrf_token,
     database_snapshot,
     deliveries,
+    path,
     post_form,
     read_outbox,
     subscriber_row,
@@ -38,10 +39,6 @@ from tests.web_fixtures import (
 
 # Anything that would let the holder change the subscription or reach the data.
 CAPABILITY = re.compile(r"/(preferences|my-data)/|/export\b|/delete\b|/data-link\b")
-
-
-def path(url: str) -> str:
-    return url.removeprefix(BASE_URL)
 
 
 @pytest.fixture

@@ -23,14 +23,11 @@ from tests.web_fixtures import (
     database_snapshot,
     deliveries,
     links_in,
+    path,
     post_form,
     send_every_kind_of_email,
     subscriber_row,
 )
-
-
-def path(url: str) -> str:
-    return url.removeprefix(BASE_URL)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from unittest import mock
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
@@ -23,22 +24,19 @@ from newsletter.db import session_scope
 from newsletter.health import CONSUMER_TTL_S, is_queue_consumed, record_queue_consumer
 from newsletter.links import urls as links
 from newsletter.mail.transactional import deliver_transactional
+from newsletter.models import Delivery
 from newsletter.stats import queue_depth
 from newsletter.subscribers.outbox import MAIL_QUEUE, is_mail_worker_listening
 from tests.factories import make_subscriber
 from tests.web_fixtures import (
-    BASE_URL,
     client_fixture,  # noqa: F401
     csrf_token,
     deliveries,
+    path,
     post_signup,
     read_outbox,
     subscriber_row,
 )
-
-
-def path(url: str) -> str:
-    return url.removeprefix(BASE_URL)
 
 
 def outbox_files(settings: Settings) -> list[Path]:
@@ -67,10 +65,6 @@ def test_with_no_worker_a_signup_sends_its_confirmation_once_and_the_queued_mess
 
 
 def delivery_ids(factory: sessionmaker[Session], subscriber_id: int) -> list[int]:
-    from sqlalchemy import select
-
-    from newsletter.models import Delivery
-
     with session_scope(factory) as session:
         return list(
             session.execute(

@@ -18,6 +18,7 @@ from tests.web_fixtures import (
     consent_actions,
     csrf_token,
     deliveries,
+    path,
     post_form,
     post_signup,
     signup_fields,
@@ -25,10 +26,6 @@ from tests.web_fixtures import (
 )
 
 pytestmark = pytest.mark.usefixtures("client")
-
-
-def path(url: str) -> str:
-    return url.removeprefix("https://papers.example.org")
 
 
 def test_signup_creates_a_pending_subscriber_and_a_confirmation_delivery(client, committed_session_factory):

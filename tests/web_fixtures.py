@@ -45,6 +45,11 @@ def client_fixture(
         yield test_client
 
 
+def path(url: str) -> str:
+    """An emailed or redirected URL as the path the test client asks for."""
+    return url.removeprefix(BASE_URL)
+
+
 def csrf_token(html: str) -> str:
     match = TOKEN_PATTERN.search(html)
     assert match, "no CSRF token in the page"
