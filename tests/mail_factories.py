@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
+from newsletter.config import Settings
 from newsletter.models import Edition, EditionContent, EditionItem, Paper, Subscriber
 
 EDITION_DAY = date(2026, 11, 21)
@@ -162,6 +164,18 @@ def _handler(stand_in: SendGridStandIn) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
 
     return Handler
+
+
+def sendgrid_settings(settings: Settings, base_url: str, **updates: object) -> Settings:
+    return settings.model_copy(
+        update={
+            "mail_backend": "sendgrid",
+            "sendgrid_base_url": base_url,
+            "sendgrid_api_key": SecretStr("SG.test-key"),
+            "send_rate_per_s": 10_000.0,
+            **updates,
+        }
+    )
 
 
 @contextmanager

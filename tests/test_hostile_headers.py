@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +32,7 @@ from tests.mail_factories import (
     make_edition,
     running_smtp_server,
     running_stand_in,
+    sendgrid_settings,
 )
 
 VICTIM = "victim@example.org"
@@ -211,15 +212,7 @@ def test_the_sendgrid_request_carries_no_line_break_in_any_header_field(
     settings: Settings, committed_session_factory: sessionmaker[Session], seeded: None
 ) -> None:
     with running_stand_in() as stand_in:
-        configured = settings.model_copy(
-            update={
-                "mail_backend": "sendgrid",
-                "sendgrid_base_url": stand_in.url,
-                "sendgrid_api_key": SecretStr("SG.test-key"),
-                "send_rate_per_s": 10_000.0,
-                "reply_to": "editor@newsletter.example",
-            }
-        )
+        configured = sendgrid_settings(settings, stand_in.url, reply_to="editor@newsletter.example")
         report = send_pending(committed_session_factory, configured, edition_date=EDITION_DAY)
     assert (report.sent, report.failed, report.unknown) == (2, 2, 0)
     [request] = stand_in.requests

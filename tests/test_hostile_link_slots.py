@@ -19,7 +19,6 @@ from typing import Any
 
 import html5lib
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,6 +36,7 @@ from tests.mail_factories import (
     make_edition,
     running_smtp_server,
     running_stand_in,
+    sendgrid_settings,
 )
 
 # Every spelling a paper could try: our old fixed keys, with extra %, %-encoded, as HTML entities, split by
@@ -201,14 +201,7 @@ def test_the_sendgrid_request_has_no_substitution_key_outside_text_can_spell(
     settings: Settings, committed_session_factory: sessionmaker[Session], readers: dict[str, Reader]
 ) -> None:
     with running_stand_in() as stand_in:
-        configured = settings.model_copy(
-            update={
-                "mail_backend": "sendgrid",
-                "sendgrid_base_url": stand_in.url,
-                "sendgrid_api_key": SecretStr("SG.test-key"),
-                "send_rate_per_s": 1e4,
-            }
-        )
+        configured = sendgrid_settings(settings, stand_in.url)
         assert send_pending(committed_session_factory, configured, edition_date=EDITION_DAY).sent == 3
     emails = {}
     for request in stand_in.requests:

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 from python_http_client.exceptions import HTTPError
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +33,7 @@ from tests.mail_factories import (
     prism_executable,
     running_prism,
     running_stand_in,
+    sendgrid_settings,
 )
 
 RENDERED = RenderedEmail(
@@ -55,18 +55,6 @@ def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(f"cannot install @stoplight/prism-cli: {error}")
     with running_prism(SENDGRID_MAIL_SPEC, tmp_path_factory.mktemp("prism") / "prism.log") as url:
         yield url
-
-
-def sendgrid_settings(settings: Settings, base_url: str, **updates: object) -> Settings:
-    return settings.model_copy(
-        update={
-            "mail_backend": "sendgrid",
-            "sendgrid_base_url": base_url,
-            "sendgrid_api_key": SecretStr("SG.test-key"),
-            "send_rate_per_s": 10_000.0,
-            **updates,
-        }
-    )
 
 
 def recipients(count: int) -> list[Recipient]:

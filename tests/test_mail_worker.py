@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,7 +25,14 @@ from newsletter.mail.transactional import create_transactional_delivery
 from newsletter.mail.webhook import store_events
 from newsletter.taskqueue import enqueue
 from tests.factories import make_paper, make_subscriber
-from tests.mail_factories import EDITION_DAY, SendGridStandIn, make_content, make_edition, running_stand_in
+from tests.mail_factories import (
+    EDITION_DAY,
+    SendGridStandIn,
+    make_content,
+    make_edition,
+    running_stand_in,
+    sendgrid_settings,
+)
 from workers.celery_app import beat_schedule
 
 CONTENTS = 6
@@ -177,10 +183,7 @@ def test_a_worker_killed_mid_send_never_sends_an_address_twice(
         with session_scope(committed_session_factory) as session:
             in_doubt = recover_stale_sending(session, timedelta(0)).in_doubt
         stand_in.delay_s = 0.0
-        configured = settings.model_copy(
-            update={"mail_backend": "sendgrid", "sendgrid_base_url": stand_in.url,
-                    "sendgrid_api_key": SecretStr("SG.test-key"), "send_rate_per_s": 10_000.0}
-        )  # fmt: skip
+        configured = sendgrid_settings(settings, stand_in.url)
         report = send_pending(committed_session_factory, configured, edition_date=EDITION_DAY)
 
     assert b"Traceback" not in output, output.decode(errors="replace")

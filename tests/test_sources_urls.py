@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -60,17 +61,25 @@ def test_anything_but_a_plain_web_address_is_refused_with_a_reason(url: str) -> 
     assert url_problem(url)
 
 
-def hf_body(github_repo: str, project_page: str) -> bytes:
-    record = PaperRecord(
-        arxiv_id="2611.00001",
-        version=1,
-        title="A featured paper",
+def paper_record(**fields: Any) -> PaperRecord:
+    """A paper as a source hands it over, with the given identity and links."""
+    published = datetime(2026, 11, 19, 9, 0, tzinfo=UTC)
+    return PaperRecord(
         abstract="We study a problem.",
         authors=["Ada Lovelace"],
         categories=["cs.CL"],
         primary_category="cs.CL",
-        published=datetime(2026, 11, 19, 9, 0, tzinfo=UTC),
-        updated=datetime(2026, 11, 19, 9, 0, tzinfo=UTC),
+        published=published,
+        updated=published,
+        **fields,
+    )
+
+
+def hf_body(github_repo: str, project_page: str) -> bytes:
+    record = paper_record(
+        arxiv_id="2611.00001",
+        version=1,
+        title="A featured paper",
         abs_url="https://arxiv.org/abs/2611.00001v1",
     )
     item = render_hf_item(record, featured_on=date(2026, 11, 19), upvotes=3, num_comments=0)
@@ -100,19 +109,7 @@ def test_a_hugging_face_item_keeps_good_links() -> None:
     "url", ["javascript:alert(1)", "https://user:pw@arxiv.org/abs/x", "http://localhost/"]
 )
 def test_an_arxiv_entry_with_bad_links_keeps_the_canonical_abstract_link_and_no_pdf(url: str) -> None:
-    record = PaperRecord(
-        arxiv_id="2611.00002",
-        version=2,
-        title="A paper",
-        abstract="We study a problem.",
-        authors=["Ada Lovelace"],
-        categories=["cs.CL"],
-        primary_category="cs.CL",
-        published=datetime(2026, 11, 19, 9, 0, tzinfo=UTC),
-        updated=datetime(2026, 11, 19, 9, 0, tzinfo=UTC),
-        abs_url=url,
-        pdf_url=url,
-    )
+    record = paper_record(arxiv_id="2611.00002", version=2, title="A paper", abs_url=url, pdf_url=url)
     feed = render_atom_feed(
         [render_atom_entry(record)],
         search_query="cat:cs.CL",
