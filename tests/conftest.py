@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +172,14 @@ def chromium(record_property: Any) -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], None]:
+    """Moves the wall clock (time.time, which signed tokens read) forward by the given amount."""
+    real_time = time.time
+
+    def move(by: timedelta) -> None:
+        monkeypatch.setattr(time, "time", lambda: real_time() + by.total_seconds())
+
+    return move

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -290,16 +289,6 @@ def test_mallory_cannot_export_or_delete_alices_data_without_alices_link(
 
 
 # ---------------------------------------------------------------- expiry (only the clock is moved)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], None]:
-    real_time = time.time
-
-    def move(by: timedelta) -> None:
-        monkeypatch.setattr(time, "time", lambda: real_time() + by.total_seconds())
-
-    return move
 
 
 def test_a_confirmation_link_replayed_after_seven_days_is_refused_and_bob_stays_pending(

@@ -9,7 +9,6 @@ public archive. Only the clock is moved.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -39,16 +38,6 @@ from tests.web_fixtures import (
 
 # Anything that would let the holder change the subscription or reach the data.
 CAPABILITY = re.compile(r"/(preferences|my-data)/|/export\b|/delete\b|/data-link\b")
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], None]:
-    real_time = time.time
-
-    def move(by: timedelta) -> None:
-        monkeypatch.setattr(time, "time", lambda: real_time() + by.total_seconds())
-
-    return move
 
 
 @pytest.fixture
