@@ -18,6 +18,8 @@ _SEND_FLOAT4 = np.dtype([("size", ">i4"), ("value", ">f4")])
 def number_array_literal(values: Sequence[int | float | None]) -> str:
     """A Postgres array literal of numbers (None is NULL): one string for psycopg to send, where a list
     is dumped element by element in Python."""
+    if None not in values:  # most columns: `map` formats a chunk's ten thousand ids in half the time
+        return "{" + ",".join(map(str, values)) + "}"
     return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
 
 

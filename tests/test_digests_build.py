@@ -1,5 +1,6 @@
 """Selecting and building editions on a real database."""
 
+import gc
 import json
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -329,6 +330,25 @@ def test_build_due_editions_commits_chunk_by_chunk_so_a_crash_keeps_what_was_bui
     with committed_session_factory() as session:
         assert session.execute(select(func.count()).select_from(Edition)).scalar_one() == 5
         assert session.execute(select(func.count()).select_from(EditionContent)).scalar_one() == 1
+
+
+def test_build_due_editions_collects_garbage_rarely_and_restores_the_collector(
+    committed_session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from newsletter.digests.build import BUILD_GC_THRESHOLDS, build_due_editions
+
+    with committed_session_factory.begin() as session:
+        make_paper(session, topics=["NLP"], upvotes=5)
+        make_subscriber(session, topics=["NLP"])
+    before = gc.get_threshold()
+    during: list[tuple[int, ...]] = []
+
+    report = build_due_editions(
+        committed_session_factory, settings, NOW, on_plan=lambda _: during.append(gc.get_threshold())
+    )
+
+    assert report.built == 1 and set(during) == {BUILD_GC_THRESHOLDS}
+    assert gc.get_threshold() == before
 
 
 def test_with_an_llm_the_build_reports_the_papers_shown_by_reader_language(

@@ -41,7 +41,10 @@ _DUE_SUBSCRIBERS_TEMPLATE = """
            OR (l.frequency = 'weekly' AND CAST(extract(isodow FROM l.local_now) AS int) - 1 = l.weekly_day))
       AND NOT EXISTS (
           SELECT 1 FROM editions e
-          WHERE e.subscriber_id = l.id AND e.edition_date = CAST(l.local_now AS date))
+          WHERE e.subscriber_id = l.id AND e.edition_date = CAST(l.local_now AS date)
+            -- Implied by the join, but it lets Postgres start its walk of the editions index at the
+            -- keyset: without it each chunk read the editions of every chunk before (quadratic).
+            AND (CAST(:after_id AS bigint) IS NULL OR e.subscriber_id > :after_id))
     ORDER BY l.id
     LIMIT :limit
 """

@@ -112,6 +112,21 @@ class LikedReasons(Mapping[int, str]):
         return int(np.count_nonzero(self._counts))
 
 
+class ShortTitles:
+    """Liked papers' titles, shortened once each. Apart from ReaderViews: reasons holding a bound method
+    of the views made each chunk's views a reference cycle, freed only by full garbage collections."""
+
+    def __init__(self, titles: Mapping[int, str]) -> None:
+        self._titles = titles
+        self._short: dict[int, str] = {}
+
+    def __call__(self, paper_id: int) -> str:
+        title = self._short.get(paper_id)
+        if title is None:
+            title = self._short[paper_id] = shorten(self._titles.get(paper_id, ""), MAX_LIKED_TITLE_CHARS)
+        return title
+
+
 # Readers are taken in blocks small enough that a block's (readers x their votes x candidates) cosines
 # stay around this many numbers.
 BLOCK_NUMBERS = 4_000_000
@@ -156,10 +171,10 @@ class ReaderViews:
         # Candidates first: a block's (readers x candidates x votes) gather then keeps each reader's votes
         # of one candidate side by side, and the reductions over votes run along contiguous memory.
         self._similarity = np.ascontiguousarray(similarity.T)
-        self._short_titles: dict[int, str] = {}
+        self._short_title = ShortTitles(papers.titles)
         self._views: dict[int, PersonalView] = {}
         # Keyed by the identity of lists `relevant` holds (and so keeps alive) while the views are made.
-        self._columns_of_list: dict[int, list[int]] = {}
+        self._columns_of_list: dict[int, np.ndarray] = {}
         readers = list(relevant)
         widest = max(
             (max(len(tastes[reader].hidden_ids), len(tastes[reader].liked_ids)) for reader in readers),
@@ -170,11 +185,12 @@ class ReaderViews:
             self._views_of_block(matrix, tastes, relevant, readers[start : start + block])
         self._columns_of_list.clear()
 
-    def _columns(self, paper_ids: list[int]) -> list[int]:
-        """Columns of these candidates; readers of one taste share one list, looked up once."""
+    def _columns(self, paper_ids: list[int]) -> np.ndarray:
+        """Columns of these candidates; readers of one taste share one list, looked up (and made an index
+        array, which numpy would otherwise convert from the list for every reader) once."""
         found = self._columns_of_list.get(id(paper_ids))
         if found is None:
-            found = [self._column_of[paper_id] for paper_id in paper_ids]
+            found = np.asarray([self._column_of[paper_id] for paper_id in paper_ids], dtype=np.intp)
             self._columns_of_list[id(paper_ids)] = found
         return found
 
@@ -261,13 +277,6 @@ class ReaderViews:
                     self._short_title,
                 )
             self._views[reader] = PersonalView(ranked, reasons)
-
-    def _short_title(self, paper_id: int) -> str:
-        title = self._short_titles.get(paper_id)
-        if title is None:
-            title = shorten(self.papers.titles.get(paper_id, ""), MAX_LIKED_TITLE_CHARS)
-            self._short_titles[paper_id] = title
-        return title
 
 
 def _first_argmax(values: np.ndarray) -> np.ndarray:
