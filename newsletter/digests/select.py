@@ -380,9 +380,11 @@ class Selector:
         sent: frozenset[int],
         personal: PersonalView | None = None,
     ) -> Selection:
-        positions, _ = self._relevant_positions(taste)
-        if personal is not None:
-            positions = [self._position_of[paper_id] for paper_id in personal.ranked]
+        positions: Iterable[int] = (
+            self._relevant_positions(taste)[0]
+            if personal is None
+            else map(self._position_of.__getitem__, personal.ranked)
+        )
         in_window = self._in_window(since, fresh_after)
         # Every paper in the window and not sent yet counts as matched (chosen or overflow), whether or
         # not a cap then leaves it out.
