@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 import psycopg
 from sqlalchemy import text
@@ -27,6 +28,7 @@ from newsletter.digests.select import (
     Selection,
     Selector,
     Taste,
+    TasteKey,
     load_candidates,
     load_keyword_matches,
     load_sent_papers,
@@ -81,8 +83,8 @@ class BuildReport:
             self.shown_papers.setdefault(language, set()).update(paper_ids)
 
 
-@dataclass(frozen=True)
-class PlannedEdition:
+class PlannedEdition(NamedTuple):
+    # A named tuple: made for every subscriber, three times faster than a frozen dataclass.
     subscriber_id: int
     edition_date: date
     kind: str
@@ -115,7 +117,7 @@ class EditionPlanner:
         # Loaded on the first chunk with a reader who voted: before any vote, nothing of this runs.
         self.candidate_vectors: CandidateVectors | None = None
         self._voted_papers = FeedbackPapers()
-        self.tastes: dict[Taste, Taste] = {}  # every distinct taste of the build, as one object each
+        self.tastes: dict[TasteKey, Taste] = {}  # every distinct taste of the build, as one object each
         self._looked_up: set[int] = set()
         self._keywords: set[str] = set()  # keywords whose matches were loaded
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import text
@@ -63,8 +63,8 @@ DUE_SUBSCRIBERS_ZONE_CHECKED_SQL = text(
 INVALID_PARAMETER_VALUE = "22023"  # SQLSTATE of "time zone ... not recognized"
 
 
-@dataclass(frozen=True)
-class DueSubscriber:
+class DueSubscriber(NamedTuple):
+    # A named tuple: made for every row of a chunk, three times faster than a frozen dataclass.
     id: int
     edition_date: date
     frequency: str

@@ -69,6 +69,10 @@ class Taste:
         return self._hash
 
 
+# A taste as load_tastes reads it: sorted topic ids, sorted keywords, the edition's cap.
+TasteKey = tuple[tuple[int, ...], tuple[str, ...], int]
+
+
 @dataclass(frozen=True)
 class SelectedItem:
     paper_id: int
@@ -168,14 +172,14 @@ def load_tastes(
     session: Session,
     subscriber_ids: Sequence[int],
     max_papers: dict[int, int],
-    interned: dict[Taste, Taste] | None = None,
+    interned: dict[TasteKey, Taste] | None = None,
 ) -> dict[int, Taste]:
     """Each subscriber's taste; equal tastes are one object (across calls that pass the same
     `interned`): the selector's memo then hashes and compares them by identity, mostly.
 
     Topics come as sorted ids, one row per subscriber who has any (a range of one index for a chunk of
-    consecutive ids), and become a taste through a memo on the ids: building and hashing a taste for
-    each of a million subscribers was a tenth of a build."""
+    consecutive ids), and become a taste through `interned`, keyed by those ids: building and hashing a
+    taste for each of a million subscribers was a tenth of a build."""
     ids = number_array_literal(subscriber_ids)
     topic_ids: dict[int, list[int]] = dict(
         session.execute(
@@ -201,7 +205,6 @@ def load_tastes(
     )
     topic_names = {topic_id: name for topic_id, name in session.execute(select(Topic.id, Topic.name))}
     interned = {} if interned is None else interned
-    by_ids: dict[tuple[tuple[int, ...], tuple[str, ...], int], Taste] = {}
     tastes = {}
     for subscriber_id in subscriber_ids:
         key = (
@@ -209,10 +212,9 @@ def load_tastes(
             tuple(keywords.get(subscriber_id, ())),
             max_papers[subscriber_id],
         )
-        taste = by_ids.get(key)
+        taste = interned.get(key)
         if taste is None:
-            taste = Taste(frozenset(topic_names[topic_id] for topic_id in key[0]), key[1], key[2])
-            taste = by_ids[key] = interned.setdefault(taste, taste)
+            taste = interned[key] = Taste(frozenset(topic_names[i] for i in key[0]), key[1], key[2])
         tastes[subscriber_id] = taste
     return tastes
 
