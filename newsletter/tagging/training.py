@@ -214,16 +214,27 @@ def _choose_by_inner_folds(data: TrainingSet, model: EmbeddingModel, options: Tr
     tags = tuple(load_taxonomy())
     scored, extra = data.scored_and_extra()
     gold = [data.papers[index].topics for index in scored]
+    logits = {
+        (class_weight, regularization): np.zeros((len(scored), len(tags)))
+        for class_weight in options.class_weight_choices
+        for regularization in options.regularization_choices
+    }
+    least_squares_part = np.zeros((len(scored), len(tags)))
+    for train, test in folds(len(scored), options.folds):
+        # One feature space and one ridge fit per inner fold, shared by every C and class weighting.
+        training = data.subset(np.concatenate([scored[train], extra]))
+        space, features, labels = _training_features(training, model)
+        held_out = data.subset(scored[test])
+        test_features = paper_features(space, held_out.papers, held_out.embeddings, held_out.lexicon)
+        ridge_coefficients, ridge_intercepts = _fit_ridge(features, labels)
+        least_squares_part[test] = np.clip(test_features @ ridge_coefficients.T + ridge_intercepts, 0.0, 1.0)
+        for class_weight, regularization in logits:
+            coefficients, intercepts = _fit_logistic(features, labels, regularization, class_weight)
+            logits[class_weight, regularization][test] = test_features @ coefficients.T + intercepts
     best: tuple[float, InnerChoice] | None = None
     for class_weight in options.class_weight_choices:
         for regularization in options.regularization_choices:
-            logistic_part = np.zeros((len(scored), len(tags)))
-            least_squares_part = np.zeros((len(scored), len(tags)))
-            for train, test in folds(len(scored), options.folds):
-                weights = _fit_weights(
-                    data.subset(np.concatenate([scored[train], extra])), model, regularization, class_weight
-                )
-                logistic_part[test], least_squares_part[test] = weights.outputs(data.subset(scored[test]))
+            logistic_part = logistic(logits[class_weight, regularization])
             for ridge_weight in options.ridge_weight_choices:
                 probabilities = (1.0 - ridge_weight) * logistic_part + ridge_weight * least_squares_part
                 for relative in options.relative_choices:
@@ -249,24 +260,20 @@ class FittedWeights:
     ridge_coefficients: np.ndarray
     ridge_intercepts: np.ndarray
 
-    def outputs(self, data: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
-        """(logistic probabilities, clipped least-squares outputs), each (papers, tags)."""
-        features = paper_features(self.space, data.papers, data.embeddings, data.lexicon)
-        return (
-            logistic(features @ self.coefficients.T + self.intercepts),
-            np.clip(features @ self.ridge_coefficients.T + self.ridge_intercepts, 0.0, 1.0),
-        )
 
-
-def _fit_weights(
-    data: TrainingSet, model: EmbeddingModel, regularization: float, class_weight: str | None
-) -> FittedWeights:
+def _training_features(data: TrainingSet, model: EmbeddingModel) -> tuple[FeatureSpace, Any, np.ndarray]:
     space = fit_feature_space(data.papers, load_taxonomy(), model)
     features = paper_features(space, data.papers, data.embeddings, data.lexicon)
-    labels = label_matrix(data.papers, space.tags)
-    coefficients = np.zeros((len(space.tags), features.shape[1]))
-    intercepts = np.zeros(len(space.tags))
-    for column in range(len(space.tags)):
+    return space, features, label_matrix(data.papers, space.tags)
+
+
+def _fit_logistic(
+    features: Any, labels: np.ndarray, regularization: float, class_weight: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-vs-rest logistic regressions: (tags, features) coefficients and (tags,) intercepts."""
+    coefficients = np.zeros((labels.shape[1], features.shape[1]))
+    intercepts = np.zeros(labels.shape[1])
+    for column in range(labels.shape[1]):
         target = labels[:, column]
         if target.min() == target.max():
             # A tag no training paper carries (or all do): a constant, very sure answer.
@@ -278,15 +285,26 @@ def _fit_weights(
         classifier.fit(features, target)
         coefficients[column] = classifier.coef_[0]
         intercepts[column] = classifier.intercept_[0]
+    return coefficients, intercepts
+
+
+def _fit_ridge(features: Any, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # One least-squares fit for all tags at once (conjugate gradient on the sparse features: no randomness).
     ridge = Ridge(alpha=RIDGE_ALPHA, solver="sparse_cg").fit(features, labels.astype(np.float64))
-    return FittedWeights(
-        space,
-        coefficients,
-        intercepts,
-        np.asarray(ridge.coef_, dtype=np.float64).reshape(len(space.tags), -1),
-        np.asarray(ridge.intercept_, dtype=np.float64).reshape(len(space.tags)),
+    return (
+        np.asarray(ridge.coef_, dtype=np.float64).reshape(labels.shape[1], -1),
+        np.asarray(ridge.intercept_, dtype=np.float64).reshape(labels.shape[1]),
     )
+
+
+def _fit_weights(
+    data: TrainingSet, model: EmbeddingModel, regularization: float, class_weight: str | None
+) -> FittedWeights:
+    """The logistic regressions and the ridge fit, on all of `data`."""
+    space, features, labels = _training_features(data, model)
+    coefficients, intercepts = _fit_logistic(features, labels, regularization, class_weight)
+    ridge_coefficients, ridge_intercepts = _fit_ridge(features, labels)
+    return FittedWeights(space, coefficients, intercepts, ridge_coefficients, ridge_intercepts)
 
 
 def folds(count: int, number: int) -> list[tuple[np.ndarray, np.ndarray]]:
