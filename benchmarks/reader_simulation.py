@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from benchmarks.reader_interests import INTERESTS, THEORY_INTERESTS, TITLE_END, HiddenInterest, Paper
@@ -34,8 +35,9 @@ from newsletter.digests.select import (
     trending_order,
 )
 from newsletter.digests.trending import TrendingSignals
-from newsletter.embeddings import embedding_text, load_model
-from newsletter.feedback.personal import BACKGROUND_PAPERS, ReaderTaste, fit_linear_model
+from newsletter.embeddings import embedding_text, load_model, load_vocabulary
+from newsletter.embeddings.words import paper_words_text
+from newsletter.feedback.personal import BACKGROUND_PAPERS, PaperFeatures, ReaderTaste, fit_linear_model
 from newsletter.feedback.ranking import CandidateVectors, FeedbackPapers, ReaderViews
 from newsletter.tagging import TaggingInput, tag_papers
 
@@ -91,6 +93,10 @@ class EditionRecord:
 class Corpus:
     papers: list[Paper]
     vectors: np.ndarray  # row i: papers[i]
+    words: sparse.csr_matrix  # row i: papers[i]'s word vector
+
+    def features(self, rows: list[int]) -> PaperFeatures:
+        return PaperFeatures(self.vectors[rows], sparse.csr_matrix(self.words[rows]))
 
     @property
     def by_id(self) -> dict[int, Paper]:
@@ -113,6 +119,7 @@ def load_corpus() -> Corpus:
     rows = list(unique.values())
     tags = tag_papers([TaggingInput(title, abstract) for title, abstract, _, _ in rows])
     vectors = load_model().embed([embedding_text(title, abstract) for title, abstract, _, _ in rows])
+    words = load_vocabulary().vectors(paper_words_text(title, abstract) for title, abstract, _, _ in rows)
     papers = [
         Paper(
             id=index + 1,
@@ -125,7 +132,7 @@ def load_corpus() -> Corpus:
         )
         for index, ((title, abstract, upvotes, stars), paper_tags) in enumerate(zip(rows, tags, strict=True))
     ]
-    return Corpus(papers, vectors)
+    return Corpus(papers, vectors, words)
 
 
 def make_readers(config: SimulationConfig, corpus: Corpus, rng: random.Random) -> list[Reader]:
@@ -192,7 +199,7 @@ class Simulation:
         self.by_day = spread_over_days(corpus, config.days, self.rng)
         self.row_of = {paper.id: row for row, paper in enumerate(corpus.papers)}
         ids = [paper.id for paper in corpus.papers]
-        self.vectors = CandidateVectors.of(ids, corpus.vectors)
+        self.vectors = CandidateVectors.of(ids, corpus.features(list(range(len(ids)))))
         self.feedback_papers = FeedbackPapers(
             {paper.id: corpus.vectors[row] for row, paper in enumerate(corpus.papers)},
             {paper.id: paper.title for paper in corpus.papers},
@@ -295,9 +302,9 @@ class Simulation:
         background = [paper_id for paper_id in reversed(arrived) if paper_id not in state.votes]
         background = sorted(background[:BACKGROUND_PAPERS])
         model = fit_linear_model(
-            self.corpus.vectors[[self.row_of[i] for i in voted]],
+            self.corpus.features([self.row_of[i] for i in voted]),
             [1 if state.votes[i] == "up" else 0 for i in voted],
-            self.corpus.vectors[[self.row_of[i] for i in background]],
+            self.corpus.features([self.row_of[i] for i in background]),
         )
         liked = [paper_id for paper_id, vote in reversed(state.votes.items()) if vote == "up"]
         hidden = frozenset(paper_id for paper_id, vote in state.votes.items() if vote == "down")
@@ -307,6 +314,7 @@ class Simulation:
             vote_count=len(voted) if model else 0,
             hidden_ids=hidden,
             liked_ids=tuple(liked),
+            **({"word_ids": model.word_ids, "word_weights": model.word_weights} if model else {}),
         )
 
 

@@ -13,6 +13,7 @@ from newsletter.catalog.cli import papers_app
 from newsletter.config import Settings, get_settings
 from newsletter.console import console, error_console, load_settings, resolved_database_url
 from newsletter.digests.cli import editions_app
+from newsletter.embeddings.cli import embeddings_app
 from newsletter.logs import configure_logging
 from newsletter.mail.cli import preview_command, send_command
 from newsletter.pipeline import StageResult
@@ -37,6 +38,7 @@ app.command("preview")(preview_command)
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(tagger_app, name="tagger")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(embeddings_app, name="embeddings")
 
 
 @app.callback()

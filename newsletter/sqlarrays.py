@@ -13,6 +13,7 @@ _SEND_HEADER = np.dtype(
     [("ndim", ">i4"), ("has_nulls", ">i4"), ("type", ">u4"), ("length", ">i4"), ("lower", ">i4")]
 )
 _SEND_FLOAT4 = np.dtype([("size", ">i4"), ("value", ">f4")])
+_SEND_INT4 = np.dtype([("size", ">i4"), ("value", ">i4")])
 
 
 def number_array_literal(values: Sequence[int | float | None]) -> str:
@@ -37,13 +38,24 @@ def array_literal(values: Sequence[str]) -> str:
 def float4_vector(sent: bytes) -> np.ndarray:
     """A real[] as Postgres's `array_send` gives it, as a float32 vector. Reading a thousand 256-float
     arrays this way took a third of the time the text form took (psycopg parsing each float)."""
+    return _sent_vector(sent, _SEND_FLOAT4, "real[]").astype(np.float32)
+
+
+def int4_vector(sent: bytes) -> np.ndarray:
+    """An integer[] as `array_send` gives it, as an int32 vector."""
+    return _sent_vector(sent, _SEND_INT4, "integer[]").astype(np.int32)
+
+
+def _sent_vector(sent: bytes, element: np.dtype, kind: str) -> np.ndarray:
+    if int.from_bytes(sent[:4], "big") == 0:  # an empty array: no dimensions, a 12-byte header
+        return np.zeros(0, dtype=element["value"])
     header = np.frombuffer(sent, dtype=_SEND_HEADER, count=1)[0]
-    elements = np.frombuffer(sent, dtype=_SEND_FLOAT4, offset=_SEND_HEADER.itemsize)
+    elements = np.frombuffer(sent, dtype=element, offset=_SEND_HEADER.itemsize)
     if header["ndim"] != 1 or header["has_nulls"] or len(elements) != header["length"]:
-        raise ValueError("not a one-dimensional real[] without NULLs")
+        raise ValueError(f"not a one-dimensional {kind} without NULLs")
     if (elements["size"] != 4).any():
-        raise ValueError("not a real[]")
-    return elements["value"].astype(np.float32)
+        raise ValueError(f"not a {kind}")
+    return elements["value"]
 
 
 def float4_vectors(sent: Sequence[bytes]) -> list[np.ndarray]:

@@ -1,4 +1,5 @@
-"""Sentence embeddings of papers: the model shipped in the package, batching, and storage in Postgres."""
+"""Sentence embeddings of papers (the model shipped in the package, batching, storage in Postgres) and their
+word vectors (a vocabulary shipped in the package)."""
 
 from newsletter.embeddings.model import EmbeddingModel, embedding_text, load_model, model_name
 from newsletter.embeddings.store import (
@@ -6,16 +7,21 @@ from newsletter.embeddings.store import (
     embed_all_pending,
     embed_pending,
     load_embeddings,
+    load_word_vectors,
     papers_without_current_embedding,
 )
+from newsletter.embeddings.words import WordVocabulary, load_vocabulary
 
 __all__ = [
     "EmbedCounts",
     "EmbeddingModel",
+    "WordVocabulary",
     "embed_all_pending",
     "embed_pending",
     "embedding_text",
     "load_embeddings",
+    "load_vocabulary",
+    "load_word_vectors",
     "load_model",
     "model_name",
     "papers_without_current_embedding",

@@ -1,4 +1,5 @@
-"""Stored embeddings: which papers need one, writing them in batches, and reading them back."""
+"""Stored embeddings: which papers need one, writing them in batches, and reading them back; papers' word
+vectors, made from their stored text when asked."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.db import session_scope
 from newsletter.embeddings.model import EmbeddingModel, embedding_text, text_hash
+from newsletter.embeddings.words import WordVocabulary, paper_words_text
 from newsletter.models import Paper, PaperEmbedding
 from newsletter.paper_queue import claim_papers_lacking
 
@@ -114,3 +117,13 @@ def load_embeddings(session: Session, paper_ids: list[int], model_name: str) -> 
     if not rows:
         return [], np.zeros((0, 0), dtype=np.float32)
     return [row[0] for row in rows], np.asarray([row[1] for row in rows], dtype=np.float32)
+
+
+def load_word_vectors(
+    session: Session, paper_ids: list[int], vocabulary: WordVocabulary
+) -> sparse.csr_matrix:
+    """The word vectors (docs/embeddings.md, "Words") of `paper_ids`, one row each in that order, made from
+    their current title and abstract; an unknown id is a zero row."""
+    rows = session.execute(select(Paper.id, Paper.title, Paper.abstract).where(Paper.id.in_(paper_ids)))
+    texts = {paper_id: paper_words_text(title, abstract) for paper_id, title, abstract in rows}
+    return vocabulary.vectors(texts.get(paper_id, "") for paper_id in paper_ids)

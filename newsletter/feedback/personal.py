@@ -1,5 +1,10 @@
-"""Each reader's personal ranking: a logistic regression on the embeddings of the papers they voted on,
-stored in `reader_models` (this module owns the table), and what an edition needs of it.
+"""Each reader's personal ranking: a logistic regression on the embeddings and words of the papers they
+voted on, stored in `reader_models` (this module owns the table), and what an edition needs of it.
+
+A paper is read as its embedding beside its word vector (docs/embeddings.md): the embedding places it among
+papers broadly, the words carry what a reader's interest is often named by ("diffusion", "quantization"),
+which a mean of 200 token vectors holds only faintly. Only the KEPT_WORDS words that weigh most are kept,
+so a stored model stays small.
 
 Up votes are positives, down votes negatives. A few votes alone do not say what a reader is *not*
 interested in, so recent papers they did not vote on join as background (weighing as much as the votes
@@ -11,21 +16,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 import redis
 from kombu.exceptions import OperationalError
+from scipy import sparse
 from sqlalchemy import BigInteger, Text, any_, bindparam, cast, delete, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
-from newsletter.embeddings import load_embeddings
+from newsletter.embeddings import WordVocabulary, load_embeddings, load_vocabulary, load_word_vectors
 from newsletter.embeddings.store import text_hash_sql
 from newsletter.models import Paper, PaperEmbedding, PaperVote, ReaderModel
-from newsletter.sqlarrays import float4_vectors, number_array_literal
+from newsletter.sqlarrays import float4_vector, float4_vectors, int4_vector, number_array_literal
 from newsletter.taskqueue import enqueue
 
 logger = logging.getLogger(__name__)
@@ -34,9 +40,15 @@ BACKGROUND_PAPERS = 200
 # Regularization: a handful of votes must not make one word of one abstract decide a reader's email.
 INVERSE_REGULARIZATION = 2.0
 # The personal score's share of the edition order: n / (n + HALF_WEIGHT_VOTES) of MAX_PERSONAL_WEIGHT,
-# so one vote nudges, ten votes lead, and trending always keeps a say.
-MAX_PERSONAL_WEIGHT = 0.8
-HALF_WEIGHT_VOTES = 3
+# so one vote already weighs about half, a few votes lead, and trending always keeps a say (ties, and at
+# least a twentieth of the order). Chosen on simulated readers of other seeds than the reported one
+# (docs/feedback.md).
+MAX_PERSONAL_WEIGHT = 0.95
+HALF_WEIGHT_VOTES = 1
+# The word vector's length beside the unit embedding in a paper's features: words weigh twice as much.
+WORD_WEIGHT = 2.0
+# Words of a fitted model that are kept (largest weights, either sign); the others are dropped.
+KEPT_WORDS = 32
 # Cosine above which a paper counts as a near-duplicate of one the reader hid (another version, a
 # re-upload, a companion paper with the same abstract).
 NEAR_DUPLICATE_COSINE = 0.92
@@ -69,17 +81,55 @@ def _background_ids(session: Session, embedding_model: str, exclude: list[int]) 
 
 
 @dataclass(frozen=True)
+class PaperFeatures:
+    """What the personal model reads of some papers: their embeddings and word vectors, row by row."""
+
+    embeddings: np.ndarray  # (papers, dimensions) float32, unit rows
+    words: sparse.csr_matrix  # (papers, vocabulary) float32, unit rows (zero: no vocabulary word)
+
+    def __len__(self) -> int:
+        return int(self.embeddings.shape[0])
+
+    def scale(self) -> np.ndarray:
+        """1 / the length of each paper's [embedding, WORD_WEIGHT × words]: the features are unit rows."""
+        squared = (
+            np.square(self.embeddings).sum(axis=1)
+            + WORD_WEIGHT**2 * np.asarray(self.words.multiply(self.words).sum(axis=1)).ravel()
+        )
+        return 1 / np.sqrt(np.maximum(squared, 1e-12))
+
+    def matrix(self) -> sparse.csr_matrix:
+        combined = sparse.hstack([sparse.csr_matrix(self.embeddings), WORD_WEIGHT * self.words], format="csr")
+        return sparse.csr_matrix(sparse.diags(self.scale()) @ combined)
+
+
+@dataclass(frozen=True)
 class LinearModel:
     weights: np.ndarray  # float32, one per embedding dimension
+    word_ids: np.ndarray  # int32: the KEPT_WORDS vocabulary words that weigh most
+    word_weights: np.ndarray  # float32, their weights
     intercept: float
 
+    def scores(self, papers: PaperFeatures) -> np.ndarray:
+        """The logit of each paper (one reader; `ranking.ReaderViews` scores a chunk's readers at once)."""
+        words = np.zeros(papers.words.shape[1])
+        words[self.word_ids] = self.word_weights
+        combined = papers.embeddings @ self.weights.astype(np.float64) + WORD_WEIGHT * (papers.words @ words)
+        return combined * papers.scale() + self.intercept
 
-def fit_linear_model(voted: np.ndarray, labels: list[int], background: np.ndarray) -> LinearModel | None:
-    """A reader's model from the embeddings of the papers they voted on (`labels`: 1 up, 0 down) and of
-    recent papers they did not vote on (`background`, possibly empty); None when it cannot be fitted (one
-    class only). Pure: the product and the simulated-readers benchmark both fit with it."""
+
+def fit_linear_model(
+    voted: PaperFeatures, labels: list[int], background: PaperFeatures
+) -> LinearModel | None:
+    """A reader's model from the papers they voted on (`labels`: 1 up, 0 down) and recent papers they did
+    not vote on (`background`, possibly empty); None when it cannot be fitted (one class only). Pure: the
+    product and the simulated-readers benchmark both fit with it."""
     background_label = 0 if any(labels) else 1
-    features = np.vstack([voted, background]) if len(background) else voted
+    features = (
+        sparse.vstack([voted.matrix(), background.matrix()], format="csr")
+        if len(background)
+        else (voted.matrix())
+    )
     targets = np.asarray(labels + [background_label] * len(background))
     # The background weighs as much as the votes together, whatever its size: it says "not everything",
     # the votes say what.
@@ -92,7 +142,26 @@ def fit_linear_model(voted: np.ndarray, labels: list[int], background: np.ndarra
 
     classifier = LogisticRegression(C=INVERSE_REGULARIZATION, max_iter=500)
     classifier.fit(features, targets, sample_weight=sample_weight)
-    return LinearModel(classifier.coef_[0].astype(np.float32), float(classifier.intercept_[0]))
+    coefficients = classifier.coef_[0]
+    dimensions = voted.embeddings.shape[1]
+    words = coefficients[dimensions:]
+    # The largest weights, either sign; equal ones in vocabulary order (a stable sort: deterministic).
+    kept = np.sort(np.argsort(-np.abs(words), kind="stable")[:KEPT_WORDS])
+    kept = kept[words[kept] != 0]
+    return LinearModel(
+        coefficients[:dimensions].astype(np.float32),
+        kept.astype(np.int32),
+        words[kept].astype(np.float32),
+        float(classifier.intercept_[0]),
+    )
+
+
+def paper_features(
+    session: Session, paper_ids: list[int], embedding_model: str, vocabulary: WordVocabulary
+) -> tuple[list[int], PaperFeatures]:
+    """The papers among `paper_ids` with a current embedding, and their features."""
+    ids, embeddings = load_embeddings(session, paper_ids, embedding_model)
+    return ids, PaperFeatures(embeddings, load_word_vectors(session, ids, vocabulary))
 
 
 def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str) -> FitReport:
@@ -104,13 +173,14 @@ def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str)
             .order_by(PaperVote.paper_id)
         ).all()
     )
-    voted_ids, voted = load_embeddings(session, list(votes), embedding_model)
+    vocabulary = load_vocabulary()
+    voted_ids, voted = paper_features(session, list(votes), embedding_model, vocabulary)
     if not voted_ids:
         session.execute(delete(ReaderModel).where(ReaderModel.subscriber_id == subscriber_id))
         return FitReport(subscriber_id, len(votes), is_stored=False)
     labels = [1 if votes[paper_id] == "up" else 0 for paper_id in voted_ids]
-    _, background = load_embeddings(
-        session, _background_ids(session, embedding_model, list(votes)), embedding_model
+    _, background = paper_features(
+        session, _background_ids(session, embedding_model, list(votes)), embedding_model, vocabulary
     )
     model = fit_linear_model(voted, labels, background)
     if model is None:
@@ -120,6 +190,9 @@ def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str)
         "subscriber_id": subscriber_id,
         "embedding_model": embedding_model,
         "weights": model.weights.tolist(),
+        "word_vocabulary": vocabulary.name,
+        "word_ids": model.word_ids.tolist(),
+        "word_weights": model.word_weights.tolist(),
         "intercept": model.intercept,
         "vote_count": len(voted_ids),
         "fitted_at": datetime.now(UTC),
@@ -137,7 +210,8 @@ def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str)
 
 
 def readers_with_stale_models(session: Session, limit: int = 1000) -> list[int]:
-    """Readers whose model is not the fit of their votes as they stand: they voted after it was fitted,
+    """Readers whose model is not the fit of their votes as they stand: they voted after it was fitted, it
+    was fitted with another word vocabulary (or none),
     an undo removed a vote it learned from (the deleted row leaves no newer time, but the model's vote
     count no longer matches their votes on papers with a current embedding), they have votes and no
     model, or a model and no votes left."""
@@ -168,6 +242,7 @@ def readers_with_stale_models(session: Session, limit: int = 1000) -> list[int]:
             ReaderModel.subscriber_id.is_(None)
             | standing.c.subscriber_id.is_(None)
             | (ReaderModel.fitted_at < standing.c.voted_at)
+            | ReaderModel.word_vocabulary.is_distinct_from(load_vocabulary().name)
             | (ReaderModel.vote_count != standing.c.embedded)
         )
         .order_by(reader)
@@ -198,6 +273,8 @@ class ReaderTaste:
     vote_count: int
     hidden_ids: frozenset[int]
     liked_ids: tuple[int, ...]
+    word_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    word_weights: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     @property
     def personal_weight(self) -> float:
@@ -207,8 +284,8 @@ class ReaderTaste:
 def load_reader_tastes(
     session: Session, subscriber_ids: list[int], embedding_model: Callable[[], str]
 ) -> dict[int, ReaderTaste]:
-    """For the readers among `subscriber_ids` who voted: their model (if fitted for this embedding model)
-    and their liked and hidden papers. Two queries for the whole chunk; `embedding_model` is only asked
+    """For the readers among `subscriber_ids` who voted: their model (if fitted for this embedding model and
+    word vocabulary) and their liked and hidden papers. Two queries for the whole chunk; `embedding_model` is only asked
     (and the embedding model loaded) when someone in the chunk voted."""
     # One row per reader: a chunk's tens of thousands of votes as two arrays each.
     votes = {
@@ -233,12 +310,15 @@ def load_reader_tastes(
         select(
             ReaderModel.subscriber_id,
             func.array_send(ReaderModel.weights).label("weights"),
+            func.array_send(ReaderModel.word_ids).label("word_ids"),
+            func.array_send(ReaderModel.word_weights).label("word_weights"),
             ReaderModel.intercept,
             ReaderModel.vote_count,
         ).where(
             ReaderModel.subscriber_id
             == any_(cast(bindparam("ids", number_array_literal(list(votes)), Text), ARRAY(BigInteger))),
             ReaderModel.embedding_model == embedding_model(),
+            ReaderModel.word_vocabulary == load_vocabulary().name,
         )
     ).all()
     models = {row.subscriber_id: row for row in rows}
@@ -252,5 +332,10 @@ def load_reader_tastes(
             vote_count=int(model.vote_count) if model else 0,
             hidden_ids=frozenset(hidden),
             liked_ids=tuple(liked),
+            **(
+                {"word_ids": int4_vector(model.word_ids), "word_weights": float4_vector(model.word_weights)}
+                if model
+                else {}
+            ),
         )
     return tastes

@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.embeddings import load_embeddings
-from newsletter.feedback.personal import NEAR_DUPLICATE_COSINE, ReaderTaste
+from newsletter.embeddings import load_embeddings, load_vocabulary, load_word_vectors
+from newsletter.feedback.personal import NEAR_DUPLICATE_COSINE, WORD_WEIGHT, PaperFeatures, ReaderTaste
 from newsletter.models import Paper
 from newsletter.plaintext.shorten import shorten
 
@@ -28,22 +29,24 @@ MAX_LIKED_TITLE_CHARS = 60
 
 
 class CandidateVectors:
-    """The embeddings of one build's candidates, loaded once."""
+    """The embeddings and word vectors of one build's candidates, loaded once."""
 
     def __init__(self, session: Session, candidate_ids: list[int], embedding_model: str) -> None:
-        self._hold(*load_embeddings(session, candidate_ids, embedding_model))
+        ids, matrix = load_embeddings(session, candidate_ids, embedding_model)
+        self._hold(ids, PaperFeatures(matrix, load_word_vectors(session, ids, load_vocabulary())))
 
     @classmethod
-    def of(cls, ids: list[int], matrix: np.ndarray) -> CandidateVectors:
-        """Vectors already in memory (rows of `matrix` in the order of `ids`), not loaded from Postgres."""
+    def of(cls, ids: list[int], features: PaperFeatures) -> CandidateVectors:
+        """Features already in memory (rows in the order of `ids`), not loaded from Postgres."""
         vectors = cls.__new__(cls)
-        vectors._hold(ids, matrix)
+        vectors._hold(ids, features)
         return vectors
 
-    def _hold(self, ids: list[int], matrix: np.ndarray) -> None:
+    def _hold(self, ids: list[int], features: PaperFeatures) -> None:
         self.row_of = {paper_id: row for row, paper_id in enumerate(ids)}
         self.ids = ids
-        self.matrix = matrix
+        self.matrix = features.embeddings
+        self.features = features
 
 
 @dataclass(frozen=True)
@@ -159,8 +162,18 @@ class ReaderViews:
         self._has_vector = np.asarray([row is not None for row in rows], dtype=bool)
         dimensions = candidates.matrix.shape[1] if candidates.ids else 0
         matrix = np.zeros((count, dimensions), dtype=np.float32)
+        # Word vectors in trending order (a candidate without an embedding: a zero row past the last).
+        self._words = sparse.csr_matrix((count, 0), dtype=np.float32)
+        self._scale = np.ones(count, dtype=np.float64)
         if dimensions:
-            matrix[self._has_vector] = candidates.matrix[[row for row in rows if row is not None]]
+            present = [row for row in rows if row is not None]
+            matrix[self._has_vector] = candidates.matrix[present]
+            words = candidates.features.words
+            padded = sparse.vstack([words, sparse.csr_matrix((1, words.shape[1]), dtype=np.float32)])
+            self._words = sparse.csr_matrix(
+                padded[[len(candidates.ids) if row is None else row for row in rows]]
+            )
+            self._scale[self._has_vector] = candidates.features.scale()[present]
         # Cosine of each voted paper to each candidate, and a last row of -inf for padding.
         voted = list(papers.vectors)
         self._voted_row = {paper_id: row for row, paper_id in enumerate(voted)}
@@ -248,7 +261,10 @@ class ReaderViews:
         if modelled and matrix.shape[1]:
             weights = np.vstack(list(models.values())).astype(np.float64)
             intercepts = np.asarray([tastes[readers[block_row]].intercept for block_row in modelled])
-            logits[modelled] = weights @ matrix.T.astype(np.float64) + intercepts[:, None]
+            logits[modelled] = (
+                weights @ matrix.T.astype(np.float64)
+                + WORD_WEIGHT * self._word_scores(tastes, readers, modelled)
+            ) * self._scale[None, :] + intercepts[:, None]
             scored[modelled] = kept[modelled] & self._has_vector
         by_score = np.argsort(np.where(scored, -logits, np.inf), axis=1, kind="stable")
         personal_rank = np.empty_like(by_score)
@@ -277,6 +293,24 @@ class ReaderViews:
                     self._short_title,
                 )
             self._views[reader] = PersonalView(ranked, reasons)
+
+    def _word_scores(
+        self, tastes: Mapping[int, ReaderTaste], readers: list[int], modelled: list[int]
+    ) -> np.ndarray:
+        """(modelled readers x candidates): each reader's kept word weights times each candidate's words."""
+        vocabulary = self._words.shape[1]
+        ids = [tastes[readers[block_row]].word_ids for block_row in modelled]
+        values = [tastes[readers[block_row]].word_weights for block_row in modelled]
+        indptr = np.concatenate([[0], np.cumsum([len(one) for one in ids])])
+        reader_words = sparse.csr_matrix(
+            (
+                np.concatenate(values).astype(np.float64) if values else np.zeros(0),
+                np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32),
+                indptr,
+            ),
+            shape=(len(modelled), vocabulary),
+        )
+        return np.asarray((reader_words @ self._words.T.astype(np.float64)).todense())
 
 
 def _first_argmax(values: np.ndarray) -> np.ndarray:

@@ -32,7 +32,8 @@ class PaperVote(Base):
 
 
 class ReaderModel(Base):
-    """One reader's learned taste: a logistic regression over paper embeddings, refitted after each vote."""
+    """One reader's learned taste: a logistic regression over paper embeddings and words, refitted after each
+    vote."""
 
     __tablename__ = "reader_models"
 
@@ -42,6 +43,11 @@ class ReaderModel(Base):
     # The embedding model the weights apply to: another model's vectors make them meaningless.
     embedding_model: Mapped[str] = mapped_column(String(64))
     weights: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    # The words that weigh most in the model (ids in the word vocabulary it was fitted with) and their
+    # weights: the rest of the vocabulary counts for nothing.
+    word_vocabulary: Mapped[str | None] = mapped_column(String(64))
+    word_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default="{}")
+    word_weights: Mapped[list[float]] = mapped_column(ARRAY(REAL), server_default="{}")
     intercept: Mapped[float] = mapped_column(Float)
     # Votes the fit learned from; the edition's personal weight grows with it.
     vote_count: Mapped[int] = mapped_column(Integer)
