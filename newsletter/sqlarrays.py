@@ -61,17 +61,26 @@ def _sent_vector(sent: bytes, element: np.dtype, kind: str) -> np.ndarray:
 def float4_vectors(sent: Sequence[bytes]) -> list[np.ndarray]:
     """`float4_vector` of each, decoded together when all have the same length (a chunk's reader
     models: one numpy pass instead of a few small ones per reader)."""
-    if not sent or len({len(one) for one in sent}) != 1:
-        return [float4_vector(one) for one in sent]
+    return [vector.astype(np.float32) for vector in _sent_vectors(sent, _SEND_FLOAT4, "real[]")]
+
+
+def int4_vectors(sent: Sequence[bytes]) -> list[np.ndarray]:
+    """`int4_vector` of each, decoded together when all have the same length."""
+    return [vector.astype(np.int32) for vector in _sent_vectors(sent, _SEND_INT4, "integer[]")]
+
+
+def _sent_vectors(sent: Sequence[bytes], element: np.dtype, kind: str) -> list[np.ndarray]:
+    if not sent or len({len(one) for one in sent}) != 1 or len(sent[0]) <= _SEND_HEADER.itemsize:
+        return [_sent_vector(one, element, kind) for one in sent]
     raw = np.frombuffer(b"".join(sent), dtype=np.uint8).reshape(len(sent), len(sent[0]))
     headers = np.ascontiguousarray(raw[:, : _SEND_HEADER.itemsize]).view(_SEND_HEADER)[:, 0]
-    elements = np.ascontiguousarray(raw[:, _SEND_HEADER.itemsize :]).view(_SEND_FLOAT4)
+    elements = np.ascontiguousarray(raw[:, _SEND_HEADER.itemsize :]).view(element)
     if (
         (headers["ndim"] != 1).any()
         or headers["has_nulls"].any()
         or (headers["length"] != elements.shape[1]).any()
     ):
-        raise ValueError("not one-dimensional real[] arrays without NULLs")
+        raise ValueError(f"not one-dimensional {kind} arrays without NULLs")
     if (elements["size"] != 4).any():
-        raise ValueError("not real[] arrays")
-    return list(elements["value"].astype(np.float32))
+        raise ValueError(f"not {kind} arrays")
+    return list(elements["value"])

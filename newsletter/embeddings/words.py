@@ -48,7 +48,7 @@ class WordVocabulary:
     def vectors(self, texts: Iterable[str]) -> sparse.csr_matrix:
         """(texts, vocabulary) float32 rows: sublinear term frequency (1 + log count) times idf, unit
         length; a text with no vocabulary word is a zero row. Texts are cut at MAX_CHARACTERS."""
-        indptr, indices, values = [0], [], []
+        indptr, indices, values = [0], list[int](), list[float]()
         pattern = re.compile(WORD_PATTERN)
         for text in texts:
             counts = Counter(

@@ -31,7 +31,7 @@ from newsletter.config import Settings
 from newsletter.embeddings import WordVocabulary, load_embeddings, load_vocabulary, load_word_vectors
 from newsletter.embeddings.store import text_hash_sql
 from newsletter.models import Paper, PaperEmbedding, PaperVote, ReaderModel
-from newsletter.sqlarrays import float4_vector, float4_vectors, int4_vector, number_array_literal
+from newsletter.sqlarrays import float4_vectors, int4_vectors, number_array_literal
 from newsletter.taskqueue import enqueue
 
 logger = logging.getLogger(__name__)
@@ -323,6 +323,8 @@ def load_reader_tastes(
     ).all()
     models = {row.subscriber_id: row for row in rows}
     weights = dict(zip(models, float4_vectors([row.weights for row in rows]), strict=True))
+    word_ids = dict(zip(models, int4_vectors([row.word_ids for row in rows]), strict=True))
+    word_weights = dict(zip(models, float4_vectors([row.word_weights for row in rows]), strict=True))
     tastes = {}
     for subscriber_id, (liked, hidden) in votes.items():
         model = models.get(subscriber_id)
@@ -333,7 +335,7 @@ def load_reader_tastes(
             hidden_ids=frozenset(hidden),
             liked_ids=tuple(liked),
             **(
-                {"word_ids": int4_vector(model.word_ids), "word_weights": float4_vector(model.word_weights)}
+                {"word_ids": word_ids[subscriber_id], "word_weights": word_weights[subscriber_id]}
                 if model
                 else {}
             ),
