@@ -6,8 +6,9 @@ import gc
 import weakref
 
 import numpy as np
+from scipy import sparse
 
-from newsletter.feedback.personal import ReaderTaste
+from newsletter.feedback.personal import PaperFeatures, ReaderTaste
 from newsletter.feedback.ranking import CandidateVectors, FeedbackPapers, ReaderViews
 
 
@@ -26,7 +27,10 @@ def test_reader_views_with_liked_reasons_are_freed_without_the_cycle_collector()
     gc.disable()
     try:
         views = ReaderViews(
-            CandidateVectors.of(candidates, np.eye(3, dtype=np.float32)),
+            CandidateVectors.of(
+                candidates,
+                PaperFeatures(np.eye(3, dtype=np.float32), sparse.csr_matrix((3, 5), dtype=np.float32)),
+            ),
             {7: taste},
             liked,
             candidates,
