@@ -21,14 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sqlalchemy import event, text
 
 from benchmarks.database import throwaway_database
 from newsletter.config import Settings
 from newsletter.db import make_engine, make_session_factory
 from newsletter.digests.build import build_due_editions
-from newsletter.embeddings import load_model
+from newsletter.embeddings import load_model, load_vocabulary
 from newsletter.embeddings.model import embedding_text
+from newsletter.embeddings.words import paper_words_text
+from newsletter.feedback.personal import KEPT_WORDS
 
 NAME = "editions"
 TARGETS = {
@@ -146,8 +149,9 @@ def add_readers_feedback(conn: Any) -> None:
     The vectors are the packaged model's embeddings of the real papers of tests/fixtures/corpus (the
     candidates' synthetic titles all look alike, real vectors do not): candidate i gets corpus paper i's,
     a past paper the embedding of its own text, one corpus paper's title with another's abstract. A
-    model's weights point from the mean of the reader's down votes (or of all past papers) to the mean of
-    their up votes, scaled like a fitted model's: fitting 100,000 regressions would take longer than the
+    model's weights (embedding, and the KEPT_WORDS heaviest of the words) point from the mean of the
+    reader's down votes (or of all past papers) to the mean of their up votes, scaled like a fitted
+    model's: fitting 100,000 regressions would take longer than the
     build, and the build only reads the weights.
     """
     model = load_model()
@@ -224,10 +228,19 @@ def add_readers_feedback(conn: Any) -> None:
         ),
         {"past_ids": past_ids, "digit": PERSONALIZED_DIGIT, "min_votes": MIN_VOTES, "max_votes": MAX_VOTES},
     )
-    store_reader_models(conn, model.name, dict(zip(past_ids, past_vectors, strict=True)))
+    past_words = load_vocabulary().vectors(paper_words_text(title, abstract) for title, abstract in past)
+    store_reader_models(
+        conn,
+        model.name,
+        dict(zip(past_ids, past_vectors, strict=True)),
+        {paper_id: past_words[row] for row, paper_id in enumerate(past_ids)},
+    )
 
 
-def store_reader_models(conn: Any, model_name: str, vectors: dict[int, np.ndarray]) -> None:
+def store_reader_models(
+    conn: Any, model_name: str, vectors: dict[int, np.ndarray], words: dict[int, Any]
+) -> None:
+    """Each reader's model: embedding weights and the KEPT_WORDS heaviest word weights, from their votes."""
     rows = conn.execute(
         text(
             """
@@ -241,21 +254,43 @@ def store_reader_models(conn: Any, model_name: str, vectors: dict[int, np.ndarra
     if not rows or fewest < MIN_VOTES:
         raise RuntimeError(f"{len(rows)} readers voted, the fewest {fewest} times")
     everything = np.mean(np.vstack(list(vectors.values())), axis=0)
+    all_words = np.asarray(sparse.vstack(list(words.values())).mean(axis=0)).ravel()
+    vocabulary = load_vocabulary()
+
+    def mean_words(paper_ids: list[int] | None) -> np.ndarray:
+        if not paper_ids:
+            return all_words
+        return np.asarray(sparse.vstack([words[i] for i in paper_ids]).mean(axis=0)).ravel()
+
     driver = conn.connection.driver_connection
     with (
         driver.cursor() as cursor,
         cursor.copy(
-            "COPY reader_models (subscriber_id, embedding_model, weights, intercept, vote_count, fitted_at)"
-            " FROM STDIN (FORMAT BINARY)"
+            "COPY reader_models (subscriber_id, embedding_model, weights, word_vocabulary, word_ids,"
+            " word_weights, intercept, vote_count, fitted_at) FROM STDIN (FORMAT BINARY)"
         ) as copy,
     ):
-        copy.set_types(["int8", "varchar", "float4[]", "float8", "int4", "timestamptz"])
+        copy.set_types(
+            ["int8", "varchar", "float4[]", "varchar", "int4[]", "float4[]", "float8", "int4", "timestamptz"]
+        )
         for subscriber_id, up, down, count in rows:
             liked = np.mean([vectors[i] for i in up], axis=0) if up else everything
             disliked = np.mean([vectors[i] for i in down], axis=0) if down else everything
             weights = 12.0 * (liked - disliked)
+            word_weights = 12.0 * (mean_words(up) - mean_words(down))
+            kept = np.sort(np.argsort(-np.abs(word_weights), kind="stable")[:KEPT_WORDS])
             copy.write_row(
-                (subscriber_id, model_name, weights.tolist(), -2.0, count, datetime(2026, 11, 20, tzinfo=UTC))
+                (
+                    subscriber_id,
+                    model_name,
+                    weights.tolist(),
+                    vocabulary.name,
+                    kept.tolist(),
+                    word_weights[kept].tolist(),
+                    -2.0,
+                    count,
+                    datetime(2026, 11, 20, tzinfo=UTC),
+                )
             )
 
 
