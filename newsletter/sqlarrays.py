@@ -41,11 +41,6 @@ def float4_vector(sent: bytes) -> np.ndarray:
     return _sent_vector(sent, _SEND_FLOAT4, "real[]").astype(np.float32)
 
 
-def int4_vector(sent: bytes) -> np.ndarray:
-    """An integer[] as `array_send` gives it, as an int32 vector."""
-    return _sent_vector(sent, _SEND_INT4, "integer[]").astype(np.int32)
-
-
 def _sent_vector(sent: bytes, element: np.dtype, kind: str) -> np.ndarray:
     if int.from_bytes(sent[:4], "big") == 0:  # an empty array: no dimensions, a 12-byte header
         return np.zeros(0, dtype=element["value"])
@@ -65,7 +60,8 @@ def float4_vectors(sent: Sequence[bytes]) -> list[np.ndarray]:
 
 
 def int4_vectors(sent: Sequence[bytes]) -> list[np.ndarray]:
-    """`int4_vector` of each, decoded together when all have the same length."""
+    """Each integer[] as `array_send` gives it, as an int32 vector; decoded together when all have the same
+    length."""
     return [vector.astype(np.int32) for vector in _sent_vectors(sent, _SEND_INT4, "integer[]")]
 
 

@@ -22,7 +22,7 @@ from newsletter.embeddings.words import (
     save_vocabulary,
     vocabulary_path,
 )
-from newsletter.sqlarrays import int4_vector, int4_vectors
+from newsletter.sqlarrays import int4_vectors
 from tests.factories import make_paper
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "corpus" / "papers.json"
@@ -121,7 +121,7 @@ def test_integer_arrays_sent_by_postgres_decode_including_empty_ones(session: Se
 
     for literal, expected in (("{3,1,2}", [3, 1, 2]), ("{}", []), ("{-7}", [-7])):
         sent = session.execute(text("SELECT array_send(CAST(:v AS integer[]))"), {"v": literal}).scalar_one()
-        assert int4_vector(sent).tolist() == expected
+        assert [vector.tolist() for vector in int4_vectors([sent])] == [expected]
     sent = [
         session.execute(text("SELECT array_send(CAST(:v AS integer[]))"), {"v": literal}).scalar_one()
         for literal in ("{1,2}", "{3,4}", "{}", "{5}")
@@ -130,4 +130,4 @@ def test_integer_arrays_sent_by_postgres_decode_including_empty_ones(session: Se
     assert [v.tolist() for v in int4_vectors(sent)] == [[1, 2], [3, 4], [], [5]]
     assert [v.tolist() for v in int4_vectors([sent[2], sent[2]])] == [[], []]
     with pytest.raises(ValueError):
-        int4_vector(session.execute(text("SELECT array_send(ARRAY[1, NULL]::integer[])")).scalar_one())
+        int4_vectors([session.execute(text("SELECT array_send(ARRAY[1, NULL]::integer[])")).scalar_one()])

@@ -63,11 +63,10 @@ class WordVocabulary:
             indices.extend(columns)
             values.extend((row / norm).tolist() if norm else [])
             indptr.append(len(indices))
-        matrix = sparse.csr_matrix(
+        return sparse.csr_matrix(
             (np.asarray(values, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
             shape=(len(indptr) - 1, self.size),
         )
-        return matrix
 
 
 def paper_words_text(title: str, abstract: str) -> str:

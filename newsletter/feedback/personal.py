@@ -15,7 +15,7 @@ The fit is deterministic (lbfgs, sorted inputs).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -112,10 +112,34 @@ class LinearModel:
 
     def scores(self, papers: PaperFeatures) -> np.ndarray:
         """The logit of each paper (one reader; `ranking.ReaderViews` scores a chunk's readers at once)."""
-        words = np.zeros(papers.words.shape[1])
-        words[self.word_ids] = self.word_weights
-        combined = papers.embeddings @ self.weights.astype(np.float64) + WORD_WEIGHT * (papers.words @ words)
-        return combined * papers.scale() + self.intercept
+        return personal_logits(
+            self.weights[None, :], [self.word_ids], [self.word_weights], np.asarray([self.intercept]), papers
+        )[0]
+
+
+def personal_logits(
+    weights: np.ndarray,
+    word_ids: Sequence[np.ndarray],
+    word_weights: Sequence[np.ndarray],
+    intercepts: np.ndarray,
+    papers: PaperFeatures,
+) -> np.ndarray:
+    """(readers, papers) float64: each reader's logit of each paper, from their embedding weights (one row
+    each), kept words and intercept, over the papers' unit-length features. In float64: the order of the
+    logits is then the order of the probabilities, without float32 rounding making ties."""
+    reader_words = sparse.csr_matrix(
+        (
+            np.concatenate(word_weights).astype(np.float64),
+            np.concatenate(word_ids),
+            np.concatenate([[0], np.cumsum([len(ids) for ids in word_ids])]),
+        ),
+        shape=(len(word_ids), papers.words.shape[1]),
+    )
+    combined = (
+        weights.astype(np.float64) @ papers.embeddings.T.astype(np.float64)
+        + WORD_WEIGHT * (reader_words @ papers.words.T.astype(np.float64)).toarray()
+    )
+    return combined * papers.scale()[None, :] + intercepts[:, None]
 
 
 def fit_linear_model(
@@ -125,11 +149,9 @@ def fit_linear_model(
     not vote on (`background`, possibly empty); None when it cannot be fitted (one class only). Pure: the
     product and the simulated-readers benchmark both fit with it."""
     background_label = 0 if any(labels) else 1
-    features = (
-        sparse.vstack([voted.matrix(), background.matrix()], format="csr")
-        if len(background)
-        else (voted.matrix())
-    )
+    features = voted.matrix()
+    if len(background):
+        features = sparse.vstack([features, background.matrix()], format="csr")
     targets = np.asarray(labels + [background_label] * len(background))
     # The background weighs as much as the votes together, whatever its size: it says "not everything",
     # the votes say what.
@@ -211,10 +233,9 @@ def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str)
 
 def readers_with_stale_models(session: Session, limit: int = 1000) -> list[int]:
     """Readers whose model is not the fit of their votes as they stand: they voted after it was fitted, it
-    was fitted with another word vocabulary (or none),
-    an undo removed a vote it learned from (the deleted row leaves no newer time, but the model's vote
-    count no longer matches their votes on papers with a current embedding), they have votes and no
-    model, or a model and no votes left."""
+    was fitted with another word vocabulary (or none), an undo removed a vote it learned from (the deleted
+    row leaves no newer time, but the model's vote count no longer matches their votes on papers with a
+    current embedding), they have votes and no model, or a model and no votes left."""
     model = ReaderModel.__table__.alias("model")
     standing = (
         select(
@@ -264,6 +285,13 @@ def enqueue_refit(settings: Settings, subscriber_id: int) -> bool:
     return True
 
 
+# A reader without a model: no words (read-only, shared).
+NO_WORD_IDS = np.zeros(0, dtype=np.int32)
+NO_WORD_IDS.flags.writeable = False
+NO_WORD_WEIGHTS = np.zeros(0, dtype=np.float32)
+NO_WORD_WEIGHTS.flags.writeable = False
+
+
 @dataclass(frozen=True)
 class ReaderTaste:
     """What an edition needs of one reader's feedback."""
@@ -273,8 +301,8 @@ class ReaderTaste:
     vote_count: int
     hidden_ids: frozenset[int]
     liked_ids: tuple[int, ...]
-    word_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-    word_weights: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    word_ids: np.ndarray = field(default_factory=lambda: NO_WORD_IDS)
+    word_weights: np.ndarray = field(default_factory=lambda: NO_WORD_WEIGHTS)
 
     @property
     def personal_weight(self) -> float:
@@ -285,8 +313,8 @@ def load_reader_tastes(
     session: Session, subscriber_ids: list[int], embedding_model: Callable[[], str]
 ) -> dict[int, ReaderTaste]:
     """For the readers among `subscriber_ids` who voted: their model (if fitted for this embedding model and
-    word vocabulary) and their liked and hidden papers. Two queries for the whole chunk; `embedding_model` is only asked
-    (and the embedding model loaded) when someone in the chunk voted."""
+    word vocabulary) and their liked and hidden papers. Two queries for the whole chunk; `embedding_model`
+    is only asked (and the embedding model loaded) when someone in the chunk voted."""
     # One row per reader: a chunk's tens of thousands of votes as two arrays each.
     votes = {
         subscriber_id: (liked or [], hidden or [])
@@ -334,10 +362,7 @@ def load_reader_tastes(
             vote_count=int(model.vote_count) if model else 0,
             hidden_ids=frozenset(hidden),
             liked_ids=tuple(liked),
-            **(
-                {"word_ids": word_ids[subscriber_id], "word_weights": word_weights[subscriber_id]}
-                if model
-                else {}
-            ),
+            word_ids=word_ids.get(subscriber_id, NO_WORD_IDS),
+            word_weights=word_weights.get(subscriber_id, NO_WORD_WEIGHTS),
         )
     return tastes

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.embeddings import load_embeddings, load_vocabulary, load_word_vectors
-from newsletter.feedback.personal import NEAR_DUPLICATE_COSINE, WORD_WEIGHT, PaperFeatures, ReaderTaste
+from newsletter.feedback.personal import NEAR_DUPLICATE_COSINE, PaperFeatures, ReaderTaste, personal_logits
 from newsletter.models import Paper
 from newsletter.plaintext.shorten import shorten
 
@@ -163,17 +163,13 @@ class ReaderViews:
         dimensions = candidates.matrix.shape[1] if candidates.ids else 0
         matrix = np.zeros((count, dimensions), dtype=np.float32)
         # Word vectors in trending order (a candidate without an embedding: a zero row past the last).
-        self._words = sparse.csr_matrix((count, 0), dtype=np.float32)
-        self._scale = np.ones(count, dtype=np.float64)
+        words = sparse.csr_matrix((count, 0), dtype=np.float32)
         if dimensions:
-            present = [row for row in rows if row is not None]
-            matrix[self._has_vector] = candidates.matrix[present]
-            words = candidates.features.words
-            padded = sparse.vstack([words, sparse.csr_matrix((1, words.shape[1]), dtype=np.float32)])
-            self._words = sparse.csr_matrix(
-                padded[[len(candidates.ids) if row is None else row for row in rows]]
-            )
-            self._scale[self._has_vector] = candidates.features.scale()[present]
+            matrix[self._has_vector] = candidates.matrix[[row for row in rows if row is not None]]
+            known = candidates.features.words
+            padded = sparse.vstack([known, sparse.csr_matrix((1, known.shape[1]), dtype=np.float32)])
+            words = sparse.csr_matrix(padded[[len(candidates.ids) if row is None else row for row in rows]])
+        self._features = PaperFeatures(matrix, words)
         # Cosine of each voted paper to each candidate, and a last row of -inf for padding.
         voted = list(papers.vectors)
         self._voted_row = {paper_id: row for row, paper_id in enumerate(voted)}
@@ -261,10 +257,13 @@ class ReaderViews:
         if modelled and matrix.shape[1]:
             weights = np.vstack(list(models.values())).astype(np.float64)
             intercepts = np.asarray([tastes[readers[block_row]].intercept for block_row in modelled])
-            logits[modelled] = (
-                weights @ matrix.T.astype(np.float64)
-                + WORD_WEIGHT * self._word_scores(tastes, readers, modelled)
-            ) * self._scale[None, :] + intercepts[:, None]
+            logits[modelled] = personal_logits(
+                weights,
+                [tastes[readers[block_row]].word_ids for block_row in modelled],
+                [tastes[readers[block_row]].word_weights for block_row in modelled],
+                intercepts,
+                self._features,
+            )
             scored[modelled] = kept[modelled] & self._has_vector
         by_score = np.argsort(np.where(scored, -logits, np.inf), axis=1, kind="stable")
         personal_rank = np.empty_like(by_score)
@@ -293,24 +292,6 @@ class ReaderViews:
                     self._short_title,
                 )
             self._views[reader] = PersonalView(ranked, reasons)
-
-    def _word_scores(
-        self, tastes: Mapping[int, ReaderTaste], readers: list[int], modelled: list[int]
-    ) -> np.ndarray:
-        """(modelled readers x candidates): each reader's kept word weights times each candidate's words."""
-        vocabulary = self._words.shape[1]
-        ids = [tastes[readers[block_row]].word_ids for block_row in modelled]
-        values = [tastes[readers[block_row]].word_weights for block_row in modelled]
-        indptr = np.concatenate([[0], np.cumsum([len(one) for one in ids])])
-        reader_words = sparse.csr_matrix(
-            (
-                np.concatenate(values).astype(np.float64) if values else np.zeros(0),
-                np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32),
-                indptr,
-            ),
-            shape=(len(modelled), vocabulary),
-        )
-        return np.asarray((reader_words @ self._words.T.astype(np.float64)).todense())
 
 
 def _first_argmax(values: np.ndarray) -> np.ndarray:
