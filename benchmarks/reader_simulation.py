@@ -8,7 +8,9 @@ words of the title and abstract and on the tags (never on the embedding), follow
 reader would, and votes on a few papers of each edition they open, 10 % of votes flipped. Every edition is
 chosen by the product's `Selector` (caps, windows) with, once the reader has voted, their view from the
 product's `ReaderViews` (blend, hidden papers; a day's voters together, as a build's chunk) of a model
-fitted by the product's `fit_linear_model` from the votes cast before that day. Nothing here ranks papers.
+fitted by the product's `fit_linear_model` from the votes cast before that day, beside the votes lent by
+the readers `closest_readers` and `peer_votes` choose among those who voted so far. Nothing here ranks
+papers.
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ from newsletter.digests.select import (
 from newsletter.digests.trending import TrendingSignals
 from newsletter.embeddings import embedding_text, load_model, load_vocabulary
 from newsletter.embeddings.words import paper_words_text
-from newsletter.feedback.personal import BACKGROUND_PAPERS, PaperFeatures, ReaderTaste, fit_linear_model
+from newsletter.feedback.personal import (
+    BACKGROUND_PAPERS,
+    PaperFeatures,
+    ReaderTaste,
+    closest_readers,
+    fit_linear_model,
+    peer_votes,
+)
 from newsletter.feedback.ranking import CandidateVectors, FeedbackPapers, ReaderViews
 from newsletter.tagging import TaggingInput, tag_papers
 
@@ -215,6 +224,7 @@ class Simulation:
 
     def run(self) -> list[EditionRecord]:
         states = [ReaderState() for _ in self.readers]
+        voters: dict[int, set[int]] = {}  # paper id -> readers who voted on it
         tastes: dict[frozenset[str], Taste] = {}
         records = []
         arrived: list[int] = []  # paper ids, newest last
@@ -268,7 +278,15 @@ class Simulation:
                 )
                 if votes:
                     state.votes.update(votes)
-                    state.taste = self._refit(state, arrived)
+                    for paper_id, _ in votes:
+                        voters.setdefault(paper_id, set()).add(reader.index)
+                    others = {
+                        other: states[other].votes
+                        for paper_id in state.votes
+                        for other in voters[paper_id]
+                        if other != reader.index
+                    }
+                    state.taste = self._refit(state, arrived, others)
         return records
 
     def _taste(self, reader: Reader) -> Taste:
@@ -295,16 +313,23 @@ class Simulation:
                 break
         return tuple(votes)
 
-    def _refit(self, state: ReaderState, arrived: list[int]) -> ReaderTaste | None:
-        """What the product stores right after a vote: the model fitted on every vote so far against the
-        most recent papers the reader did not vote on, and the liked and hidden papers."""
+    def _refit(
+        self, state: ReaderState, arrived: list[int], others: dict[int, dict[int, str]]
+    ) -> ReaderTaste | None:
+        """What the product stores right after a vote: the model fitted on every vote so far and the votes
+        readers like them lent, against the most recent papers the reader did not vote on, and the liked and
+        hidden papers. `others`: the votes so far of every reader who voted on a paper this one voted on."""
         voted = sorted(state.votes)
-        background = [paper_id for paper_id in reversed(arrived) if paper_id not in state.votes]
+        lent = peer_votes(state.votes, closest_readers(state.votes, others), others)
+        excluded = set(state.votes) | set(lent.paper_ids)
+        background = [paper_id for paper_id in reversed(arrived) if paper_id not in excluded]
         background = sorted(background[:BACKGROUND_PAPERS])
         model = fit_linear_model(
             self.corpus.features([self.row_of[i] for i in voted]),
             [1 if state.votes[i] == "up" else 0 for i in voted],
             self.corpus.features([self.row_of[i] for i in background]),
+            self.corpus.features([self.row_of[i] for i in lent.paper_ids]),
+            lent,
         )
         liked = [paper_id for paper_id, vote in reversed(state.votes.items()) if vote == "up"]
         hidden = frozenset(paper_id for paper_id, vote in state.votes.items() if vote == "down")

@@ -14,16 +14,25 @@ from newsletter.config import Settings
 from newsletter.digests.build import build_editions_chunk
 from newsletter.embeddings import embed_pending, embedding_text, load_model, load_vocabulary
 from newsletter.embeddings.words import paper_words_text
+from newsletter.feedback import personal
 from newsletter.feedback.personal import (
+    DOWN_AGREEMENT,
     KEPT_WORDS,
+    NO_PEER_VOTES,
+    PEER_WEIGHT,
+    PEERS,
     LinearModel,
     PaperFeatures,
     ReaderTaste,
+    closest_readers,
     fit_linear_model,
     fit_reader_model,
+    latest_votes,
     load_reader_tastes,
+    peer_votes,
     personal_weight,
     readers_with_stale_models,
+    shared_votes,
 )
 from newsletter.feedback.ranking import CandidateVectors, FeedbackPapers, personal_view
 from newsletter.feedback.votes import record_vote, remove_vote
@@ -115,13 +124,9 @@ def test_a_fitted_model_scores_papers_like_the_liked_ones_higher(session: Sessio
     vocabulary = load_vocabulary()
     kept = {vocabulary.terms[i]: weight for i, weight in zip(model.word_ids, model.word_weights, strict=True)}
     assert kept["attention"] > 0 and kept["kernels"] > 0  # what the liked papers say
-    stored = LinearModel(
-        np.asarray(model.weights, dtype=np.float32),
-        np.asarray(model.word_ids, dtype=np.int32),
-        np.asarray(model.word_weights, dtype=np.float32),
-        model.intercept,
+    scores = stored_model(session, alice.id).scores(
+        features([(title, abstract) for title, abstract, _ in TRENDING])
     )
-    scores = stored.scores(features([(title, abstract) for title, abstract, _ in TRENDING]))
     assert min(scores[4:]) > max(scores[:4])  # every attention paper above every other
 
 
@@ -356,3 +361,97 @@ def test_a_model_fitted_without_the_current_word_vocabulary_is_ignored_and_refit
     fit_reader_model(session, alice.id, load_model().name)
     assert readers_with_stale_models(session) == []
     assert load_reader_tastes(session, [alice.id], lambda: load_model().name)[alice.id].weights is not None
+
+
+def test_readers_who_agree_lend_their_other_votes_weighted_by_agreement() -> None:
+    own = {1: "up", 2: "up", 3: "down"}
+    others = {
+        20: {1: "up", 2: "up", 10: "up", 11: "down"},  # agrees twice
+        10: {1: "up", 12: "up"},  # agrees once
+        30: {1: "down", 2: "down", 13: "up"},  # disagrees: lends nothing
+        40: {3: "down", 14: "up"},  # shares only a hidden paper: agrees a little
+        50: {1: "up", 2: "down", 15: "up"},  # one each way: nothing
+    }
+    closest = closest_readers(own, others)
+    assert closest == [(2.0, 20), (1.0, 10), (DOWN_AGREEMENT, 40)]
+    lent = peer_votes(own, closest, others)
+    by_paper = dict(zip(lent.paper_ids, zip(lent.labels, lent.weights, strict=True), strict=True))
+    assert set(by_paper) == {10, 11, 12, 14}  # never a paper the reader voted on, nothing from 30 or 50
+    assert by_paper[10][0] == 1 and by_paper[11][0] == 0
+    assert by_paper[10][1] == pytest.approx(2 * by_paper[12][1])
+    assert by_paper[14][1] == pytest.approx(DOWN_AGREEMENT * by_paper[12][1])
+    assert sum(lent.weights) == pytest.approx(PEER_WEIGHT * len(own))
+    assert closest_readers(own, {30: others[30], 50: others[50]}) == []
+    assert peer_votes(own, [], others) == NO_PEER_VOTES
+
+
+def test_only_the_closest_readers_lend_and_ties_go_to_the_earlier_reader() -> None:
+    own = {1: "up"}
+    others = {reader: {1: "up", 100 + reader: "up"} for reader in range(PEERS + 5, 0, -1)}
+    closest = closest_readers(own, others)
+    assert [reader for _, reader in closest] == list(range(1, PEERS + 1))
+    lent = peer_votes(own, closest, others)
+    assert sorted(lent.paper_ids) == [100 + reader for reader in range(1, PEERS + 1)]
+
+
+def test_the_votes_of_readers_who_liked_the_same_papers_shape_the_model(session: Session, papers) -> None:
+    """Alice liked one attention paper; readers who liked it too liked other attention papers: her model,
+    refitted, ranks attention above everything else, which her one vote alone does not do as clearly."""
+    first, *others = [papers[title] for title, _ in LIKED]
+    alice = make_subscriber(session, "alice@example.org")
+    vote(session, alice.id, first, "up")
+    fit_reader_model(session, alice.id, load_model().name)
+    alone = stored_model(session, alice.id).scores(features([(t, a) for t, a, _ in TRENDING]))
+    for index in range(3):
+        peer = make_subscriber(session, f"peer{index}@example.org")
+        vote(session, peer.id, first, "up")
+        for paper_id in others:
+            vote(session, peer.id, paper_id, "up")
+        vote(session, peer.id, papers[TRENDING[index][0]], "down")
+    stranger = make_subscriber(session, "stranger@example.org")  # shares no vote with alice
+    vote(session, stranger.id, others[0], "down")
+
+    shared = shared_votes(session, alice.id)  # their votes on her papers
+    assert alice.id not in shared and stranger.id not in shared
+    assert len(shared) == 3 and all(votes == {first: "up"} for votes in shared.values())
+    lent = latest_votes(session, sorted(shared))
+    assert all(len(votes) == 1 + len(others) + 1 for votes in lent.values())
+    report = fit_reader_model(session, alice.id, load_model().name)
+    assert report.vote_count == 1  # her own votes: the personal weight grows with them only
+    pooled = stored_model(session, alice.id).scores(features([(t, a) for t, a, _ in TRENDING]))
+    gap = min(pooled[4:]) - max(pooled[:4])
+    assert gap > 0 and gap > min(alone[4:]) - max(alone[:4])
+
+
+def stored_model(session: Session, subscriber_id: int) -> LinearModel:
+    model = session.get_one(ReaderModel, subscriber_id)
+    return LinearModel(
+        np.asarray(model.weights, dtype=np.float32),
+        np.asarray(model.word_ids, dtype=np.int32),
+        np.asarray(model.word_weights, dtype=np.float32),
+        model.intercept,
+    )
+
+
+def test_finding_readers_like_you_reads_the_latest_votes_only(
+    session: Session, papers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many readers voted, a refit reads a bounded number of votes: the other readers of the
+    reader's latest papers (each paper's latest voters), and each chosen reader's latest votes."""
+    monkeypatch.setattr(personal, "PEER_SEARCH_VOTES", 1)
+    monkeypatch.setattr(personal, "PEER_SEARCH_VOTERS", 2)
+    monkeypatch.setattr(personal, "PEER_VOTES_READ", 1)
+    older, newer = papers[LIKED[0][0]], papers[LIKED[1][0]]
+    alice = make_subscriber(session, "alice@example.org")
+    record_vote(session, alice.id, arxiv_id(session, older), "up", now=LAST_MONTH)
+    record_vote(session, alice.id, arxiv_id(session, newer), "up", now=NOW)
+    peers = [make_subscriber(session, f"peer{index}@example.org") for index in range(3)]
+    for minute, peer in enumerate(peers):
+        record_vote(session, peer.id, arxiv_id(session, older), "up", now=LAST_MONTH)
+        record_vote(session, peer.id, arxiv_id(session, newer), "up", now=NOW.replace(minute=minute))
+    shared = shared_votes(session, alice.id)
+    assert shared == {
+        peers[2].id: {newer: "up"},
+        peers[1].id: {newer: "up"},
+    }  # her latest paper's latest voters
+    assert latest_votes(session, [peers[0].id]) == {peers[0].id: {newer: "up"}}

@@ -9,15 +9,19 @@ so a stored model stays small.
 Up votes are positives, down votes negatives. A few votes alone do not say what a reader is *not*
 interested in, so recent papers they did not vote on join as background (weighing as much as the votes
 together): negatives when the reader has liked something, positives when they have only hidden papers.
-The fit is deterministic (lbfgs, sorted inputs).
+Readers like them lend their votes too: the PEERS readers whose votes agree most with the reader's
+(`closest_readers`, `peer_votes`), their votes on other papers weighing together PEER_WEIGHT times the reader's own. A reader
+has a handful of votes; the readers who liked the same papers have many more, on papers this reader never
+saw. The fit is deterministic (lbfgs, sorted inputs).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import redis
@@ -52,6 +56,18 @@ KEPT_WORDS = 32
 # Cosine above which a paper counts as a near-duplicate of one the reader hid (another version, a
 # re-upload, a companion paper with the same abstract).
 NEAR_DUPLICATE_COSINE = 0.92
+# Readers like you: the PEERS readers whose votes agree most with the reader's lend their votes on other
+# papers to the fit, together weighing PEER_WEIGHT times the reader's own votes. An up vote shared counts
+# 1 towards agreement, a down vote shared DOWN_AGREEMENT (hiding the same paper says less than liking it),
+# a paper voted the other way -1.
+PEERS = 20
+PEER_WEIGHT = 3.0
+DOWN_AGREEMENT = 0.25
+# Bounds on what a refit reads to find them, whatever the number of readers: the other readers of each of
+# the reader's 100 latest votes (its 200 latest voters), and each such reader's 200 latest votes.
+PEER_SEARCH_VOTES = 100
+PEER_SEARCH_VOTERS = 200
+PEER_VOTES_READ = 200
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,9 @@ class PaperFeatures:
 
     def __len__(self) -> int:
         return int(self.embeddings.shape[0])
+
+    def rows(self, rows: Sequence[int]) -> PaperFeatures:
+        return PaperFeatures(self.embeddings[list(rows)], sparse.csr_matrix(self.words[list(rows)]))
 
     def scale(self) -> np.ndarray:
         """1 / the length of each paper's [embedding, WORD_WEIGHT × words]: the features are unit rows."""
@@ -142,21 +161,95 @@ def personal_logits(
     return combined * papers.scale()[None, :] + intercepts[:, None]
 
 
+@dataclass(frozen=True)
+class PeerVotes:
+    """Votes lent by readers like this one: paper ids, labels (1 up, 0 down) and each vote's weight."""
+
+    paper_ids: list[int]
+    labels: list[int]
+    weights: list[float]
+
+    def on(self, paper_ids: Sequence[int], papers: PaperFeatures) -> tuple[PaperFeatures, PeerVotes]:
+        """The votes on `paper_ids` (those with a current embedding; `papers`: their features, row by row),
+        with the features of each vote's paper row by row (a paper two readers voted on comes twice)."""
+        row = {paper_id: index for index, paper_id in enumerate(paper_ids)}
+        kept = [index for index, paper_id in enumerate(self.paper_ids) if paper_id in row]
+        rows = [row[self.paper_ids[index]] for index in kept]
+        return papers.rows(rows), PeerVotes(
+            [self.paper_ids[i] for i in kept], [self.labels[i] for i in kept], [self.weights[i] for i in kept]
+        )
+
+
+NO_PEER_VOTES = PeerVotes([], [], [])
+
+
+def agreement(own: Mapping[int, str], other: Mapping[int, str]) -> float:
+    """How much another reader's votes agree with the reader's, over the papers both voted on."""
+    total = 0.0
+    for paper_id, vote in own.items():
+        theirs = other.get(paper_id)
+        if theirs is not None:
+            total += (1.0 if vote == "up" else DOWN_AGREEMENT) if theirs == vote else -1.0
+    return total
+
+
+def closest_readers(
+    own: Mapping[int, str], others: Mapping[int, Mapping[int, str]]
+) -> list[tuple[float, int]]:
+    """The PEERS readers of `others` (by id, their votes: all of them, or those on the reader's papers)
+    whose votes agree most with the reader's, with their agreement, closest first; readers who agree on
+    nothing are left out. Pure and deterministic (ties: the lower id)."""
+    scored = ((agreement(own, votes), reader) for reader, votes in others.items())
+    return sorted(
+        ((score, reader) for score, reader in scored if score > 0), key=lambda item: (-item[0], item[1])
+    )[:PEERS]
+
+
+def peer_votes(
+    own: Mapping[int, str], closest: Sequence[tuple[float, int]], votes_of: Mapping[int, Mapping[int, str]]
+) -> PeerVotes:
+    """What the `closest` readers (from `closest_readers`; `votes_of`: their votes) lend: their votes on
+    papers the reader did not vote on, each weighted by its reader's agreement, together PEER_WEIGHT times
+    the reader's own votes. Pure and deterministic."""
+    lent = [
+        (paper_id, 1 if vote == "up" else 0, score)
+        for score, reader in closest
+        for paper_id, vote in sorted(votes_of.get(reader, {}).items())
+        if paper_id not in own
+    ]
+    if not lent:
+        return NO_PEER_VOTES
+    scale = PEER_WEIGHT * len(own) / sum(score for _, _, score in lent)
+    return PeerVotes(
+        [paper_id for paper_id, _, _ in lent],
+        [label for _, label, _ in lent],
+        [score * scale for _, _, score in lent],
+    )
+
+
 def fit_linear_model(
-    voted: PaperFeatures, labels: list[int], background: PaperFeatures
+    voted: PaperFeatures,
+    labels: list[int],
+    background: PaperFeatures,
+    lent_papers: PaperFeatures | None = None,
+    lent: PeerVotes = NO_PEER_VOTES,
 ) -> LinearModel | None:
-    """A reader's model from the papers they voted on (`labels`: 1 up, 0 down) and recent papers they did
-    not vote on (`background`, possibly empty); None when it cannot be fitted (one class only). Pure: the
-    product and the simulated-readers benchmark both fit with it."""
+    """A reader's model from the papers they voted on (`labels`: 1 up, 0 down), recent papers they did
+    not vote on (`background`, possibly empty) and the votes readers like them lent (`lent`, on the papers
+    `lent_papers`, row by row); None when it cannot be fitted (one class only). Pure: the product and the
+    simulated-readers benchmark both fit with it."""
     background_label = 0 if any(labels) else 1
-    features = voted.matrix()
+    blocks = [voted.matrix()]
     if len(background):
-        features = sparse.vstack([features, background.matrix()], format="csr")
-    targets = np.asarray(labels + [background_label] * len(background))
+        blocks.append(background.matrix())
+    if lent_papers is not None and len(lent_papers):
+        blocks.append(lent_papers.matrix())
+    features = sparse.vstack(blocks, format="csr")
+    targets = np.asarray(labels + [background_label] * len(background) + lent.labels)
     # The background weighs as much as the votes together, whatever its size: it says "not everything",
     # the votes say what.
     background_weight = len(labels) / max(len(background), 1)
-    sample_weight = np.asarray([1.0] * len(labels) + [background_weight] * len(background))
+    sample_weight = np.asarray([1.0] * len(labels) + [background_weight] * len(background) + lent.weights)
     if len(set(targets.tolist())) < 2:
         return None
     # Imported here: scikit-learn costs an edition build, which only reads fitted models, ~100 MB.
@@ -186,6 +279,55 @@ def paper_features(
     return ids, PaperFeatures(embeddings, load_word_vectors(session, ids, vocabulary))
 
 
+def shared_votes(session: Session, subscriber_id: int) -> dict[int, dict[int, str]]:
+    """Other readers' votes on the reader's PEER_SEARCH_VOTES latest papers (each paper's
+    PEER_SEARCH_VOTERS latest voters), by reader: what `closest_readers` weighs. Bounded, whatever the
+    number of readers."""
+    rows = session.execute(
+        text(
+            """
+            SELECT voter.subscriber_id, mine.paper_id, voter.vote
+            FROM (
+                SELECT paper_id FROM paper_votes WHERE subscriber_id = :reader
+                ORDER BY voted_at DESC, paper_id LIMIT :search_votes
+            ) AS mine
+            CROSS JOIN LATERAL (
+                SELECT subscriber_id, vote FROM paper_votes
+                WHERE paper_id = mine.paper_id AND subscriber_id <> :reader
+                ORDER BY voted_at DESC, subscriber_id LIMIT :search_voters
+            ) AS voter
+            """
+        ),
+        {"reader": subscriber_id, "search_votes": PEER_SEARCH_VOTES, "search_voters": PEER_SEARCH_VOTERS},
+    )
+    return _votes_by_reader(rows)
+
+
+def latest_votes(session: Session, subscriber_ids: list[int]) -> dict[int, dict[int, str]]:
+    """The PEER_VOTES_READ latest votes of each of these readers, by reader."""
+    rows = session.execute(
+        text(
+            """
+            SELECT reader.id, vote.paper_id, vote.vote
+            FROM unnest(CAST(:ids AS bigint[])) AS reader(id)
+            CROSS JOIN LATERAL (
+                SELECT paper_id, vote FROM paper_votes WHERE subscriber_id = reader.id
+                ORDER BY voted_at DESC, paper_id LIMIT :votes_read
+            ) AS vote
+            """
+        ),
+        {"ids": number_array_literal(subscriber_ids), "votes_read": PEER_VOTES_READ},
+    )
+    return _votes_by_reader(rows)
+
+
+def _votes_by_reader(rows: Iterable[Sequence[Any]]) -> dict[int, dict[int, str]]:
+    votes: dict[int, dict[int, str]] = {}
+    for reader, paper_id, vote in rows:
+        votes.setdefault(reader, {})[paper_id] = vote
+    return votes
+
+
 def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str) -> FitReport:
     """Refit the reader's model from all their votes (no votes: the model is removed). Safe to repeat."""
     votes = dict(
@@ -201,10 +343,16 @@ def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str)
         session.execute(delete(ReaderModel).where(ReaderModel.subscriber_id == subscriber_id))
         return FitReport(subscriber_id, len(votes), is_stored=False)
     labels = [1 if votes[paper_id] == "up" else 0 for paper_id in voted_ids]
+    closest = closest_readers(votes, shared_votes(session, subscriber_id))
+    lent = peer_votes(votes, closest, latest_votes(session, [reader for _, reader in closest]))
+    lent_ids, lent_papers = paper_features(session, sorted(set(lent.paper_ids)), embedding_model, vocabulary)
     _, background = paper_features(
-        session, _background_ids(session, embedding_model, list(votes)), embedding_model, vocabulary
+        session,
+        _background_ids(session, embedding_model, [*votes, *lent.paper_ids]),
+        embedding_model,
+        vocabulary,
     )
-    model = fit_linear_model(voted, labels, background)
+    model = fit_linear_model(voted, labels, background, *lent.on(lent_ids, lent_papers))
     if model is None:
         session.execute(delete(ReaderModel).where(ReaderModel.subscriber_id == subscriber_id))
         return FitReport(subscriber_id, len(votes), is_stored=False)
