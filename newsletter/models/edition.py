@@ -48,11 +48,13 @@ class EditionContent(Base):
 class EditionItem(Base):
     __tablename__ = "edition_items"
 
-    content_id: Mapped[int] = mapped_column(
-        ForeignKey("edition_contents.id", ondelete="CASCADE"), primary_key=True
-    )
+    # edition_contents.id and papers.id, without foreign keys: items are written only by
+    # digests/build.py, for the contents it has just inserted and papers it has just read, and nothing
+    # deletes a content or a paper. The checks cost a trigger per row and key (migration 0016); whatever
+    # comes to delete either must delete its items itself (docs/editions.md, "Scale").
+    content_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     rank: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    paper_id: Mapped[int] = mapped_column(BigInteger)
     # The version sent: a later version may come back once, marked as updated.
     paper_version: Mapped[int] = mapped_column(Integer)
     is_update: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
@@ -72,10 +74,9 @@ class Edition(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     edition_date: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(16), default="papers", server_default="papers")
-    # None for nothing_new and skipped editions.
-    content_id: Mapped[int | None] = mapped_column(
-        ForeignKey("edition_contents.id", ondelete="RESTRICT"), index=True
-    )
+    # edition_contents.id (None for nothing_new and skipped editions), without a foreign key: the build
+    # stores it from the same transaction's contents, and nothing deletes a content (see EditionItem).
+    content_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
