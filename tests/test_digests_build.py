@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.digests.build import build_editions_chunk
 from newsletter.models import Edition, EditionContent, EditionItem, Paper, Summary
+from newsletter.subscribers.service import delete_subscriber
 from tests.factories import make_paper, make_subscriber
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)  # past the default 07:00 UTC send time
@@ -175,6 +176,23 @@ def test_identical_selections_share_one_content(session: Session, settings: Sett
     }
     assert len(contents) == 1
     assert session.execute(select(func.count()).select_from(EditionItem)).scalar_one() == 2
+
+
+def test_deleting_a_reader_takes_their_editions_and_leaves_the_shared_content(
+    session: Session, settings: Settings
+) -> None:
+    # editions.subscriber_id is the one foreign key of the edition tables (migration 0016): it cascades.
+    paper = make_paper(session, topics=["NLP"], upvotes=3)
+    alice, bob = make_subscriber(session, topics=["NLP"]), make_subscriber(session, topics=["NLP"])
+    build(session, settings)
+
+    delete_subscriber(session, alice.id, "test")
+    session.flush()
+    session.expire_all()
+
+    assert session.execute(select(Edition.subscriber_id)).scalars().all() == [bob.id]
+    assert [item.paper_id for item in edition_items(session, bob.id)] == [paper.id]
+    assert session.execute(select(func.count()).select_from(EditionContent)).scalar_one() == 1
 
 
 def test_rebuilding_and_dry_runs_write_nothing_new(session: Session, settings: Settings) -> None:
