@@ -207,6 +207,13 @@ class Simulation:
         self.readers = make_readers(config, corpus, self.rng)
         self.by_day = spread_over_days(corpus, config.days, self.rng)
         self.row_of = {paper.id: row for row, paper in enumerate(corpus.papers)}
+        # The topics each reader follows, as ids (the product's `followed_topics`).
+        topic_id = {
+            name: index for index, name in enumerate(sorted(set().union(*(r.topics for r in self.readers))))
+        }
+        self.topics_of = {
+            reader.index: frozenset(topic_id[name] for name in reader.topics) for reader in self.readers
+        }
         ids = [paper.id for paper in corpus.papers]
         self.vectors = CandidateVectors.of(ids, corpus.features(list(range(len(ids)))))
         self.feedback_papers = FeedbackPapers(
@@ -286,7 +293,7 @@ class Simulation:
                         for other in voters[paper_id]
                         if other != reader.index
                     }
-                    state.taste = self._refit(state, arrived, others)
+                    state.taste = self._refit(reader, state, arrived, others)
         return records
 
     def _taste(self, reader: Reader) -> Taste:
@@ -314,13 +321,14 @@ class Simulation:
         return tuple(votes)
 
     def _refit(
-        self, state: ReaderState, arrived: list[int], others: dict[int, dict[int, str]]
+        self, reader: Reader, state: ReaderState, arrived: list[int], others: dict[int, dict[int, str]]
     ) -> ReaderTaste | None:
         """What the product stores right after a vote: the model fitted on every vote so far and the votes
         readers like them lent, against the most recent papers the reader did not vote on, and the liked and
         hidden papers. `others`: the votes so far of every reader who voted on a paper this one voted on."""
         voted = sorted(state.votes)
-        lent = peer_votes(state.votes, closest_readers(state.votes, others), others)
+        closest = closest_readers(state.votes, self.topics_of[reader.index], others, self.topics_of)
+        lent = peer_votes(state.votes, closest, others)
         excluded = set(state.votes) | set(lent.paper_ids)
         background = [paper_id for paper_id in reversed(arrived) if paper_id not in excluded]
         background = sorted(background[:BACKGROUND_PAPERS])

@@ -27,12 +27,14 @@ from newsletter.feedback.personal import (
     closest_readers,
     fit_linear_model,
     fit_reader_model,
+    followed_topics,
     latest_votes,
     load_reader_tastes,
     peer_votes,
     personal_weight,
     readers_with_stale_models,
     shared_votes,
+    topic_likeness,
 )
 from newsletter.feedback.ranking import CandidateVectors, FeedbackPapers, personal_view
 from newsletter.feedback.votes import record_vote, remove_vote
@@ -75,6 +77,7 @@ LIKED = [  # last month's papers the reader liked: attention on GPUs
     ("Kernel fusion for transformer attention", "Fused GPU kernels for transformer attention layers."),
 ]
 ATTENTION = {title for title, _, _ in TRENDING[4:]}
+NLP = frozenset({1})  # a topic id, for the pure functions
 
 
 @pytest.fixture
@@ -372,7 +375,8 @@ def test_readers_who_agree_lend_their_other_votes_weighted_by_agreement() -> Non
         40: {3: "down", 14: "up"},  # shares only a hidden paper: agrees a little
         50: {1: "up", 2: "down", 15: "up"},  # one each way: nothing
     }
-    closest = closest_readers(own, others)
+    same_topics = {reader: NLP for reader in others}
+    closest = closest_readers(own, NLP, others, same_topics)
     assert closest == [(2.0, 20), (1.0, 10), (DOWN_AGREEMENT, 40)]
     lent = peer_votes(own, closest, others)
     by_paper = dict(zip(lent.paper_ids, zip(lent.labels, lent.weights, strict=True), strict=True))
@@ -381,17 +385,33 @@ def test_readers_who_agree_lend_their_other_votes_weighted_by_agreement() -> Non
     assert by_paper[10][1] == pytest.approx(2 * by_paper[12][1])
     assert by_paper[14][1] == pytest.approx(DOWN_AGREEMENT * by_paper[12][1])
     assert sum(lent.weights) == pytest.approx(PEER_WEIGHT * len(own))
-    assert closest_readers(own, {30: others[30], 50: others[50]}) == []
+    assert closest_readers(own, NLP, {30: others[30], 50: others[50]}, same_topics) == []
     assert peer_votes(own, [], others) == NO_PEER_VOTES
 
 
 def test_only_the_closest_readers_lend_and_ties_go_to_the_earlier_reader() -> None:
     own = {1: "up"}
     others = {reader: {1: "up", 100 + reader: "up"} for reader in range(PEERS + 5, 0, -1)}
-    closest = closest_readers(own, others)
+    closest = closest_readers(own, NLP, others, {reader: NLP for reader in others})
     assert [reader for _, reader in closest] == list(range(1, PEERS + 1))
     lent = peer_votes(own, closest, others)
     assert sorted(lent.paper_ids) == [100 + reader for reader in range(1, PEERS + 1)]
+
+
+def test_a_like_shared_by_a_reader_of_other_topics_counts_for_the_topics_shared() -> None:
+    """Two readers who liked the same paper but follow different topics often liked it for different
+    reasons: agreement counts in proportion to the topics they follow together."""
+    own = {1: "up", 2: "up"}
+    others = {10: {1: "up", 2: "up", 11: "up"}, 20: {1: "up", 2: "up", 12: "up"}, 30: {1: "up", 13: "up"}}
+    topics = frozenset({1, 2})
+    topics_of = {10: frozenset({1, 2}), 20: frozenset({2, 3, 4}), 30: frozenset({5})}
+    assert topic_likeness(topics, topics_of[20]) == pytest.approx(1 / 4)
+    assert topic_likeness(frozenset(), frozenset()) == 1.0
+    closest = closest_readers(own, topics, others, topics_of)
+    assert closest == [(2.0, 10), (pytest.approx(0.5), 20)]  # 30 shares no topic: lends nothing
+    lent = peer_votes(own, closest, others)
+    assert lent.paper_ids == [11, 12] and lent.weights[0] == pytest.approx(4 * lent.weights[1])
+    assert closest_readers(own, topics, {40: {1: "up"}}, topics_of) == []  # topics unknown: none shared
 
 
 def test_the_votes_of_readers_who_liked_the_same_papers_shape_the_model(session: Session, papers) -> None:
@@ -410,11 +430,19 @@ def test_the_votes_of_readers_who_liked_the_same_papers_shape_the_model(session:
         vote(session, peer.id, papers[TRENDING[index][0]], "down")
     stranger = make_subscriber(session, "stranger@example.org")  # shares no vote with alice
     vote(session, stranger.id, others[0], "down")
+    elsewhere = make_subscriber(session, "elsewhere@example.org", topics=["Computer Vision"])
+    vote(session, elsewhere.id, first, "up")  # liked her paper, follows none of her topics
+    vote(session, elsewhere.id, papers[TRENDING[0][0]], "up")
+    topics = followed_topics(session, [alice.id, elsewhere.id])
+    assert len(topics[alice.id]) == 1 and not topics[alice.id] & topics[elsewhere.id]
 
     shared = shared_votes(session, alice.id)  # their votes on her papers
     assert alice.id not in shared and stranger.id not in shared
-    assert len(shared) == 3 and all(votes == {first: "up"} for votes in shared.values())
-    lent = latest_votes(session, sorted(shared))
+    assert len(shared) == 4 and all(votes == {first: "up"} for votes in shared.values())
+    topics = followed_topics(session, [alice.id, *shared])
+    closest = closest_readers({first: "up"}, topics[alice.id], shared, topics)
+    assert sorted(reader for _, reader in closest) == sorted(set(shared) - {elsewhere.id})
+    lent = latest_votes(session, sorted(set(shared) - {elsewhere.id}))
     assert all(len(votes) == 1 + len(others) + 1 for votes in lent.values())
     report = fit_reader_model(session, alice.id, load_model().name)
     assert report.vote_count == 1  # her own votes: the personal weight grows with them only

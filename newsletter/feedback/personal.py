@@ -9,8 +9,8 @@ so a stored model stays small.
 Up votes are positives, down votes negatives. A few votes alone do not say what a reader is *not*
 interested in, so recent papers they did not vote on join as background (weighing as much as the votes
 together): negatives when the reader has liked something, positives when they have only hidden papers.
-Readers like them lend their votes too: the PEERS readers whose votes agree most with the reader's
-(`closest_readers`, `peer_votes`), their votes on other papers weighing together PEER_WEIGHT times the
+Readers like them lend their votes too: the PEERS readers whose votes agree most with the reader's, among
+those who follow the same topics (`closest_readers`, `peer_votes`), their votes on other papers weighing together PEER_WEIGHT times the
 reader's own. A reader has a handful of votes; the readers who liked the same papers have many more, on
 papers this reader never saw. The fit is deterministic (lbfgs, sorted inputs).
 """
@@ -193,13 +193,27 @@ def agreement(own: Mapping[int, str], other: Mapping[int, str]) -> float:
     return total
 
 
+def topic_likeness(topics: frozenset[int], other: frozenset[int]) -> float:
+    """The share of two readers' topics they both follow (Jaccard); 1 for two readers of no topic."""
+    either = topics | other
+    return len(topics & other) / len(either) if either else 1.0
+
+
 def closest_readers(
-    own: Mapping[int, str], others: Mapping[int, Mapping[int, str]]
+    own: Mapping[int, str],
+    topics: frozenset[int],
+    others: Mapping[int, Mapping[int, str]],
+    topics_of: Mapping[int, frozenset[int]],
 ) -> list[tuple[float, int]]:
     """The PEERS readers of `others` (by id, their votes: all of them, or those on the reader's papers)
-    whose votes agree most with the reader's, with their agreement, closest first; readers who agree on
-    nothing are left out. Pure and deterministic (ties: the lower id)."""
-    scored = ((agreement(own, votes), reader) for reader, votes in others.items())
+    closest to the reader, with how close, closest first: the agreement of their votes times the share of
+    topics they follow together (`topics`: the reader's, `topics_of`: theirs; a like shared by a reader of
+    other topics was often for another reason). Readers who agree on nothing, or share no topic, are left
+    out. Pure and deterministic (ties: the lower id)."""
+    scored = (
+        (agreement(own, votes) * topic_likeness(topics, topics_of.get(reader, frozenset())), reader)
+        for reader, votes in others.items()
+    )
     return sorted(
         ((score, reader) for score, reader in scored if score > 0), key=lambda item: (-item[0], item[1])
     )[:PEERS]
@@ -303,6 +317,20 @@ def shared_votes(session: Session, subscriber_id: int) -> dict[int, dict[int, st
     return _votes_by_reader(rows)
 
 
+def followed_topics(session: Session, subscriber_ids: list[int]) -> dict[int, frozenset[int]]:
+    """The topic ids each of these readers follows (readers of no topic are left out)."""
+    rows = session.execute(
+        text(
+            """
+            SELECT subscriber_id, array_agg(topic_id) FROM subscriber_topics
+            WHERE subscriber_id = ANY(CAST(:ids AS bigint[])) GROUP BY subscriber_id
+            """
+        ),
+        {"ids": number_array_literal(subscriber_ids)},
+    )
+    return {subscriber_id: frozenset(topic_ids) for subscriber_id, topic_ids in rows}
+
+
 def latest_votes(session: Session, subscriber_ids: list[int]) -> dict[int, dict[int, str]]:
     """The PEER_VOTES_READ latest votes of each of these readers, by reader."""
     rows = session.execute(
@@ -343,7 +371,9 @@ def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str)
         session.execute(delete(ReaderModel).where(ReaderModel.subscriber_id == subscriber_id))
         return FitReport(subscriber_id, len(votes), is_stored=False)
     labels = [1 if votes[paper_id] == "up" else 0 for paper_id in voted_ids]
-    closest = closest_readers(votes, shared_votes(session, subscriber_id))
+    shared = shared_votes(session, subscriber_id)
+    topics = followed_topics(session, [subscriber_id, *shared])
+    closest = closest_readers(votes, topics.get(subscriber_id, frozenset()), shared, topics)
     lent = peer_votes(votes, closest, latest_votes(session, [reader for _, reader in closest]))
     lent_ids, lent_papers = paper_features(session, sorted(set(lent.paper_ids)), embedding_model, vocabulary)
     _, background = paper_features(
