@@ -9,10 +9,11 @@ so a stored model stays small.
 Up votes are positives, down votes negatives. A few votes alone do not say what a reader is *not*
 interested in, so recent papers they did not vote on join as background (weighing as much as the votes
 together): negatives when the reader has liked something, positives when they have only hidden papers.
-Readers like them lend their votes too: the PEERS readers whose votes agree most with the reader's, among
-those who follow the same topics (`closest_readers`, `peer_votes`), their votes on other papers weighing together PEER_WEIGHT times the
-reader's own. A reader has a handful of votes; the readers who liked the same papers have many more, on
-papers this reader never saw. The fit is deterministic (lbfgs, sorted inputs).
+Readers like them lend their votes too: the PEERS readers whose votes agree most with the reader's,
+among those who follow the same topics (`closest_readers`, `peer_votes`), their votes on other papers
+weighing together PEER_WEIGHT times the reader's own. A reader has a handful of votes; the readers who
+liked the same papers have many more, on papers this reader never saw. The fit is deterministic (lbfgs,
+sorted inputs).
 """
 
 from __future__ import annotations
