@@ -379,7 +379,7 @@ def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str)
     lent_ids, lent_papers = paper_features(session, sorted(set(lent.paper_ids)), embedding_model, vocabulary)
     _, background = paper_features(
         session,
-        _background_ids(session, embedding_model, [*votes, *lent.paper_ids]),
+        _background_ids(session, embedding_model, sorted({*votes, *lent.paper_ids})),
         embedding_model,
         vocabulary,
     )
