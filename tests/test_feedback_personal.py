@@ -38,7 +38,7 @@ from newsletter.feedback.personal import (
 )
 from newsletter.feedback.ranking import CandidateVectors, FeedbackPapers, personal_view
 from newsletter.feedback.votes import record_vote, remove_vote
-from newsletter.models import ReaderModel
+from newsletter.models import ReaderModel, Topic
 from tests.factories import make_paper, make_subscriber
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
@@ -434,7 +434,7 @@ def test_the_votes_of_readers_who_liked_the_same_papers_shape_the_model(session:
     vote(session, elsewhere.id, first, "up")  # liked her paper, follows none of her topics
     vote(session, elsewhere.id, papers[TRENDING[0][0]], "up")
     topics = followed_topics(session, [alice.id, elsewhere.id])
-    assert len(topics[alice.id]) == 1 and not topics[alice.id] & topics[elsewhere.id]
+    assert len(topics[alice.id]) == 1 and not set(topics[alice.id]) & set(topics[elsewhere.id])
 
     shared = shared_votes(session, alice.id)  # their votes on her papers
     assert alice.id not in shared and stranger.id not in shared
@@ -483,3 +483,17 @@ def test_finding_readers_like_you_reads_the_latest_votes_only(
         peers[1].id: {newer: "up"},
     }  # her latest paper's latest voters
     assert latest_votes(session, [peers[0].id]) == {peers[0].id: {newer: "up"}}
+
+
+def test_followed_topics_gives_each_subscribers_topic_ids_ascending(session: Session) -> None:
+    """The one answer to "which topics do these subscribers follow", for a refit and for a build's tastes."""
+    topic_id = dict(session.execute(select(Topic.name, Topic.id)).tuples().all())
+    descending = sorted(["Robotics", "Computer Vision"], key=topic_id.__getitem__, reverse=True)
+    both = make_subscriber(session, "both@example.org", topics=descending)  # stored highest id first
+    one = make_subscriber(session, "one@example.org", topics=["NLP"])
+    none = make_subscriber(session, "none@example.org", topics=[])
+    found = followed_topics(session, [both.id, one.id, none.id])
+    assert found == {
+        both.id: tuple(sorted(topic_id[name] for name in descending)),
+        one.id: (topic_id["NLP"],),
+    }

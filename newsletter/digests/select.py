@@ -21,6 +21,7 @@ from sqlalchemy import ARRAY, DateTime, Select, Text, cast, func, literal, selec
 from sqlalchemy.orm import Session
 
 from newsletter.digests.trending import TrendingSignals, last_activity, signal_phrase, trending_score
+from newsletter.feedback.personal import followed_topics
 from newsletter.feedback.ranking import PersonalView
 from newsletter.models import Paper, Topic
 from newsletter.sqlarrays import number_array_literal
@@ -180,18 +181,7 @@ def load_tastes(
     Topics come as sorted ids, one row per subscriber who has any (a range of one index for a chunk of
     consecutive ids), and become a taste through `interned`, keyed by those ids: building and hashing a
     taste for each of a million subscribers was a tenth of a build."""
-    ids = number_array_literal(subscriber_ids)
-    topic_ids: dict[int, list[int]] = dict(
-        session.execute(
-            text(
-                """
-                SELECT subscriber_id, array_agg(topic_id ORDER BY topic_id) FROM subscriber_topics
-                WHERE subscriber_id = ANY(CAST(:ids AS bigint[])) GROUP BY subscriber_id
-                """
-            ),
-            {"ids": ids},
-        ).all()
-    )
+    topic_ids = followed_topics(session, subscriber_ids)
     keywords: dict[int, list[str]] = dict(
         session.execute(
             text(
@@ -200,7 +190,7 @@ def load_tastes(
                 WHERE subscriber_id = ANY(CAST(:ids AS bigint[])) GROUP BY subscriber_id
                 """
             ),
-            {"ids": ids},
+            {"ids": number_array_literal(subscriber_ids)},
         ).all()
     )
     topic_names = {topic_id: name for topic_id, name in session.execute(select(Topic.id, Topic.name))}
@@ -208,7 +198,7 @@ def load_tastes(
     tastes = {}
     for subscriber_id in subscriber_ids:
         key = (
-            tuple(topic_ids.get(subscriber_id, ())),
+            topic_ids.get(subscriber_id, ()),
             tuple(keywords.get(subscriber_id, ())),
             max_papers[subscriber_id],
         )

@@ -19,7 +19,7 @@ sorted inputs).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -194,17 +194,18 @@ def agreement(own: Mapping[int, str], other: Mapping[int, str]) -> float:
     return total
 
 
-def topic_likeness(topics: frozenset[int], other: frozenset[int]) -> float:
+def topic_likeness(topics: Collection[int], other: Collection[int]) -> float:
     """The share of two readers' topics they both follow (Jaccard); 1 for two readers of no topic."""
-    either = topics | other
-    return len(topics & other) / len(either) if either else 1.0
+    ours, theirs = frozenset(topics), frozenset(other)
+    either = ours | theirs
+    return len(ours & theirs) / len(either) if either else 1.0
 
 
 def closest_readers(
     own: Mapping[int, str],
-    topics: frozenset[int],
+    topics: Collection[int],
     others: Mapping[int, Mapping[int, str]],
-    topics_of: Mapping[int, frozenset[int]],
+    topics_of: Mapping[int, Collection[int]],
 ) -> list[tuple[float, int]]:
     """The PEERS readers of `others` (by id, their votes: all of them, or those on the reader's papers)
     closest to the reader, with how close, closest first: the agreement of their votes times the share of
@@ -212,7 +213,7 @@ def closest_readers(
     other topics was often for another reason). Readers who agree on nothing, or share no topic, are left
     out. Pure and deterministic (ties: the lower id)."""
     scored = (
-        (agreement(own, votes) * topic_likeness(topics, topics_of.get(reader, frozenset())), reader)
+        (agreement(own, votes) * topic_likeness(topics, topics_of.get(reader, ())), reader)
         for reader, votes in others.items()
     )
     return sorted(
@@ -318,18 +319,19 @@ def shared_votes(session: Session, subscriber_id: int) -> dict[int, dict[int, st
     return _votes_by_reader(rows)
 
 
-def followed_topics(session: Session, subscriber_ids: list[int]) -> dict[int, frozenset[int]]:
-    """The topic ids each of these readers follows (readers of no topic are left out)."""
+def followed_topics(session: Session, subscriber_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
+    """The topic ids each of these subscribers follows, ascending (subscribers of no topic are left out):
+    one query, for a refit's readers like you and for a build's chunk (`digests.select.load_tastes`)."""
     rows = session.execute(
         text(
             """
-            SELECT subscriber_id, array_agg(topic_id) FROM subscriber_topics
+            SELECT subscriber_id, array_agg(topic_id ORDER BY topic_id) FROM subscriber_topics
             WHERE subscriber_id = ANY(CAST(:ids AS bigint[])) GROUP BY subscriber_id
             """
         ),
         {"ids": number_array_literal(subscriber_ids)},
     )
-    return {subscriber_id: frozenset(topic_ids) for subscriber_id, topic_ids in rows}
+    return {subscriber_id: tuple(topic_ids) for subscriber_id, topic_ids in rows}
 
 
 def latest_votes(session: Session, subscriber_ids: list[int]) -> dict[int, dict[int, str]]:
@@ -374,7 +376,7 @@ def fit_reader_model(session: Session, subscriber_id: int, embedding_model: str)
     labels = [1 if votes[paper_id] == "up" else 0 for paper_id in voted_ids]
     shared = shared_votes(session, subscriber_id)
     topics = followed_topics(session, [subscriber_id, *shared])
-    closest = closest_readers(votes, topics.get(subscriber_id, frozenset()), shared, topics)
+    closest = closest_readers(votes, topics.get(subscriber_id, ()), shared, topics)
     lent = peer_votes(votes, closest, latest_votes(session, [reader for _, reader in closest]))
     lent_ids, lent_papers = paper_features(session, sorted(set(lent.paper_ids)), embedding_model, vocabulary)
     _, background = paper_features(
