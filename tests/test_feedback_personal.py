@@ -487,7 +487,7 @@ def test_finding_readers_like_you_reads_the_latest_votes_only(
 
 def test_followed_topics_gives_each_subscribers_topic_ids_ascending(session: Session) -> None:
     """The one answer to "which topics do these subscribers follow", for a refit and for a build's tastes."""
-    topic_id = dict(session.execute(select(Topic.name, Topic.id)).tuples().all())
+    topic_id = {name: id_ for name, id_ in session.execute(select(Topic.name, Topic.id))}
     descending = sorted(["Robotics", "Computer Vision"], key=topic_id.__getitem__, reverse=True)
     both = make_subscriber(session, "both@example.org", topics=descending)  # stored highest id first
     one = make_subscriber(session, "one@example.org", topics=["NLP"])
