@@ -131,6 +131,22 @@ def test_the_page_lists_five_similar_papers_nearest_first(client, settings, alic
     assert "<li>NLP</li>" in similar  # each with its tags
 
 
+def test_each_similar_paper_on_the_vote_page_can_be_voted_on_through_the_same_link(
+    client, settings, committed_session_factory, alice_id
+) -> None:
+    page = client.get(vote_path(settings, alice_id, "up", "2611.20001")).text
+    similar = page[page.index("Similar papers") :]
+    for arxiv_id in ["2611.20002", "2611.20003", "2611.20004", "2611.20005"]:
+        for vote in ["up", "down"]:
+            assert f'href="{vote_path(settings, alice_id, vote, arxiv_id)}"' in similar
+    assert votes(committed_session_factory) == []  # the page named them; nothing is recorded
+    response = vote_via_page(client, vote_path(settings, alice_id, "down", "2611.20003"))
+    assert "Thanks, noted: less like this" in response.text and "Sparse attention" in response.text
+    with session_scope(committed_session_factory) as session:
+        rows = session.execute(select(PaperVote.subscriber_id, PaperVote.vote)).all()
+    assert [tuple(row) for row in rows] == [(alice_id, "down")]
+
+
 def forged(settings, alice_id: int) -> str:  # type: ignore[no-untyped-def]
     good = links.feedback_url(settings, alice_id).rsplit("/", 1)[1]
     return f"/feedback/{good[:-4]}AAAA/up/2611.20001"
@@ -322,3 +338,4 @@ def test_the_paper_page_lists_five_similar_papers_with_their_tags(client, alice_
     assert len(shown) == 5 and titles[0] not in similar
     assert {title for _, title in shown[:4]} == set(titles[1:5])
     assert "<li>NLP</li>" in similar
+    assert "/feedback/" not in page.text  # a public page: no reader's vote links
