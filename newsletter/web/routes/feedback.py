@@ -3,6 +3,7 @@ and undo. Every request is counted against the link's own budget."""
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -54,19 +55,15 @@ def vote_page(
     proposal = vote_proposal(session, subscriber_id, arxiv_id.replace("\x00", ""), vote)
     path = _vote_path(token, proposal.vote, proposal.arxiv_id)
     is_undone = "undone" in request.query_params
-    similar = similar_papers(session, proposal.paper_id)
     return render(
         request,
         "feedback.html",
         {
             "proposal": proposal,
-            "similar": similar,
-            # The reader can vote on each similar paper too, through the same link's page: every vote
-            # is more for their model to learn from.
-            "vote_links": {
-                other.arxiv_id: {vote: _vote_path(token, vote, other.arxiv_id) for vote in ("up", "down")}
-                for other in similar
-            },
+            "similar": similar_papers(session, proposal.paper_id),
+            # vote_link(vote, arXiv id): the reader can vote on each similar paper too, through this
+            # link's page for it; every vote is more for their model to learn from.
+            "vote_link": partial(_vote_path, token),
             "action": path,
             "undo_action": _vote_path(token, "undo", proposal.arxiv_id),
             "opposite_action": _vote_path(
