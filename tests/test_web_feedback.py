@@ -134,11 +134,17 @@ def test_the_page_lists_five_similar_papers_nearest_first(client, settings, alic
 def test_each_similar_paper_on_the_vote_page_can_be_voted_on_through_the_same_link(
     client, settings, committed_session_factory, alice_id
 ) -> None:
-    page = client.get(vote_path(settings, alice_id, "up", "2611.20001")).text
+    # One token for every path: a token signed in a later second would differ from the page's.
+    feedback_url = links.feedback_url(settings, alice_id)
+
+    def path(vote: str, arxiv_id: str) -> str:
+        return links.vote_url(feedback_url, vote, arxiv_id).removeprefix(BASE_URL)
+
+    page = client.get(path("up", "2611.20001")).text
     similar = page[page.index("Similar papers") :]
     for arxiv_id in ["2611.20002", "2611.20003", "2611.20004", "2611.20005"]:
         for vote in ["up", "down"]:
-            assert f'href="{vote_path(settings, alice_id, vote, arxiv_id)}"' in similar
+            assert f'href="{path(vote, arxiv_id)}"' in similar
     assert votes(committed_session_factory) == []  # the page named them; nothing is recorded
     response = vote_via_page(client, vote_path(settings, alice_id, "down", "2611.20003"))
     assert "Thanks, noted: less like this" in response.text and "Sparse attention" in response.text
