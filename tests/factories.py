@@ -12,6 +12,24 @@ from newsletter.models import KeywordAlert, Paper, PaperTopic, Subscriber, Subsc
 
 _sequence = itertools.count(1)
 
+# Five papers on attention kernels and two on other things: the nearest neighbours of the first are the
+# next four (similar-paper tests).
+ATTENTION_PAPERS = {
+    "2611.20001": (
+        "FlashAttention-3: fast exact attention on GPUs",
+        "We speed up attention kernels on GPUs.",
+    ),
+    "2611.20002": (
+        "Faster attention kernels with tiling",
+        "Attention kernels on GPUs run faster with tiling.",
+    ),
+    "2611.20003": ("Sparse attention for long sequences", "Sparse attention kernels for long GPU sequences."),
+    "2611.20004": ("Quantized attention on GPUs", "Low-bit attention kernels on modern GPUs."),
+    "2611.20005": ("Memory-efficient transformers", "Transformer attention with less GPU memory."),
+    "2611.20006": ("Protein folding with diffusion", "A diffusion model folds proteins."),
+    "2611.20007": ("Robot grasping from demonstrations", "Robots learn to grasp objects."),
+}
+
 
 def topic_ids(session: Session, names: list[str]) -> list[int]:
     rows = dict(session.execute(select(Topic.name, Topic.id).where(Topic.name.in_(names))).all())

@@ -16,30 +16,14 @@ from newsletter.links.tokens import make_token
 from newsletter.models import PaperVote
 from newsletter.subscribers.service import delete_subscriber
 from newsletter.web.ratelimit import FEEDBACK_PER_TOKEN
-from tests.factories import make_paper, make_subscriber
+from tests.factories import ATTENTION_PAPERS, make_paper, make_subscriber
 from tests.web_fixtures import BASE_URL, client_fixture, csrf_token  # noqa: F401
-
-TOPICS = {
-    "2611.20001": (
-        "FlashAttention-3: fast exact attention on GPUs",
-        "We speed up attention kernels on GPUs.",
-    ),
-    "2611.20002": (
-        "Faster attention kernels with tiling",
-        "Attention kernels on GPUs run faster with tiling.",
-    ),
-    "2611.20003": ("Sparse attention for long sequences", "Sparse attention kernels for long GPU sequences."),
-    "2611.20004": ("Quantized attention on GPUs", "Low-bit attention kernels on modern GPUs."),
-    "2611.20005": ("Memory-efficient transformers", "Transformer attention with less GPU memory."),
-    "2611.20006": ("Protein folding with diffusion", "A diffusion model folds proteins."),
-    "2611.20007": ("Robot grasping from demonstrations", "Robots learn to grasp objects."),
-}
 
 
 @pytest.fixture
 def alice_id(committed_session_factory) -> int:
     with session_scope(committed_session_factory) as session:
-        for arxiv_id, (title, abstract) in TOPICS.items():
+        for arxiv_id, (title, abstract) in ATTENTION_PAPERS.items():
             make_paper(session, arxiv_id=arxiv_id, title=title, abstract=abstract)
         embed_pending(session, load_model())
         return make_subscriber(session, "alice@example.org").id
@@ -123,7 +107,7 @@ def test_a_later_vote_replaces_the_earlier_one_and_a_repeat_changes_nothing(
 def test_the_page_lists_five_similar_papers_nearest_first(client, settings, alice_id) -> None:
     page = client.get(vote_path(settings, alice_id, "up", "2611.20001")).text
     similar = page[page.index("Similar papers") :]
-    titles = [title for title, _ in TOPICS.values()]
+    titles = [title for title, _ in ATTENTION_PAPERS.values()]
     shown = sorted((similar.index(title), title) for title in titles if title in similar)
     assert len(shown) == 5 and titles[0] not in similar
     # The four other attention papers come first, before either unrelated one.
@@ -339,7 +323,7 @@ def test_the_paper_page_lists_five_similar_papers_with_their_tags(client, alice_
     page = client.get("/papers/2611.20001")
     assert page.status_code == 200
     similar = page.text[page.text.index("Similar papers") :]
-    titles = [title for title, _ in TOPICS.values()]
+    titles = [title for title, _ in ATTENTION_PAPERS.values()]
     shown = sorted((similar.index(title), title) for title in titles if title in similar)
     assert len(shown) == 5 and titles[0] not in similar
     assert {title for _, title in shown[:4]} == set(titles[1:5])

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import bindparam, literal_column, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, REAL
 from sqlalchemy.orm import Session
 
-from newsletter.embeddings import load_model
+from newsletter.embeddings import NEAR_DUPLICATE_COSINE, load_model
 from newsletter.embeddings.store import text_hash_sql
 from newsletter.models import Paper, PaperEmbedding
 from newsletter.summaries.queries import paper_tags
 
 SIMILAR_COUNT = 5
+# Neighbours read per paper listed: room for the near-duplicates left out.
+NEIGHBOURS_READ = 4
 
 # Stored vectors are unit length, so the dot product is the cosine. Postgres computes it over float4[]
 # in one scan of paper_embeddings (docs/embeddings.md names pgvector as the path past a million papers).
@@ -32,7 +35,9 @@ class SimilarPaper:
 def similar_papers(session: Session, paper_id: int, limit: int = SIMILAR_COUNT) -> list[SimilarPaper]:
     """The `limit` papers most similar to this one, most similar first (none if it has no embedding).
 
-    Only current embeddings count: the same model, and the text the paper has now.
+    Only current embeddings count: the same model, and the text the paper has now. A near-duplicate of
+    this paper or of a paper listed before it (another version, a re-upload) is left out: the list names
+    different papers.
     """
     model = load_model().name
     vector = session.scalar(
@@ -43,7 +48,7 @@ def similar_papers(session: Session, paper_id: int, limit: int = SIMILAR_COUNT) 
     if vector is None:
         return []
     query = (
-        select(Paper.arxiv_id, Paper.title, paper_tags(), COSINE)
+        select(Paper.arxiv_id, Paper.title, paper_tags(), PaperEmbedding.vector, COSINE)
         .select_from(PaperEmbedding)
         .join(Paper, Paper.id == PaperEmbedding.paper_id)
         .where(
@@ -52,7 +57,16 @@ def similar_papers(session: Session, paper_id: int, limit: int = SIMILAR_COUNT) 
             PaperEmbedding.text_hash == text_hash_sql(),
         )
         .order_by(literal_column("similarity").desc(), Paper.arxiv_id)
-        .limit(limit)
+        .limit(limit * NEIGHBOURS_READ)
     )
-    rows = session.execute(query, {"query": vector})
-    return [SimilarPaper(arxiv_id, title, list(tags or [])) for arxiv_id, title, tags, _ in rows]
+    listed: list[SimilarPaper] = []
+    kept = [np.asarray(vector, dtype=np.float32)]
+    for arxiv_id, title, tags, neighbour, _ in session.execute(query, {"query": vector}).all():
+        if len(listed) == limit:
+            break
+        neighbour = np.asarray(neighbour, dtype=np.float32)
+        if max(float(neighbour @ other) for other in kept) >= NEAR_DUPLICATE_COSINE:
+            continue
+        kept.append(neighbour)
+        listed.append(SimilarPaper(arxiv_id, title, list(tags or [])))
+    return listed

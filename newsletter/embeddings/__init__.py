@@ -1,7 +1,13 @@
 """Sentence embeddings of papers (the model shipped in the package, batching, storage in Postgres) and their
 word vectors (a vocabulary shipped in the package)."""
 
-from newsletter.embeddings.model import EmbeddingModel, embedding_text, load_model, model_name
+from newsletter.embeddings.model import (
+    NEAR_DUPLICATE_COSINE,
+    EmbeddingModel,
+    embedding_text,
+    load_model,
+    model_name,
+)
 from newsletter.embeddings.store import (
     EmbedCounts,
     embed_all_pending,
@@ -13,6 +19,7 @@ from newsletter.embeddings.store import (
 from newsletter.embeddings.words import WordVocabulary, load_vocabulary
 
 __all__ = [
+    "NEAR_DUPLICATE_COSINE",
     "EmbedCounts",
     "EmbeddingModel",
     "WordVocabulary",

@@ -26,6 +26,9 @@ MAX_TOKENS = 512
 # Beyond this a text is cut before tokenizing: a 1 MB abstract must not cost a second.
 MAX_CHARACTERS = 8_000
 DEFAULT_BATCH_SIZE = 256
+# Cosine above which two papers count as near-duplicates: another version, a re-upload, a companion paper
+# with the same abstract (the readers' hidden papers and the similar-paper lists both leave them out).
+NEAR_DUPLICATE_COSINE = 0.92
 
 
 @dataclass(frozen=True)

@@ -54,9 +54,6 @@ HALF_WEIGHT_VOTES = 1
 WORD_WEIGHT = 2.0
 # Words of a fitted model that are kept (largest weights, either sign); the others are dropped.
 KEPT_WORDS = 32
-# Cosine above which a paper counts as a near-duplicate of one the reader hid (another version, a
-# re-upload, a companion paper with the same abstract).
-NEAR_DUPLICATE_COSINE = 0.92
 # Readers like you: the PEERS readers whose votes agree most with the reader's lend their votes on other
 # papers to the fit, together weighing PEER_WEIGHT times the reader's own votes. An up vote shared counts
 # 1 towards agreement, a down vote shared DOWN_AGREEMENT (hiding the same paper says less than liking it),

@@ -15,8 +15,8 @@ from scipy import sparse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.embeddings import load_embeddings, load_vocabulary, load_word_vectors
-from newsletter.feedback.personal import NEAR_DUPLICATE_COSINE, PaperFeatures, ReaderTaste, personal_logits
+from newsletter.embeddings import NEAR_DUPLICATE_COSINE, load_embeddings, load_vocabulary, load_word_vectors
+from newsletter.feedback.personal import PaperFeatures, ReaderTaste, personal_logits
 from newsletter.models import Paper
 from newsletter.plaintext.shorten import shorten
 
