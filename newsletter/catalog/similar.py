@@ -61,10 +61,10 @@ def similar_papers(session: Session, paper_id: int, limit: int = SIMILAR_COUNT) 
     )
     listed: list[SimilarPaper] = []
     kept = [np.asarray(vector, dtype=np.float32)]
-    for arxiv_id, title, tags, neighbour, _ in session.execute(query, {"query": vector}).all():
+    for arxiv_id, title, tags, stored, _ in session.execute(query, {"query": vector}).all():
         if len(listed) == limit:
             break
-        neighbour = np.asarray(neighbour, dtype=np.float32)
+        neighbour = np.asarray(stored, dtype=np.float32)
         if max(float(neighbour @ other) for other in kept) >= NEAR_DUPLICATE_COSINE:
             continue
         kept.append(neighbour)
