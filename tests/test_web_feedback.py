@@ -83,6 +83,21 @@ def test_undo_removes_the_vote_and_the_page_does_not_vote_again(
     assert undone.status_code == 200 and "Your vote is removed" in undone.text
     assert "data-auto-submit" not in undone.text and "More like this after all" in undone.text
     assert votes(committed_session_factory) == []
+    # Back to the page the vote led to: it asks again, and does not submit itself.
+    back = client.get(vote_path(settings, alice_id, "up", "2611.20001") + "?recorded=1")
+    assert "More like this?" in back.text and "data-auto-submit" not in back.text
+
+
+def test_the_undo_buttons_address_opened_shows_the_vote_as_it_stands(
+    client, settings, committed_session_factory, alice_id
+) -> None:
+    undo_path = vote_path(settings, alice_id, "undo", "2611.20001")
+    assert "Your vote is removed" in client.get(undo_path).text
+    vote_via_page(client, vote_path(settings, alice_id, "down", "2611.20001"))
+    page = client.get(undo_path)
+    assert page.status_code == 200 and "Thanks, noted: less like this" in page.text
+    assert "data-auto-submit" not in page.text
+    assert [vote for _, vote in votes(committed_session_factory)] == ["down"]
 
 
 def test_a_later_vote_replaces_the_earlier_one_and_a_repeat_changes_nothing(

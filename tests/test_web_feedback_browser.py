@@ -194,3 +194,10 @@ def test_a_vote_from_an_emailed_edition_shapes_the_next_edition(
     page.wait_for_timeout(1000)
     assert page.get_by_role("heading", name="Your vote is removed").is_visible()
     assert scalar(factory, votes, id=voter_id) == 1
+    # Back to the emailed link's page, which voted by itself when first opened: it does not vote again.
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.go_back()
+    page.get_by_role("heading", name="More like this?").wait_for()
+    page.wait_for_timeout(1000)
+    assert posts == [] and scalar(factory, votes, id=voter_id) == 1

@@ -58,7 +58,7 @@ ERROR_TITLES = {
     405: "Not allowed",
     409: "Not possible any more",
     413: "Too large",
-    422: "Please check the form",
+    422: "Not valid",  # a form's values, or a link's (a vote other than up or down)
     429: "Too many attempts",
 }
 
@@ -76,7 +76,7 @@ async def domain_error_handler(request: Request, error: Exception) -> HTMLRespon
     statuses: dict[type[Exception], int] = {InvalidToken: 400, NotFound: 404, InvalidInput: 422}
     status_code = statuses.get(type(error), 400)
     if isinstance(error, InvalidToken):
-        message = f"{str(error).capitalize()}. Links in our emails work for a limited time; you can sign up again or use the link in a more recent email."
+        message = f"{str(error).capitalize()}. Links in our emails work for a limited time: please use the link in a more recent email, or sign up again if you no longer receive them."
     else:
         message = str(error)
     return error_page(request, status_code, message)

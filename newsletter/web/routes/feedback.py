@@ -21,6 +21,7 @@ from newsletter.web.ratelimit import FEEDBACK_PER_TOKEN
 from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
 router = APIRouter()
+UNDO = "undo"  # the path's vote for the Undo button's form
 
 
 def require_feedback_budget(token: str, limiter: RateLimiterDep) -> None:
@@ -48,13 +49,21 @@ def _after(token: str, vote: str, arxiv_id: str, state: str) -> RedirectResponse
 )
 def vote_page(
     request: Request, token: str, vote: str, arxiv_id: str, settings: SettingsDep, session: SessionDep
-) -> HTMLResponse:
+) -> Response:
     """Nothing is recorded here: mail scanners open every link. The page's form records the vote, and a
-    script submits it at once in a browser (not after an undo)."""
+    script submits it at once in a browser, but only on the emailed link's own page: the pages a vote and
+    an undo lead to (`?recorded`, `?undone`) never vote, so going Back to one after an undo does not vote
+    again. The Undo button's address, opened, leads to the page of the reader's vote as it stands."""
     subscriber_id = read_token(settings, "feedback", token).subject_id
-    proposal = vote_proposal(session, subscriber_id, arxiv_id.replace("\x00", ""), vote)
+    arxiv_id = arxiv_id.replace("\x00", "")
+    if vote == UNDO:
+        standing = vote_proposal(session, subscriber_id, arxiv_id, "up")
+        state = "recorded" if standing.current_vote else "undone"
+        return _after(token, standing.current_vote or "up", standing.arxiv_id, state)
+    proposal = vote_proposal(session, subscriber_id, arxiv_id, vote)
     path = _vote_path(token, proposal.vote, proposal.arxiv_id)
-    is_undone = "undone" in request.query_params
+    is_undone = "undone" in request.query_params and proposal.current_vote is None
+    is_emailed_link = not {"recorded", "undone"} & request.query_params.keys()
     return render(
         request,
         "feedback.html",
@@ -65,17 +74,19 @@ def vote_page(
             # link's page for it; every vote is more for their model to learn from.
             "vote_link": partial(_vote_path, token),
             "action": path,
-            "undo_action": _vote_path(token, "undo", proposal.arxiv_id),
+            "undo_action": _vote_path(token, UNDO, proposal.arxiv_id),
             "opposite_action": _vote_path(
                 token, "down" if proposal.vote == "up" else "up", proposal.arxiv_id
             ),
             "is_undone": is_undone,
-            "is_auto_submitted": not proposal.is_recorded and not is_undone,
+            "is_auto_submitted": is_emailed_link and not proposal.is_recorded,
         },
     )
 
 
-@router.post("/feedback/{token}/undo/{arxiv_id:path}", dependencies=[*FEEDBACK_BUDGET, *LINK_FORM_CHECKS])
+@router.post(
+    "/feedback/{token}/" + UNDO + "/{arxiv_id:path}", dependencies=[*FEEDBACK_BUDGET, *LINK_FORM_CHECKS]
+)
 def undo_submit(token: str, arxiv_id: str, settings: SettingsDep, factory: SessionFactoryDep) -> Response:
     subscriber_id = read_token(settings, "feedback", token).subject_id
     with session_scope(factory) as session:
