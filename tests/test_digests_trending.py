@@ -48,4 +48,5 @@ def test_signal_phrase_names_the_signal() -> None:
     assert signal_phrase(signals(upvotes=42)) == "42 upvotes"
     assert signal_phrase(signals(upvotes=1)) == "1 upvote"
     assert signal_phrase(signals(upvotes=3, stars=1200)) == "3 upvotes, 1,200 GitHub stars"
+    assert signal_phrase(signals(upvotes=1, stars=1)) == "1 upvote, 1 GitHub star"
     assert signal_phrase(signals()) == "new on arXiv"

@@ -54,5 +54,6 @@ def signal_phrase(signals: TrendingSignals) -> str:
         return "new on arXiv"
     phrase = f"{signals.upvotes} upvote{'' if signals.upvotes == 1 else 's'}"
     if signals.github_stars:
-        phrase += f", {signals.github_stars:,} GitHub stars"
+        stars = signals.github_stars
+        phrase += f", {stars:,} GitHub star{'' if stars == 1 else 's'}"
     return phrase
