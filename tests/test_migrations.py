@@ -86,3 +86,32 @@ def test_migrated_schema_has_the_generated_search_vector_and_idempotency_keys(
     assert ("subscriber_id", "edition_date") in unique["editions"]
     assert ("paper_id", "input_hash") in unique["summaries"]
     assert {"action", "occurred_at", "ip", "user_agent", "wording_version"} <= consent_columns
+
+
+def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empty_database_url: str) -> None:
+    # A paper stored before the conversion restored stripped names: its plain text kept "Tgeq 0".
+    migrations.upgrade(empty_database_url, "0016")
+    engine = create_engine(empty_database_url)
+    stripped = "Here Tgeq 0 is a delay and the loss is ell_1."
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO papers (arxiv_id, title, abstract, title_raw, abstract_raw) VALUES"
+                " ('2611.00001', 'Delays', :stripped, 'Delays', :stripped),"
+                " ('2611.00002', 'Plain', 'Nothing to convert.', 'Plain', 'Nothing to convert.')"
+            ),
+            {"stripped": stripped},
+        )
+    migrations.upgrade(empty_database_url)
+    with engine.connect() as conn:
+        rows = {
+            arxiv_id: abstract
+            for arxiv_id, abstract in conn.execute(text("SELECT arxiv_id, abstract FROM papers"))
+        }
+        raw = conn.execute(text("SELECT abstract_raw FROM papers WHERE arxiv_id = '2611.00001'")).scalar()
+    engine.dispose()
+    assert rows == {
+        "2611.00001": "Here T≥ 0 is a delay and the loss is ℓ_1.",
+        "2611.00002": "Nothing to convert.",
+    }
+    assert raw == stripped

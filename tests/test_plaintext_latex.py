@@ -58,7 +58,15 @@ def test_latex_heavy_abstracts_leave_no_markup_or_command_words(abstract: str) -
         ("times of 2.57times speedup", "times of 2.57× speedup"),
         (
             "1/2 -epsilon but a well-epsilon word, x^mu and sigma_theta",
-            "1/2 -ε but a well-epsilon word, x^μ and sigma_θ",
+            "1/2 -ε but a well-epsilon word, x^μ and σ_θ",
+        ),
+        # Stripped names before a subscript or superscript, glued to a symbol, or sizing a bracket; an
+        # English word before "_" or a bracket is left alone.
+        ("the ell_1-loss with epsilon^{-1} samples, top_k", "the ℓ_1-loss with ε^-1 samples, top_k"),
+        ("Here Tgeq 0 and a widetilde O(n k) time", "Here T≥ 0 and a O(n k) time"),
+        (
+            "epsilon^{-1} samples, a Oleft(K_T logleft(Tright)right) bound, a cleft (x), a bright (y)",
+            "ε^-1 samples, a O(K_T log(T)) bound, a cleft (x), a bright (y)",
         ),
     ],
 )

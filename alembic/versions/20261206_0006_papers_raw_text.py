@@ -12,44 +12,19 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from alembic import op
-from newsletter.plaintext.latex import latex_to_text
+from newsletter.sources.store import reconvert_stored_text
 
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-BATCH = 1000
-
 
 def upgrade() -> None:
     op.add_column("papers", sa.Column("title_raw", sa.Text(), server_default="", nullable=False))
     op.add_column("papers", sa.Column("abstract_raw", sa.Text(), server_default="", nullable=False))
     op.execute("UPDATE papers SET title_raw = title, abstract_raw = abstract")
-    connection = op.get_bind()
-    last_id = 0
-    while True:
-        rows = connection.execute(
-            sa.text(
-                "SELECT id, title_raw, abstract_raw FROM papers WHERE id > :last ORDER BY id LIMIT :batch"
-            ),
-            {"last": last_id, "batch": BATCH},
-        ).all()
-        if not rows:
-            return
-        last_id = rows[-1][0]
-        changed = [
-            {"id": paper_id, "title": latex_to_text(title), "abstract": latex_to_text(abstract)}
-            for paper_id, title, abstract in rows
-        ]
-        changed = [
-            row for row, (_, title, abstract) in zip(changed, rows, strict=True)
-            if (row["title"], row["abstract"]) != (title, abstract)
-        ]  # fmt: skip
-        if changed:
-            connection.execute(
-                sa.text("UPDATE papers SET title = :title, abstract = :abstract WHERE id = :id"), changed
-            )
+    reconvert_stored_text(op.get_bind())
 
 
 def downgrade() -> None:

@@ -32,13 +32,25 @@ SYMBOL_BEFORE_SPACE = re.compile(
     r"(?=\s)"
 )
 TAKE_ARGUMENTS = frozenset({"frac", "sqrt", "tilde", "mathcal", "mathbb", "mathbf"})
+# Wide accents over a stripped argument ("widetilde O(n)"): the word goes, the symbol stays ("O(n)"), as
+# the converter prints "$\\widetilde{O}(n)$".
+DROPPED_ACCENTS = frozenset({"widetilde", "widehat"})
 # The patterns below start with a character class or a literal: Python's engine then skips to the
 # places they can start. A pattern that starts with a look-behind (or an alternation of them) is tried
 # at every character, 5-10 times slower on an abstract.
 # A name after a brace, ^, _, a digit or an operator; a "-" before it is checked in code (a non-letter
 # must precede the "-", which a look-behind here would cost the speed above).
 NAME_IN_MATH_CONTEXT = re.compile(rf"[{{}}^_\d+*/=-](?:{MATH_NAMES})(?![A-Za-z])")
-NEVER_ENGLISH_WORDS = ("ldots", "cdots", "varepsilon", "mathcal", "mathbb", "frac", "infty")
+# A name right before a subscript, a superscript or a brace ("ell_1", "epsilon^{-1}", "theta^{(t)}"):
+# English never writes a word there. Not "top" ("top_k" is an ML word).
+NAMES_BEFORE_SCRIPT = frozenset(MATH_NAMES.split("|")) - {"top"}
+# Once a text is known to be stripped: sizing and limits commands glued to the symbol before them and to
+# the bracket after ("Oleft(", "Tright)", "Obig(", "minlimits_"; not "cleft (x)").
+# The character before is checked in code (`_sizing`), for the speed noted above.
+GLUED_SIZING = re.compile(r"(?:left|big|Big)(?=[(\[|])|right(?=[)\]|])|limits(?=[_^])")
+# Of those, the ones found in a text with no other sign of stripping ("Here Tgeq 0", "widetilde O(n)").
+GLUED_NAMES = ("geq", "leq", "widetilde", "widehat")
+NEVER_ENGLISH_WORDS = ("ldots", "cdots", "varepsilon", "mathcal", "mathbb", "frac", "infty", *GLUED_NAMES)
 # Not after a backslash (checked in code, as above).
 NEVER_ENGLISH_NAME = re.compile(rf"(?:{'|'.join(NEVER_ENGLISH_WORDS)})(?![A-Za-z])")
 GLUED_OPERATOR = re.compile(GLUED_OPERATOR_PATTERN)
@@ -74,11 +86,12 @@ EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
 DOUBLED_PERIOD = re.compile(r"(?<!\.)\.\.(?!\.)")
 SPACES = re.compile(r"\s+")
 # What LaTeX debris looks like once printed: markup characters, or a command name glued to a number or
-# left behind on its own ("2.57times", "1/2 -epsilon", "mathcal O").
+# left behind on its own ("2.57times", "1/2 -epsilon", "mathcal O", "Tgeq 0", "ell_1", "Oleft(").
 DEBRIS = re.compile(
     r"[{}$\\]|\d(?:times|cdot|pm|approx|sim|leq|geq|epsilon)\b|[\d)] ?-epsilon\b|"
     r"(?<![A-Za-z])(?:varepsilon|mathcal|mathbb|mathbf|mathrm|emph|textbf|textit|frac|citep|citet|eqref|"
-    r"ldots|cdots|leq|geq|infty)\b"
+    r"ldots|cdots|leq|geq|infty|widetilde|widehat)\b|[A-Za-z](?:geq|leq)\b|(?<![A-Za-z\\])ell_|"
+    r"[A-Za-z](?:left|big)\(|[A-Za-z]limits_"
 )
 
 # Citations, cross-references and labels say nothing to a reader of the abstract alone.
@@ -187,12 +200,13 @@ def has_stripped_commands(text: str) -> bool:
     if "{" in text or "^" in text or "_" in text or has_hint(text):
         return (
             next(names_in_math_context(text), None) is not None
+            or next(names_before_script(text), None) is not None
             or has_never_english_name(text)
             or ("{" in text and has_stripped_fraction(text))
             or has_glued_operator(text, "times")
             or has_glued_operator(text, "cdot")
         )
-    return has_glued_operator(text, "times") or has_glued_operator(text, "cdot")
+    return has_glued_operator(text, "times") or has_glued_operator(text, "cdot") or has_glued_name(text)
 
 
 def names_in_math_context(text: str) -> Iterator[re.Match[str]]:
@@ -204,12 +218,35 @@ def names_in_math_context(text: str) -> Iterator[re.Match[str]]:
             yield match
 
 
+def names_before_script(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each command name right before "_", "^" or a brace, after a character that is not
+    a letter or a backslash ("ell_1", "(epsilon^{-1})"). Found from those characters, which are rare,
+    backwards: a pattern of the names would be tried at every character."""
+    for mark in "_^{":
+        position = text.find(mark)
+        while position > 0:
+            start = position
+            while start > 0 and _is_ascii_letter(text[start - 1]):
+                start -= 1
+            before = text[start - 1] if start else " "
+            if text[start:position] in NAMES_BEFORE_SCRIPT and before != "\\":
+                yield start, position
+            position = text.find(mark, position + 1)
+
+
 def _is_ascii_letter(character: str) -> bool:
     return "a" <= character <= "z" or "A" <= character <= "Z"
 
 
 def has_never_english_name(text: str) -> bool:
     for word in NEVER_ENGLISH_WORDS:
+        if word in text:
+            return next(never_english_names(text), None) is not None
+    return False
+
+
+def has_glued_name(text: str) -> bool:
+    for word in GLUED_NAMES:
         if word in text:
             return next(never_english_names(text), None) is not None
     return False
@@ -286,6 +323,13 @@ def restore_stripped_commands(text: str) -> str:
         pieces.append(_restored(match.group(0)[1:]))
         end = match.end()
     text = "".join(pieces) + text[end:] if pieces else text
+    pieces, end = [], 0
+    for start, name_end in sorted(names_before_script(text)):
+        pieces.append(text[end:start])
+        pieces.append(_restored(text[start:name_end]))
+        end = name_end
+    text = "".join(pieces) + text[end:] if pieces else text
+    text = GLUED_SIZING.sub(_sizing, text)
     if has_never_english_name(text):
         pieces, end = [], 0
         for match in never_english_names(text):
@@ -296,7 +340,18 @@ def restore_stripped_commands(text: str) -> str:
     return STRIPPED_FRACTION.sub(r"\1/{", text) if has_stripped_fraction(text) else text
 
 
+def _sizing(match: re.Match[str]) -> str:
+    # Glued to a symbol (or, for "right", to the bracket it closes after): the command, followed at once
+    # by its delimiter ("\\left(", never "\\left{}(").
+    name, start = match.group(0), match.start()
+    before = match.string[start - 1] if start else " "
+    is_glued = _is_ascii_letter(before) or (name == "right" and before in ")]")
+    return "\\" + name if is_glued else name
+
+
 def _restored(name: str) -> str:
+    if name in DROPPED_ACCENTS:
+        return ""
     return "\\" + name + ("" if name in TAKE_ARGUMENTS else "{}")
 
 

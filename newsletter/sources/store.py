@@ -11,13 +11,14 @@ from operator import attrgetter
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import Table, and_, case, func, literal_column, or_, text
+from sqlalchemy import Connection, Table, and_, case, func, literal_column, or_, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.db import session_scope
 from newsletter.models import Paper
+from newsletter.plaintext.latex import latex_to_text
 from newsletter.sources.parse import ArxivPage, HfPage, HfRecord, PaperRecord
 
 PAPERS = cast(Table, Paper.__table__)
@@ -334,3 +335,39 @@ class PageWriter:
     def _store(self, page: ArxivPage | HfPage) -> UpsertCounts:
         with session_scope(self._session_factory) as session:
             return store_page(session, page)
+
+
+# Papers converted per statement when stored text is converted again.
+RECONVERT_BATCH = 1000
+
+
+def reconvert_stored_text(connection: Connection) -> int:
+    """Converts every stored paper's source text (`title_raw`, `abstract_raw`) to plain text again with
+    the converter as it is now, in batches by id, and writes the papers whose plain text changes (how
+    many). For the migrations that follow an improvement of the conversion; their summaries are then
+    stale and `newsletter summarize --pending` redoes them."""
+    changed_count, last_id = 0, 0
+    while True:
+        rows = connection.execute(
+            text(
+                "SELECT id, title_raw, abstract_raw, title, abstract FROM papers"
+                " WHERE id > :last ORDER BY id LIMIT :batch"
+            ),
+            {"last": last_id, "batch": RECONVERT_BATCH},
+        ).all()
+        if not rows:
+            return changed_count
+        last_id = rows[-1][0]
+        converted = [
+            {"id": paper_id, "title": latex_to_text(title_raw), "abstract": latex_to_text(abstract_raw)}
+            for paper_id, title_raw, abstract_raw, _, _ in rows
+        ]
+        changed = [
+            row for row, (*_, title, abstract) in zip(converted, rows, strict=True)
+            if (row["title"], row["abstract"]) != (title, abstract)
+        ]  # fmt: skip
+        if changed:
+            connection.execute(
+                text("UPDATE papers SET title = :title, abstract = :abstract WHERE id = :id"), changed
+            )
+            changed_count += len(changed)
