@@ -48,7 +48,7 @@ def seed(factory) -> None:
 def test_home_shows_the_latest_day_with_counts_and_the_signup_form(client, committed_session_factory):
     seed(committed_session_factory)
     html = client.get("/").text
-    assert "<strong>2</strong> papers on Saturday 21 November 2026" in html
+    assert "<strong>2</strong> papers on Saturday 21 November 2026" in html and "Latest:" not in html
     assert "updated every 8 hours" in html and "3 days of history" in html
     assert "Retrieval-augmented generation for code" in html and "Older graph paper" not in html
     assert "One." in html  # key points
@@ -63,6 +63,8 @@ def test_filters_by_topic_day_and_keyword(client, committed_session_factory):
     assert "Diffusion for video" in by_topic and "Retrieval-augmented" not in by_topic
     by_day = client.get("/", params={"day": "2026-11-19"}).text
     assert "Older graph paper" in by_day and "Diffusion for video" not in by_day
+    # The site's counts under an earlier day's heading say they are the latest day's.
+    assert "Latest: <strong>2</strong> papers on Saturday 21 November 2026" in by_day
     by_search = client.get("/", params={"q": "retrieval generation"}).text
     assert "Retrieval-augmented" in by_search and "Diffusion for video" not in by_search
     assert "1 paper match “retrieval generation”" in by_search
