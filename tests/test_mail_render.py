@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,33 @@ def test_reply_to_comes_from_settings_and_the_mailto_unsubscribe_uses_it(setting
     assert parsed["Reply-To"] == "editor@newsletter.example"
     assert parsed["From"].addresses[0].display_name == "Ünïcode, Daily"  # encoded, quoted, intact
     assert "<mailto:editor@newsletter.example?subject=unsubscribe>" in parsed["List-Unsubscribe"]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "10 trending papers for Thu 19 Nov: MUSCLE: A Model Update Strategy…",
+        "10 trending papers for Thu 19 Nov: Ünïcode at the start, then a long title that has to be folded",
+        "Short, ünïcode",
+        "10 trending papers for Thu 19 Nov: an ASCII title long enough that it is folded somewhere",
+    ],
+)
+def test_a_long_subject_reads_back_exactly_as_written(settings: Settings, subject: str) -> None:
+    parsed = _message(settings, RenderedEmail(subject=subject, text="t", html="<p>h</p>"))
+    assert parsed["Subject"] == subject
+    lines = message_bytes(settings, subject).split(b"\n")
+    first = next(index for index, line in enumerate(lines) if line.startswith(b"Subject:"))
+    folded = [lines[first]] + list(takewhile(lambda line: line.startswith(b" "), lines[first + 1 :]))
+    assert all(len(line.rstrip(b"\r")) <= 78 for line in folded), folded
+
+
+def message_bytes(settings: Settings, subject: str) -> bytes:
+    recipient = Recipient(
+        delivery_id=7, subscriber_id=3, email="a@example.org", links=recipient_links(settings, 3, 11)
+    )
+    return build_message(
+        settings, RenderedEmail(subject=subject, text="t", html="<p>h</p>"), recipient
+    ).as_bytes()
 
 
 def test_header_injection_through_name_subject_or_address_is_impossible(settings: Settings) -> None:

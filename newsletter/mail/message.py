@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -35,14 +36,27 @@ URL_ITEM = re.compile(r"<[^<>\s]*>")
 MAX_HEADER_LINE = 998
 
 
+# Headers of free text (RFC 5322 "unstructured") that may hold non-ASCII.
+TEXT_HEADERS = frozenset({"subject"})
+
+
 class MailPolicy(EmailPolicy):
-    """The default policy, except that URL-list headers are folded only between their `<…>` items.
+    """The default policy, except that URL-list headers are folded only between their `<…>` items, and
+    a free-text header with non-ASCII is folded between encoded words.
 
     The default folds a value longer than 78 characters into RFC 2047 encoded words
     (`=?utf-8?q?=3Chttps=3A//…?=`), and a mail provider then no longer sees the one-click URL at all.
+    For a long non-ASCII subject it keeps the space before a fold that precedes an encoded word
+    (`Update \n =?utf-8?q?Strategy=E2=80=A6?=`), which mail programs read as two spaces; between encoded
+    words a fold reads as nothing (RFC 2047 §6.2).
     """
 
     def _fold(self, name: str, value: Any, refold_binary: bool = False) -> str:
+        if name.lower() in TEXT_HEADERS and not str(value).isascii():
+            folded = Header(str(value), "utf-8", header_name=name).encode(
+                linesep=self.linesep, maxlinelen=self.max_line_length
+            )
+            return f"{name}: {folded}{self.linesep}"
         items = URL_ITEM.findall(str(value))
         plain = str(value).isascii() and ", ".join(items) == " ".join(str(value).split())
         if name.lower() not in URL_LIST_HEADERS or not items or not plain:
