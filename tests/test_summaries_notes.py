@@ -119,6 +119,17 @@ def test_every_corpus_paper_reads_as_notes() -> None:
             "It is worth noting that the bound is tight for convex losses.",
             "The bound is tight for convex losses.",
         ),
+        (
+            "Such a representation enables reuse of the index without reprocessing any image.",
+            "The representation enables reuse of the index without reprocessing any image.",
+        ),
+        # A long sentence is not cut inside an aside it opened.
+        (
+            "We reduce negative flips -- instances where a prior model was correct, but a new model "
+            "is not -- by up to 40% from Llama 1 to Llama 2.",
+            "The authors reduce negative flips -- instances where a prior model was correct, but a new model "
+            "is not -- by up to 40% from Llama 1 to Llama 2.",
+        ),
         # A cut clause and an aside end at a full stop, never at the point of a number.
         (
             "We evaluate RouteKV on 96 GPUs and benchmark it against baselines: throughput improves by "

@@ -114,6 +114,9 @@ ENUMERATED_LEAD = re.compile(r"^(we|this (?:paper|work))\s*:?\s*\((?:\d+|[ivx]+|
 # "2. The agent is …": a numbered item that is a whole sentence keeps the sentence.
 NUMBERED_ITEM = re.compile(r"^\(?\d{1,2}[.)]\s+(?=[A-Z])")
 LEADING_DETERMINER = re.compile(r"^(?:a|an|the|our)\s+", re.IGNORECASE)
+LEADING_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.IGNORECASE)
+# An aside between dashes or in parentheses: a clause break inside one is not where a statement ends.
+ASIDE_DASHES = (" -- ", " — ", " – ")
 TARGET_CHARS = 120
 MAX_CHARS = 200
 MIN_WORDS = 5
@@ -182,8 +185,9 @@ def _self_contained(text: str, name: str | None) -> str | None:
         plural = pointing.group(0).lower().startswith(("these", "those"))
         if (PLURAL_POINTER_VERB if plural else SINGULAR_POINTER_VERB).match(text[pointing.end() :]):
             return None
-        # "This approach reduces …" -> "The approach reduces …": the paper's own approach.
-        return "The " + text[pointing.end() :]
+        # "This approach reduces …" -> "The approach reduces …": the paper's own approach ("Such a
+        # representation enables …" -> "The representation enables …").
+        return "The " + LEADING_ARTICLE.sub("", text[pointing.end() :], count=1)
     if BARE_POINTER.match(text):
         # "It achieves …" is said of the paper's method: its name, when the title gives one.
         if name and re.match(r"^it\s+(?!is\b|was\b)(?=[a-z])", text, re.IGNORECASE):
@@ -203,7 +207,7 @@ def _shortened(text: str) -> str | None:
     heads = [
         text[: match.start()].rstrip(" ,;:")
         for match in CLAUSE_BREAK.finditer(text)
-        if len(text[: match.start()].split()) >= MIN_WORDS + 2
+        if len(text[: match.start()].split()) >= MIN_WORDS + 2 and not _is_inside_aside(text[: match.start()])
     ]
     fitting = [head for head in heads if len(head) <= TARGET_CHARS]
     if fitting:
@@ -212,6 +216,12 @@ def _shortened(text: str) -> str | None:
         return text
     shorter = [head for head in heads if len(head) <= MAX_CHARS]
     return min(shorter, key=len) + "." if shorter else None
+
+
+def _is_inside_aside(head: str) -> bool:
+    """Whether `head` ends inside a parenthesis or a dash-bounded aside it opened ("negative flips --
+    instances where a prior model was correct, but …")."""
+    return head.count("(") > head.count(")") or any(head.count(dash) % 2 for dash in ASIDE_DASHES)
 
 
 def _capitalized(text: str) -> str:
