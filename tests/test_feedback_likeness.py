@@ -70,5 +70,5 @@ def test_only_a_pick_that_truly_resembles_a_liked_paper_says_like(
 
     picks = dict(plan(session, settings)[reader.id])
     liked_name = shorten(liked["title"], MAX_LIKED_TITLE_CHARS)
-    assert picks[f"{liked['title']} (extended)"] == f"Like 1 paper you liked, e.g. “{liked_name}”", picks
+    assert picks[f"{liked['title']} (extended)"] == f"Like “{liked_name}”, a paper you liked", picks
     assert picks[UNRELATED_TITLE].startswith("Trending #"), picks

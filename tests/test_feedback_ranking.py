@@ -36,7 +36,7 @@ def test_reader_views_with_liked_reasons_are_freed_without_the_cycle_collector()
             candidates,
             {7: candidates},
         )
-        assert views.view(7).reasons.get(1) == "Like 1 paper you liked, e.g. “A liked paper”"
+        assert views.view(7).reasons.get(1) == "Like “A liked paper”, a paper you liked"
         freed = weakref.ref(views)
         del views
         assert freed() is None

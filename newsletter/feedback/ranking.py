@@ -99,7 +99,9 @@ class LikedReasons(Mapping[int, str]):
         if not count:
             raise KeyError(paper_id)
         title = self._title(self._liked[int(self._nearest[column])])
-        return f"Like {count} {'paper' if count == 1 else 'papers'} you liked, e.g. “{title}”"
+        if count == 1:
+            return f"Like “{title}”, a paper you liked"
+        return f"Like {count} papers you liked, e.g. “{title}”"
 
     def get(self, paper_id: int, default: str | None = None) -> str | None:  # type: ignore[override]
         # Most candidates have no reason: no KeyError raised and caught for each.
