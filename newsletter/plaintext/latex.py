@@ -48,7 +48,8 @@ NAMES_BEFORE_SCRIPT = frozenset(MATH_NAMES.split("|")) - {"top"}
 # the bracket after ("Oleft(", "Tright)", "Obig(", "minlimits_"; not "cleft (x)").
 # The character before is checked in code (`_sizing`), for the speed noted above.
 GLUED_SIZING = re.compile(r"(?:left|big|Big)(?=[(\[|])|right(?=[)\]|])|limits(?=[_^])")
-# Of those, the ones found in a text with no other sign of stripping ("Here Tgeq 0", "widetilde O(n)").
+# Names never English, looked for even in a text with no other sign of stripping ("Here Tgeq 0",
+# "widetilde O(n)"); the rest of NEVER_ENGLISH_WORDS only in a text with a brace, ^, _ or a hint.
 GLUED_NAMES = ("geq", "leq", "widetilde", "widehat")
 NEVER_ENGLISH_WORDS = ("ldots", "cdots", "varepsilon", "mathcal", "mathbb", "frac", "infty", *GLUED_NAMES)
 # Not after a backslash (checked in code, as above).
@@ -224,12 +225,12 @@ def names_before_script(text: str) -> Iterator[tuple[int, int]]:
     backwards: a pattern of the names would be tried at every character."""
     for mark in "_^{":
         position = text.find(mark)
-        while position > 0:
+        while position >= 0:
             start = position
             while start > 0 and _is_ascii_letter(text[start - 1]):
                 start -= 1
             before = text[start - 1] if start else " "
-            if text[start:position] in NAMES_BEFORE_SCRIPT and before != "\\":
+            if start < position and text[start:position] in NAMES_BEFORE_SCRIPT and before != "\\":
                 yield start, position
             position = text.find(mark, position + 1)
 
