@@ -180,3 +180,19 @@ def test_sections_never_repeat_a_sentence_behind_a_key_point() -> None:
         ]
         assert len(sentences) == len(set(sentences)), paper.title
         assert not {as_note(sentence, name) for sentence in sentences} & set(result.key_points), paper.title
+
+
+def test_sections_name_the_method_where_a_sentence_says_it() -> None:
+    # Read alone, "It performs …" points at nothing: a title that names the method lends its name.
+    said_it = re.compile(r"(?:^|[.!?] )It (?!is\b|was\b)[a-z]")
+    named = 0
+    for record in load_corpus_papers():
+        paper = PaperText(latex_to_text(str(record["title"])), latex_to_text(str(record["abstract"])))
+        name = name_in_title(paper.title)
+        if name is None:
+            continue
+        result = SUMMARIZER.summarize(paper)
+        for section in (result.summary, result.methodology, result.results, result.implications):
+            assert not said_it.search(section), (name, section)
+            named += section.count(f"{name} ")
+    assert named

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from newsletter.summaries.guard import unsupported_numbers
 from newsletter.summaries.model import PaperText, StructuredSummary
-from newsletter.summaries.notes import as_note, name_in_title
+from newsletter.summaries.notes import as_note, name_in_title, with_method_name
 from newsletter.summaries.sentences import is_complete_sentence, split_sentences
 from newsletter.tagging import tag_papers, tag_topics
 
@@ -183,10 +183,10 @@ def summarize_extractively(paper: PaperText, topics: list[str] | None = None) ->
         summary_part = [s for s in scored if s.index not in used][:1]
     return _summary(
         [s.note or s.text for s in key_points],
-        _join(summary_part),
-        _join(methodology),
-        _join(results),
-        _join(implications),
+        _join(summary_part, name),
+        _join(methodology, name),
+        _join(results, name),
+        _join(implications, name),
         topics,
     )
 
@@ -302,8 +302,9 @@ def _indexes(sentences: list[ScoredSentence]) -> set[int]:
     return {s.index for s in sentences}
 
 
-def _join(sentences: list[ScoredSentence]) -> str:
-    return " ".join(s.text for s in sentences[:MAX_SECTION_SENTENCES])
+def _join(sentences: list[ScoredSentence], name: str | None) -> str:
+    # A section is read without the sentences before it: "It performs …" names the method, as a note does.
+    return " ".join(with_method_name(s.text, name) for s in sentences[:MAX_SECTION_SENTENCES])
 
 
 def _summary(

@@ -114,6 +114,7 @@ ENUMERATED_LEAD = re.compile(r"^(we|this (?:paper|work))\s*:?\s*\((?:\d+|[ivx]+|
 # "2. The agent is …": a numbered item that is a whole sentence keeps the sentence.
 NUMBERED_ITEM = re.compile(r"^\(?\d{1,2}[.)]\s+(?=[A-Z])")
 LEADING_DETERMINER = re.compile(r"^(?:a|an|the|our)\s+", re.IGNORECASE)
+IT_VERB = re.compile(r"^it\s+(?!is\b|was\b)(?=[a-z])", re.IGNORECASE)
 LEADING_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.IGNORECASE)
 # An aside between dashes or in parentheses: a clause break inside one is not where a statement ends.
 ASIDE_DASHES = (" -- ", " — ", " – ")
@@ -189,11 +190,17 @@ def _self_contained(text: str, name: str | None) -> str | None:
         # representation enables …" -> "The representation enables …").
         return "The " + LEADING_ARTICLE.sub("", text[pointing.end() :], count=1)
     if BARE_POINTER.match(text):
-        # "It achieves …" is said of the paper's method: its name, when the title gives one.
-        if name and re.match(r"^it\s+(?!is\b|was\b)(?=[a-z])", text, re.IGNORECASE):
-            return name + text[text.index(" ") :]
-        return None
+        named = with_method_name(text, name)
+        return named if named != text else None
     return text
+
+
+def with_method_name(sentence: str, name: str | None) -> str:
+    """"It achieves …" is said of the paper's method: its name, when the title gives one ("ElasWave
+    achieves …"); any other sentence as it is."""
+    if name and IT_VERB.match(sentence):
+        return name + sentence[sentence.index(" ") :]
+    return sentence
 
 
 def _shortened(text: str) -> str | None:
