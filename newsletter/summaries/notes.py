@@ -196,8 +196,8 @@ def _self_contained(text: str, name: str | None) -> str | None:
 
 
 def with_method_name(sentence: str, name: str | None) -> str:
-    """"It achieves …" is said of the paper's method: its name, when the title gives one ("ElasWave
-    achieves …"); any other sentence as it is."""
+    """A sentence "It achieves …" is said of the paper's method: its name, when the title gives one
+    ("ElasWave achieves …"); any other sentence as it is."""
     if name and IT_VERB.match(sentence):
         return name + sentence[sentence.index(" ") :]
     return sentence
