@@ -50,3 +50,5 @@ def test_signal_phrase_names_the_signal() -> None:
     assert signal_phrase(signals(upvotes=3, stars=1200)) == "3 upvotes, 1,200 GitHub stars"
     assert signal_phrase(signals(upvotes=1, stars=1)) == "1 upvote, 1 GitHub star"
     assert signal_phrase(signals()) == "new on arXiv"
+    assert signal_phrase(signals(upvotes=0)) == "new on Hugging Face"
+    assert signal_phrase(signals(upvotes=0, stars=443)) == "443 GitHub stars"

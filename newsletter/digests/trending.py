@@ -49,11 +49,12 @@ def trending_score(signals: TrendingSignals, now: datetime) -> float:
 
 
 def signal_phrase(signals: TrendingSignals) -> str:
-    """The signal in words, for an edition item's reason: "42 upvotes", "new on arXiv"."""
+    """The signal in words, for an edition item's reason: "42 upvotes", "new on arXiv". No upvotes yet is
+    not said as "0 upvotes", which reads as a reason not to read the paper."""
     if signals.upvotes is None:
         return "new on arXiv"
-    phrase = f"{signals.upvotes} upvote{'' if signals.upvotes == 1 else 's'}"
+    parts = [f"{signals.upvotes} upvote{'' if signals.upvotes == 1 else 's'}"] if signals.upvotes else []
     if signals.github_stars:
         stars = signals.github_stars
-        phrase += f", {stars:,} GitHub star{'' if stars == 1 else 's'}"
-    return phrase
+        parts.append(f"{stars:,} GitHub star{'' if stars == 1 else 's'}")
+    return ", ".join(parts) or "new on Hugging Face"
