@@ -123,6 +123,18 @@ def test_every_corpus_paper_reads_as_notes() -> None:
             "Such a representation enables reuse of the index without reprocessing any image.",
             "The representation enables reuse of the index without reprocessing any image.",
         ),
+        # The first verb's object points elsewhere: the second verb says what the paper does.
+        (
+            "In this paper, we revisit this problem, and propose a sparse router that is provably optimal.",
+            "Introduction of a sparse router that is provably optimal.",
+        ),
+        # A main clause that ends on a preposition is no statement: the note goes on past that break.
+        (
+            "We propose RouteKV, a learned policy that overcomes these limits through: (1) a router per "
+            "head that scores each cached token by its later use; (2) a schedule.",
+            "Introduction of RouteKV, a learned policy that overcomes these limits through: (1) a router per "
+            "head that scores each cached token by its later use; (2) a schedule.",
+        ),
         # A long sentence is not cut inside an aside it opened.
         (
             "We reduce negative flips -- instances where a prior model was correct, but a new model "
@@ -154,6 +166,8 @@ def test_first_person_and_connective_sentences_are_rewritten_as_notes(sentence: 
         "These are the first results of this kind for sparse models.",
         "How can we measure the consistency of reward models?",
         "(2) a new benchmark for long documents and their summaries.",
+        # It announces what the reader will not see.
+        "We prove that only one of the following two scenarios happens.",
     ],
 )
 def test_sentences_that_point_elsewhere_or_are_not_statements_are_dropped(sentence: str) -> None:

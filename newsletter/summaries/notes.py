@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from newsletter.plaintext.shorten import DANGLING_WORDS
+
 # Openers that only tie a sentence to the previous one, or set context: trimmed up to their comma.
 CONNECTIVE_OPENER = re.compile(
     r"^(?:however|moreover|furthermore|additionally|in addition|specifically|finally|first(?:ly)?|"
@@ -109,6 +111,16 @@ COORDINATED_VERB = re.compile(
     r",?\s+and\s+(?:then\s+)?(?:" + "|".join(sorted({*NOMINAL, *CLAIMS, *LIGHT_VERBS})) + r")\b"
     r"(?:[^.;:]|\.(?=\d))*"
 )
+# "We revisit this area, and propose X": the first verb's object points at a sentence the reader never
+# saw, and the second verb says what the paper does; the note is made of the second ("Introduction of X").
+POINTER_OBJECT_THEN_VERB = re.compile(
+    r"^(?P<lead>we\s+)\w+\s+(?:this|these|that|those|it|them)\b[^,;.:]{0,40}?,?\s+and\s+(?:then\s+)?"
+    r"(?=(?:" + "|".join(sorted({*NOMINAL, *CLAIMS, *LIGHT_VERBS})) + r")\b)",
+    re.IGNORECASE,
+)
+# A note that announces what comes next ("… one of the following two scenarios happens") says nothing
+# read alone.
+ANNOUNCES_NEXT = re.compile(r"\b(?:the following|as follows)\b", re.IGNORECASE)
 # "We (i) propose …", "We: (1) identify …": the enumeration goes, the statement stays.
 ENUMERATED_LEAD = re.compile(r"^(we|this (?:paper|work))\s*:?\s*\((?:\d+|[ivx]+|[a-h])\)\s*", re.IGNORECASE)
 # "2. The agent is …": a numbered item that is a whole sentence keeps the sentence.
@@ -116,6 +128,12 @@ NUMBERED_ITEM = re.compile(r"^\(?\d{1,2}[.)]\s+(?=[A-Z])")
 LEADING_DETERMINER = re.compile(r"^(?:a|an|the|our)\s+", re.IGNORECASE)
 IT_VERB = re.compile(r"^it\s+(?!is\b|was\b)(?=[a-z])", re.IGNORECASE)
 LEADING_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.IGNORECASE)
+# A clause that ends on one of these words is unfinished: cut at "hurdles through: (1) …" or "a setup
+# involving: (i) …", what is left is no statement.
+UNFINISHED_END = DANGLING_WORDS | {
+    "through", "involving", "including", "namely", "like", "such", "following", "across", "within",
+    "without", "toward", "towards", "about", "against", "during", "upon", "using",
+}  # fmt: skip
 # An aside between dashes or in parentheses: a clause break inside one is not where a statement ends.
 ASIDE_DASHES = (" -- ", " — ", " – ")
 TARGET_CHARS = 120
@@ -142,6 +160,7 @@ def as_note(sentence: str, name: str | None) -> str | None:
             break
         text = trimmed
     text = ENUMERATED_LEAD.sub(r"\1 ", text)
+    text = POINTER_OBJECT_THEN_VERB.sub(r"\g<lead>", text, count=1)
     text = _nominal(text)
     text = COORDINATED_VERB.sub("", text)
     standalone = _self_contained(text, name)
@@ -149,7 +168,7 @@ def as_note(sentence: str, name: str | None) -> str | None:
         return None
     third_person = MID_WE.sub("the authors ", OUR.sub("the", OUR_START.sub("The", standalone)))
     note = _shortened(third_person)
-    if note is None or len(note.split()) < MIN_WORDS or len(note) > MAX_CHARS:
+    if note is None or len(note.split()) < MIN_WORDS or len(note) > MAX_CHARS or ANNOUNCES_NEXT.search(note):
         return None
     return _capitalized(note)
 
@@ -214,7 +233,9 @@ def _shortened(text: str) -> str | None:
     heads = [
         text[: match.start()].rstrip(" ,;:")
         for match in CLAUSE_BREAK.finditer(text)
-        if len(text[: match.start()].split()) >= MIN_WORDS + 2 and not _is_inside_aside(text[: match.start()])
+        if len(text[: match.start()].split()) >= MIN_WORDS + 2
+        and not _is_inside_aside(text[: match.start()])
+        and text[: match.start()].rstrip(" ,;:").rsplit(" ", 1)[-1].lower() not in UNFINISHED_END
     ]
     fitting = [head for head in heads if len(head) <= TARGET_CHARS]
     if fitting:
