@@ -152,6 +152,12 @@ def test_every_corpus_paper_reads_as_notes() -> None:
             "The router is fast on long inputs, e.g. 1.5× faster at 128K tokens, and it uses less memory.",
             "The router is fast on long inputs, and it uses less memory.",
         ),
+        # An aside between dashes goes with its dashes, and the verb after it stays.
+        (
+            "Transfer learning - i.e., further fine-tuning a pre-trained model on a task - can confer "
+            "advantages in sample efficiency.",
+            "Transfer learning can confer advantages in sample efficiency.",
+        ),
     ],
 )
 def test_first_person_and_connective_sentences_are_rewritten_as_notes(sentence: str, note: str) -> None:

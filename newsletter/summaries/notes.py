@@ -94,8 +94,10 @@ OUR_START = re.compile(r"^Our\b")
 MID_WE = re.compile(r"\b(?:we|We)\b (?=\w)")
 # An aside a note can do without: "(e.g., …)", "(see …)", bracketed lists.
 ASIDE = re.compile(
-    r"\s*\((?:e\.g\.|i\.e\.|see|cf\.|such as|including|namely)[^()]*\)|,?\s*\b(?:e\.g\.|i\.e\.),?\s"
-    r"(?:[^,;.]|\.(?=\d))*(?=[,;.])"
+    r"\s*\((?:e\.g\.|i\.e\.|see|cf\.|such as|including|namely)[^()]*\)"
+    # "Transfer learning - i.e., fine-tuning a model - can confer …": the aside ends at its closing dash.
+    r"|\s+(?:--?|—|–)\s+(?:e\.g\.|i\.e\.),?\s[^—–]*?\s(?:--?|—|–)(?=\s)"
+    r"|,?\s*\b(?:e\.g\.|i\.e\.),?\s(?:[^,;.]|\.(?=\d))*(?=[,;.])"
 )
 LONG_PARENTHESIS = re.compile(r"\s*\([^()]{25,}\)")
 # Where a long sentence can end early and still be a statement.
