@@ -156,9 +156,15 @@ def test_pages_are_compressed_and_static_files_cached_for_a_year(client, committ
 def test_token_pages_are_never_indexed(client, settings, committed_session_factory):
     with session_scope(committed_session_factory) as session:
         reader_id = make_subscriber(session, "reader@example.org").id
-    for url in (links.preferences_url(settings, reader_id), links.unsubscribe_url(settings, reader_id)):
+    for url in (
+        links.preferences_url(settings, reader_id),
+        links.unsubscribe_url(settings, reader_id),
+        links.data_url(settings, reader_id),
+        # A vote link's page (an unknown paper: the error page is the token's page too).
+        links.vote_url(links.feedback_url(settings, reader_id), "up", "2611.99999"),
+    ):
         page = client.get(url.removeprefix(settings.public_base_url))
-        assert page.headers["x-robots-tag"] == "noindex, nofollow"
+        assert page.headers["x-robots-tag"] == "noindex, nofollow", url
         assert '<meta name="robots" content="noindex, nofollow">' in page.text
     assert "x-robots-tag" not in client.get("/").headers
 

@@ -87,6 +87,8 @@ PRIVATE_PREFIXES = (
     "/outbox",
     "/admin",
     "/feeds/private/",
+    "/my-data/",
+    "/feedback/",
 )
 # The time-zone menu's short list; any other IANA zone can be typed in (and the browser's own is added).
 COMMON_TIMEZONES = (
