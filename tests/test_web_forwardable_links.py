@@ -14,13 +14,14 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.links import urls as links
 from newsletter.mail.transactional import deliver_transactional
-from newsletter.models import Delivery
+from newsletter.models import Delivery, EditionItem
 from newsletter.web.ratelimit import DATA_LINKS_PER_SUBSCRIBER
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import EDITION_DAY, make_content, make_edition
@@ -61,6 +62,30 @@ def test_the_edition_page_shows_the_papers_and_no_account_link(
     page = client.get(path(links.edition_url(settings, people["edition"])))
     assert page.status_code == 200 and "Sparse retrieval at scale" in page.text
     assert_no_capability(page.text)
+
+
+def test_the_edition_page_does_not_name_the_papers_the_reader_liked(
+    client: TestClient, settings: Settings, committed_session_factory: sessionmaker[Session]
+) -> None:
+    with session_scope(committed_session_factory) as session:
+        reader = make_subscriber(session, "carol@example.org")
+        papers = [make_paper(session, title=f"Pick {index}") for index in range(3)]
+        content = make_content(session, papers)
+        reasons = [
+            "Like 2 papers you liked, e.g. “A private liked paper”",
+            "Like “Another private liked paper”, a paper you liked",
+        ]
+        items = session.scalars(
+            select(EditionItem).where(EditionItem.content_id == content.id).order_by(EditionItem.rank)
+        )
+        for item, reason in zip(items, reasons, strict=False):
+            item.reason = reason
+        edition_id = make_edition(session, reader, content).id
+    page = client.get(path(links.edition_url(settings, edition_id)))
+    assert page.status_code == 200 and "Pick 2" in page.text
+    assert "Like 2 papers you liked" in page.text and "Like a paper you liked" in page.text
+    assert "private liked paper" not in page.text
+    assert "NLP · keyword “retrieval”" in page.text  # other reasons as they are
 
 
 def test_the_unsubscribe_page_and_its_result_mint_no_account_link(

@@ -26,6 +26,22 @@ from newsletter.plaintext.shorten import shorten
 # the 97th percentile of random pairs (docs/feedback.md; tests/test_feedback_likeness.py checks it).
 LIKE_COSINE = 0.85
 MAX_LIKED_TITLE_CHARS = 60
+# The "why" line of a pick like papers the reader liked: "Like “X”, a paper you liked" or "Like 3 papers
+# you liked, e.g. “X”".
+LIKED_ONE_HEAD, LIKED_ONE_TAIL = "Like “", "”, a paper you liked"
+LIKED_MANY_TAIL = " papers you liked, e.g. “"
+
+
+def forwardable_reason(reason: str) -> str:
+    """A "why" line as a page anyone holding its link may read shows it (the edition's "view in browser"
+    page, whose link travels with every forwarded email): which papers the reader liked is theirs, so
+    the liked paper's title goes ("Like 3 papers you liked", "Like a paper you liked")."""
+    if reason.startswith(LIKED_ONE_HEAD) and reason.endswith(LIKED_ONE_TAIL):
+        return "Like a paper you liked"
+    head, separator, _ = reason.partition(LIKED_MANY_TAIL)
+    if separator and head.startswith("Like ") and head[len("Like ") :].isdigit():
+        return f"{head} papers you liked"
+    return reason
 
 
 class CandidateVectors:
@@ -100,8 +116,8 @@ class LikedReasons(Mapping[int, str]):
             raise KeyError(paper_id)
         title = self._title(self._liked[int(self._nearest[column])])
         if count == 1:
-            return f"Like “{title}”, a paper you liked"
-        return f"Like {count} papers you liked, e.g. “{title}”"
+            return f"{LIKED_ONE_HEAD}{title}{LIKED_ONE_TAIL}"
+        return f"Like {count}{LIKED_MANY_TAIL}{title}”"
 
     def get(self, paper_id: int, default: str | None = None) -> str | None:  # type: ignore[override]
         # Most candidates have no reason: no KeyError raised and caught for each.

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
 from newsletter.errors import NotFound
+from newsletter.feedback.ranking import forwardable_reason
 from newsletter.links import urls as links
 from newsletter.models import (
     Edition,
@@ -208,10 +209,13 @@ def edition_context(session: Session, settings: Settings, edition_id: int) -> di
 
 
 def archived_edition_context(session: Session, settings: Settings, edition_id: int) -> dict[str, Any]:
-    """An edition as its "view in browser" page shows it: without the reader's own links, since that
-    page's link travels with every forwarded email."""
+    """An edition as its "view in browser" page shows it: without the reader's own links and without the
+    titles of papers they liked, since that page's link travels with every forwarded email."""
     _, key = _edition(session, edition_id)
-    return content_context(session, settings, key, {name: "" for name in LINK_SLOTS})
+    context = content_context(session, settings, key, {name: "" for name in LINK_SLOTS})
+    for paper in context["papers"]:
+        paper["reason"] = forwardable_reason(paper["reason"])
+    return context
 
 
 def edition_date_of(session: Session, edition_id: int) -> date | None:
