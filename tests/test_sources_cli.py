@@ -93,3 +93,7 @@ def test_papers_list_filters_by_day_and_topic(command_env, committed_session_fac
 
     table = runner.invoke(app, ["papers", "list", "--date", "2026-11-20"])
     assert "Fresh robots" in table.output and "Old NLP" not in table.output and "2 papers" in table.output
+    # A typo is an error, not an empty list; a limit below 1 is refused before any query.
+    unknown = runner.invoke(app, ["papers", "list", "--topic", "nosuchtopic"])
+    assert unknown.exit_code == 1 and "Unknown topic: nosuchtopic" in unknown.output
+    assert runner.invoke(app, ["papers", "list", "--limit", "-3"]).exit_code == 2

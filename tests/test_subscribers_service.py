@@ -199,6 +199,9 @@ def test_operator_add_confirmed_is_active_and_unconfirmed_gets_a_confirmation(se
             session, "OP@example.org", PreferencesForm(topics=["NLP"]), is_confirmed=True, source="operator"
         )
     assert [line.status for line in list_subscribers(session)] == ["active", "pending"]
+    assert [line.status for line in list_subscribers(session, "pending")] == ["pending"]
+    with pytest.raises(InvalidInput, match="Unknown status: bogus"):
+        list_subscribers(session, "bogus")
 
 
 def test_csv_import_reports_bad_rows_and_keeps_going(session, tmp_path: Path):

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from newsletter.catalog.papers import list_papers
-from newsletter.console import command_session, console, load_settings, parse_day
+from newsletter.console import command_session, console, error_console, load_settings, parse_day
+from newsletter.errors import NotFound
 
 papers_app = typer.Typer(help="Stored papers.", no_args_is_help=True)
 
@@ -23,12 +24,16 @@ def list_command(
         str | None, typer.Option("--topic", help="Only papers with this tag (name or slug).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
-    limit: Annotated[int, typer.Option(help="At most this many papers.")] = 200,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many papers.")] = 200,
 ) -> None:
     """List stored papers, newest first, with their tags and whether they are summarized."""
     settings = load_settings()
-    with command_session(settings) as session:
-        papers = list_papers(session, parse_day(on, "--date"), topic, limit)
+    try:
+        with command_session(settings) as session:
+            papers = list_papers(session, parse_day(on, "--date"), topic, limit)
+    except NotFound as error:
+        error_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
     if as_json:
         console.print_json(json.dumps([paper.to_json() for paper in papers]))
         return

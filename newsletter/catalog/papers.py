@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import Date, cast, select
 from sqlalchemy.orm import Session
 
-from newsletter.models import Paper
-from newsletter.summaries.queries import has_topic, is_summarized, paper_tags
+from newsletter.errors import NotFound
+from newsletter.models import Paper, Topic
+from newsletter.summaries.queries import has_topic, is_summarized, is_topic, paper_tags
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class PaperLine:
 def list_papers(
     session: Session, day: date | None = None, topic: str | None = None, limit: int = 200
 ) -> list[PaperLine]:
-    """Papers published (or featured on Hugging Face) on `day`, optionally of one topic, newest first."""
+    """Papers published (or featured on Hugging Face) on `day`, optionally of one topic (by name or slug;
+    an unknown one is an error, not an empty list), newest first."""
     query = select(
         Paper.arxiv_id,
         Paper.version,
@@ -50,6 +52,8 @@ def list_papers(
             | (cast(Paper.updated_at, Date) == day)
         )
     if topic is not None:
+        if session.scalar(select(Topic.id).where(is_topic(topic))) is None:
+            raise NotFound(f"Unknown topic: {topic[:64]}")
         query = query.where(has_topic(topic))
     query = query.order_by(Paper.published_at.desc().nulls_last(), Paper.arxiv_id).limit(limit)
     return [

@@ -85,8 +85,12 @@ def list_command(
 ) -> None:
     """List subscribers with their status, schedule and topics."""
     settings = load_settings()
-    with command_session(settings) as session:
-        lines = list_subscribers(session, status)
+    try:
+        with command_session(settings) as session:
+            lines = list_subscribers(session, status)
+    except InvalidInput as error:
+        error_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
     if as_json:
         typer.echo(json.dumps([line.to_json() for line in lines], indent=2))
         return

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from newsletter.errors import InvalidInput
 from newsletter.mail.transactional import create_transactional_delivery
 from newsletter.models import KeywordAlert, Subscriber, SubscriberTopic, Topic
+from newsletter.models.subscriber import SUBSCRIBER_STATUSES
 from newsletter.subscribers.consent import record_consent
 from newsletter.subscribers.service import SignupResult, apply_preferences, find_subscriber_by_email
 from newsletter.subscribers.validation import PreferencesForm, normalize_email, validate_preferences
@@ -140,6 +141,9 @@ def import_subscribers_csv(session: Session, path: Path, consent_source: str) ->
 
 
 def list_subscribers(session: Session, status: str | None = None) -> list[SubscriberLine]:
+    """Every subscriber, or those of one status (an unknown status is an error, not an empty list)."""
+    if status is not None and status not in SUBSCRIBER_STATUSES:
+        raise InvalidInput(f"Unknown status: {status[:32]}; one of {', '.join(SUBSCRIBER_STATUSES)}.")
     topics = (
         select(func.array_agg(Topic.name))
         .select_from(SubscriberTopic)

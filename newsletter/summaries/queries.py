@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Exists, ScalarSelect, Select, SQLColumnExpression, func, or_, select
+from sqlalchemy import ColumnElement, Exists, ScalarSelect, Select, SQLColumnExpression, func, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from newsletter.models import Paper, PaperTopic, Summary, Topic
@@ -65,9 +65,14 @@ def has_topic(topic: str) -> Exists:
     return (
         select(PaperTopic.paper_id)
         .join(Topic, Topic.id == PaperTopic.topic_id)
-        .where(PaperTopic.paper_id == Paper.id, or_(Topic.slug == topic, Topic.name == topic))
+        .where(PaperTopic.paper_id == Paper.id, is_topic(topic))
         .exists()
     )
+
+
+def is_topic(topic: str) -> ColumnElement[bool]:
+    """The topic row named `topic` by its name or its slug."""
+    return or_(Topic.slug == topic, Topic.name == topic)
 
 
 def first_summarized_at() -> ScalarSelect[Any]:
