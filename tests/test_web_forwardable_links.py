@@ -21,7 +21,7 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.links import urls as links
 from newsletter.mail.transactional import deliver_transactional
-from newsletter.models import Delivery, EditionItem
+from newsletter.models import Delivery, EditionItem, Subscriber
 from newsletter.web.ratelimit import DATA_LINKS_PER_SUBSCRIBER
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import EDITION_DAY, make_content, make_edition
@@ -86,6 +86,19 @@ def test_the_edition_page_does_not_name_the_papers_the_reader_liked(
     assert "Like 2 papers you liked" in page.text and "Like a paper you liked" in page.text
     assert "private liked paper" not in page.text
     assert "NLP · keyword “retrieval”" in page.text  # other reasons as they are
+
+
+def test_an_edition_link_of_a_deleted_subscription_says_so_without_ids(
+    client: TestClient,
+    settings: Settings,
+    people: dict[str, int],
+    committed_session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(committed_session_factory) as session:
+        session.delete(session.get_one(Subscriber, people["alice"]))
+    page = client.get(path(links.edition_url(settings, people["edition"])))
+    assert page.status_code == 404 and "This edition is no longer kept" in page.text
+    assert f"edition {people['edition']}" not in page.text
 
 
 def test_the_unsubscribe_page_and_its_result_mint_no_account_link(

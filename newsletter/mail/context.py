@@ -195,7 +195,8 @@ def _edition(session: Session, edition_id: int) -> tuple[Edition, EditionGroupKe
         .where(Edition.id == edition_id)
     ).one_or_none()
     if row is None:
-        raise NotFound(f"edition {edition_id} does not exist")
+        # Its subscription was deleted, and its editions with it; the id means nothing to a reader.
+        raise NotFound("This edition is no longer kept: the subscription it was sent to was deleted.")
     edition, language = row
     return edition, EditionGroupKey(edition.edition_date, edition.kind, edition.content_id, language)
 
