@@ -99,7 +99,9 @@ def get_subscriber(session: Session, subscriber_id: int, *, for_update: bool = F
     query = select(Subscriber).where(Subscriber.id == subscriber_id)
     subscriber = session.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
     if subscriber is None:
-        raise NotFound("This subscription does not exist any more: it was deleted, and nothing is sent to it.")
+        raise NotFound(
+            "This subscription does not exist any more: it was deleted, and nothing is sent to it."
+        )
     return subscriber
 
 
