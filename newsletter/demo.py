@@ -33,7 +33,7 @@ from newsletter import migrations
 from newsletter.config import Settings
 from newsletter.db import make_engine, make_session_factory, session_scope
 from newsletter.digests.schedule import due_subscribers
-from newsletter.health import last_worker_heartbeat
+from newsletter.health import HEARTBEAT_INTERVAL_S, last_worker_heartbeat
 from newsletter.models import Delivery, FetchRun, Paper, Subscriber
 from newsletter.pipeline import Progress, StageResult, timed_stage
 from newsletter.redis_client import make_redis
@@ -254,8 +254,28 @@ def run_demo(
             report.outbox = settings.resolved_outbox_dir
             report.emails_in_outbox = len(list(report.outbox.glob("*.eml"))) if report.outbox.exists() else 0
             if while_running is not None:
-                while_running(report, settings)
+                with heartbeats(settings):
+                    while_running(report, settings)
     return report
+
+
+@contextmanager
+def heartbeats(settings: Settings, every_s: float = HEARTBEAT_INTERVAL_S) -> Iterator[None]:
+    """The demo's worker runs no beat (the demo keeps its own clock), so while the site is served the
+    heartbeat the beat would ask for is asked for from here: /healthz and /admin see the worker alive."""
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.wait(every_s):
+            enqueue(settings, "workers.tasks.health.heartbeat")
+
+    thread = threading.Thread(target=ask, name="demo-heartbeats", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def migrate(database_url: str) -> int:

@@ -14,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 HEARTBEAT_TTL_S = 300
+# How often the beat (or the served demo, which runs no beat) asks a worker for a heartbeat.
+HEARTBEAT_INTERVAL_S = 60.0
 # Each worker's main process says every CONSUMER_BEAT_S which queues it consumes (it needs no beat for
 # that); a worker counts as consuming while its last word is younger than CONSUMER_TTL_S, so one killed
 # without a goodbye stops counting within CONSUMER_TTL_S.

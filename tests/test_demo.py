@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 import signal
 import subprocess
 import sys
@@ -15,7 +16,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings
-from newsletter.demo import DEMO_READERS
+from newsletter.demo import DEMO_READERS, heartbeats
+from newsletter.redis_client import make_redis
+from newsletter.taskqueue import QUEUE
+from tests.fault_fixtures import wait_until
 from tests.mail_factories import free_port
 
 pytestmark = pytest.mark.slow
@@ -83,3 +87,19 @@ def test_demo_sends_each_reader_one_valid_email_and_a_second_run_sends_nothing_t
         output, _ = second.communicate(timeout=30)
     assert "Traceback" not in output, output
     assert sorted(outbox.glob("*.eml")) == emails, "the second run sent something"
+
+
+def test_while_the_site_is_served_the_demo_asks_its_worker_for_heartbeats(settings: Settings) -> None:
+    # The demo's worker runs no beat; without these asks /healthz says the worker is gone after 5 minutes.
+    broker = make_redis(settings)
+    queue = f"{settings.redis_prefix}{QUEUE}"  # the broker pushes new messages at the head
+    before = broker.llen(queue)
+    added = 0
+    try:
+        with heartbeats(settings, every_s=0.05):
+            wait_until(lambda: broker.llen(queue) >= before + 2, "two heartbeat requests", timeout_s=10)
+        added = broker.llen(queue) - before
+        asked = [json.loads(message)["headers"]["task"] for message in broker.lrange(queue, 0, added - 1)]
+        assert set(asked) == {"workers.tasks.health.heartbeat"}, asked
+    finally:
+        broker.ltrim(queue, added, -1)

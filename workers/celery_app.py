@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.config import Settings, get_settings
 from newsletter.db import make_engine, make_session_factory
+from newsletter.health import HEARTBEAT_INTERVAL_S
 from newsletter.services import service_urls
 from newsletter.summaries.languages import is_llm_configured
 from newsletter.taskqueue import celery_config
@@ -24,7 +25,6 @@ TASK_MODULES = [
     "workers.tasks.mail",
     "workers.tasks.feedback",
 ]
-HEARTBEAT_INTERVAL_S = 60.0
 WEBHOOK_TICK_S = 60.0
 
 
