@@ -173,6 +173,14 @@ def start_embedded_postgres(data_dir: Path) -> str:
         raise ServiceError(f"data dir path too long for a unix socket: {pgdata}; use a shorter data dir")
     if pgdata.exists():
         _clear_stale_postmaster(pgdata)
+    else:
+        # The data dir is relative to where a command runs: from another folder (cron runs in $HOME) a
+        # command would otherwise find an empty database and say only that it has no schema.
+        logger.warning(
+            "No database is configured and %s holds none: starting a new, empty embedded PostgreSQL there."
+            " Run commands from the project's folder, or set NEWSLETTER_DATA_DIR or NEWSLETTER_DATABASE_URL.",
+            pgdata.resolve(),
+        )
     pgdata.mkdir(parents=True, exist_ok=True)
     try:
         # A new handle checks the server afresh (get_server would hand back a handle cached for the data

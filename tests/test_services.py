@@ -178,6 +178,10 @@ def test_db_upgrade_on_a_new_data_dir_creates_every_table_and_status_reports_bot
     try:
         upgrade = newsletter("db", "upgrade")
         assert upgrade.returncode == 0, upgrade.stderr
+        # A new embedded database is said to be new, with where it is (a command run from the wrong
+        # folder would otherwise meet an empty database without a word).
+        assert "starting a new, empty embedded PostgreSQL" in upgrade.stderr
+        assert str((data_dir / "pg").resolve()) in upgrade.stderr
         engine = create_engine(services.embedded_postgres_url(data_dir))
         try:
             tables = set(inspect(engine).get_table_names())
