@@ -167,6 +167,11 @@ def test_a_data_link_is_emailed_on_request_and_downloads_and_deletes(
     assert "24 hours" in text
     export = post_form(client, path(data_link) + "/export")
     assert export.status_code == 200 and export.json()["email"] == "alice@example.org"
+    # Without the tick: the same page again, saying what is missing, and nothing deleted.
+    unticked = post_form(client, path(data_link) + "/delete")
+    assert unticked.status_code == 422 and "Tick the box to confirm" in unticked.text
+    assert 'action="' + path(data_link) + '/delete"' in unticked.text
+    assert subscriber_row(committed_session_factory, "alice@example.org") is not None
     deleted = post_form(client, path(data_link) + "/delete", {"confirm_delete": "yes"})
     assert deleted.status_code == 200 and "deleted" in deleted.text
     assert subscriber_row(committed_session_factory, "alice@example.org") is None

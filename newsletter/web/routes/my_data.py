@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
+from newsletter.config import Settings
 from newsletter.db import session_scope
-from newsletter.errors import InvalidInput
 from newsletter.links.tokens import read_token
 from newsletter.subscribers.service import delete_subscriber, export_data, subscriber_view
 from newsletter.web.deps import ClientIpDep, SessionDep, SessionFactoryDep, SettingsDep, UserAgentDep
@@ -22,6 +23,12 @@ router = APIRouter()
 
 @router.api_route("/my-data/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def my_data_page(request: Request, token: str, settings: SettingsDep, session: SessionDep) -> HTMLResponse:
+    return _data_page(request, token, settings, session)
+
+
+def _data_page(
+    request: Request, token: str, settings: Settings, session: Session, errors: dict[str, str] | None = None
+) -> HTMLResponse:
     subscriber_id = read_token(settings, "data", token).subject_id
     return render(
         request,
@@ -30,7 +37,9 @@ def my_data_page(request: Request, token: str, settings: SettingsDep, session: S
             "subscriber": subscriber_view(session, subscriber_id),
             "base": f"/my-data/{token}",
             "hours": round(settings.data_link_hours),
+            "errors": errors or {},
         },
+        status_code=422 if errors else 200,
     )
 
 
@@ -64,7 +73,15 @@ def delete_submit(
 ) -> HTMLResponse:
     subscriber_id = read_token(settings, "data", token).subject_id
     if not is_confirmed:
-        raise InvalidInput("Tick the box to confirm that everything should be deleted.")
+        # The same page again, saying what is missing: nothing is deleted without the tick.
+        with session_scope(factory) as session:
+            return _data_page(
+                request,
+                token,
+                settings,
+                session,
+                {"confirm_delete": "Tick the box to confirm that everything should be deleted."},
+            )
     with session_scope(factory) as session:
         delete_subscriber(session, subscriber_id, "web", ip, agent)
     return render(request, "deleted.html")
