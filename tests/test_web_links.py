@@ -160,8 +160,12 @@ def test_preferences_with_unknown_topic_are_refused(client, settings, committed_
 
 def test_pause_and_resume(client, settings, committed_session_factory, alice_id):
     url = path(links.preferences_url(settings, alice_id))
-    assert post_form(client, url + "/pause").status_code == 200
+    paused = post_form(client, url + "/pause")
+    assert paused.status_code == 200
     assert subscriber_row(committed_session_factory, "alice@example.org").status == "paused"
+    # The preview says nothing is sent while paused, rather than when the next email would go.
+    page = client.get(url).text
+    assert "Your emails are paused: nothing is sent until you resume" in page and "Next email:" not in page
     assert post_form(client, url + "/resume").status_code == 200
     assert subscriber_row(committed_session_factory, "alice@example.org").status == "active"
     assert consent_actions(committed_session_factory, "alice@example.org") == ["pause", "resume"]
