@@ -187,8 +187,8 @@ def stats_command(
     counts.add_row("summarized", str(stats.summarized))
     for status, count in sorted(stats.subscribers_by_status.items()):
         counts.add_row(f"subscribers {status}", str(count))
-    for kind, count in sorted(stats.editions_by_kind.items()):
-        counts.add_row(f"editions {kind}", str(count))
+    for label, count in stats.edition_lines:
+        counts.add_row(label, str(count))
     counts.add_row("distinct edition contents", str(stats.distinct_contents))
     for state, count in sorted(stats.deliveries_by_state.items()):
         counts.add_row(f"deliveries {state}", str(count))

@@ -53,6 +53,14 @@ class LlmPrices:
         ) / 1_000_000
 
 
+# What each edition kind (models.edition.EDITION_KINDS) is called in `newsletter stats` and on /admin.
+EDITION_KIND_LABELS = {
+    "papers": "editions with papers",
+    "nothing_new": "editions saying nothing is new",
+    "skipped": "editions skipped",
+}
+
+
 @dataclass
 class Stats:
     papers: int = 0
@@ -69,6 +77,14 @@ class Stats:
     llm_usage: list[LlmUsageLine] = field(default_factory=list)
     # "More like this" (up) and "Less like this" (down) votes per UTC day, newest first.
     votes: list[VoteDay] = field(default_factory=list)
+
+    @property
+    def edition_lines(self) -> list[tuple[str, int]]:
+        """Editions by kind, as an operator reads them: ("editions with papers", 1234), …"""
+        return [
+            (EDITION_KIND_LABELS.get(kind, f"editions {kind}"), count)
+            for kind, count in sorted(self.editions_by_kind.items())
+        ]
 
     @property
     def sent(self) -> int:

@@ -34,6 +34,7 @@ def test_stats_count_what_the_pipeline_did(session: Session, settings: Settings)
     assert (stats.papers, stats.summarized) == (2, 1)
     assert stats.subscribers_by_status == {"active": 1, "unsubscribed": 1}
     assert stats.editions_by_kind == {"papers": 1}
+    assert stats.edition_lines == [("editions with papers", 1)]
     assert stats.deliveries_by_state == {"sent": 2, "failed": 1}
     assert stats.bounce_rate == 0.5 and stats.complaint_rate == 0.0
     assert [(run.source, run.status) for run in stats.last_fetch_runs] == [("arxiv", "suspect")]
