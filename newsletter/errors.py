@@ -1,5 +1,7 @@
 """The product's error types; web, workers and the CLI map these to answers."""
 
+from __future__ import annotations
+
 
 class NewsletterError(Exception):
     """Base of every error the product raises on purpose."""
@@ -11,11 +13,20 @@ class NotFound(NewsletterError):
 
 class InvalidInput(NewsletterError):
     """Input from outside failed validation; the message says what and why, `field` which form field
-    (so a form can show the message beside it)."""
+    (so a form can show the message beside it), `fields` every field's message when a whole form was
+    checked at once."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.fields: dict[str, str] = {field: message} if field else {}
+
+    @classmethod
+    def of_fields(cls, problems: dict[str, str]) -> InvalidInput:
+        """One error for a form with several wrong fields: each keeps its message, all are said."""
+        error = cls(" ".join(problems.values()), next(iter(problems)))
+        error.fields = dict(problems)
+        return error
 
 
 class InvalidToken(NewsletterError):

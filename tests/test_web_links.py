@@ -158,6 +158,21 @@ def test_preferences_with_unknown_topic_are_refused(client, settings, committed_
     assert response.status_code == 422 and "Unknown topic" in response.text
 
 
+def test_every_wrong_preference_is_said_at_once_and_nothing_is_saved(
+    client, settings, committed_session_factory, alice_id
+):
+    url = path(links.preferences_url(settings, alice_id))
+    keywords = ", ".join(f"word{index}" for index in range(25))
+    response = post_form(
+        client, url, {"keywords": keywords, "send_time": "7 o'clock", "timezone": "Mars/Olympus"}
+    )
+    assert response.status_code == 422
+    for message in ("At most 20 keywords.", "Send time must look like 07:30.", "choose a time zone"):
+        assert message in response.text, message
+    assert 'id="keywords-error"' in response.text and 'id="timezone-error"' in response.text
+    assert subscriber_row(committed_session_factory, "alice@example.org").timezone != "Mars/Olympus"
+
+
 def test_pause_and_resume(client, settings, committed_session_factory, alice_id):
     url = path(links.preferences_url(settings, alice_id))
     paused = post_form(client, url + "/pause")

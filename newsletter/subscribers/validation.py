@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session
 from newsletter.errors import InvalidInput
 from newsletter.models import Topic
 from newsletter.models.subscriber import FREQUENCIES
+
+T = TypeVar("T")
 
 MAX_EMAIL_CHARS = 254
 MAX_LOCAL_PART_OCTETS = 64
@@ -193,19 +196,40 @@ def parse_summary_language(value: str, offered: Mapping[str, str]) -> str | None
 def validate_preferences(
     session: Session, form: PreferencesForm, offered_languages: Mapping[str, str] | None = None
 ) -> Preferences:
-    summary_language = parse_summary_language(form.summary_language, offered_languages or {})
-    topics = resolve_topics(session, form.topics)
-    keywords = parse_keywords(form.keywords)
-    if not topics and not keywords:
-        raise InvalidInput("Choose at least one topic or keyword.", "topics")
+    """Every field checked, and every wrong one said at once (`InvalidInput.fields`), so a reader with
+    several mistakes fixes them in one go."""
+    problems: dict[str, str] = {}
+
+    def checked(field: str, parse: Callable[[], T]) -> T | None:
+        try:
+            return parse()
+        except InvalidInput as error:
+            problems.setdefault(error.field or field, str(error))
+            return None
+
+    summary_language = checked(
+        "summary_language", lambda: parse_summary_language(form.summary_language, offered_languages or {})
+    )
+    topics = checked("topics", lambda: resolve_topics(session, form.topics))
+    keywords = checked("keywords", lambda: parse_keywords(form.keywords))
+    if topics == [] and keywords == []:
+        problems["topics"] = "Choose at least one topic or keyword."
+    frequency = checked("frequency", lambda: parse_frequency(form.frequency))
+    weekly_day = checked("weekly_day", lambda: parse_weekly_day(form.weekly_day))
+    send_time = checked("send_time", lambda: parse_send_time(form.send_time))
+    timezone = checked("timezone", lambda: parse_timezone(form.timezone))
+    if problems:
+        raise InvalidInput.of_fields(problems)
+    assert topics is not None and keywords is not None and frequency is not None
+    assert weekly_day is not None and send_time is not None and timezone is not None
     return Preferences(
         topic_ids=[topic.id for topic in topics],
         topic_names=[topic.name for topic in topics],
         keywords=keywords,
-        frequency=parse_frequency(form.frequency),
-        weekly_day=parse_weekly_day(form.weekly_day),
-        send_time=parse_send_time(form.send_time),
-        timezone=parse_timezone(form.timezone),
+        frequency=frequency,
+        weekly_day=weekly_day,
+        send_time=send_time,
+        timezone=timezone,
         summary_language=summary_language,
     )
 

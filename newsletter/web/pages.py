@@ -144,8 +144,8 @@ def common_timezones(current: str) -> list[str]:
 
 
 def field_errors(error: InvalidInput) -> dict[str, str]:
-    """The message to show beside the form field it concerns (none when it concerns no one field)."""
-    return {error.field: str(error)} if error.field else {}
+    """The message to show beside each form field it concerns (none when it concerns no one field)."""
+    return dict(error.fields)
 
 
 def is_private_path(path: str) -> bool:
