@@ -200,6 +200,9 @@ def test_operator_add_confirmed_is_active_and_unconfirmed_gets_a_confirmation(se
         )
     assert [line.status for line in list_subscribers(session)] == ["active", "pending"]
     assert [line.status for line in list_subscribers(session, "pending")] == ["pending"]
+    make_subscriber(session, "weekly@example.org", frequency="weekly", weekly_day=1)
+    [weekly] = [line for line in list_subscribers(session) if line.email == "weekly@example.org"]
+    assert weekly.schedule == "weekly (Tuesday)" and weekly.to_json()["weekly_day"] == "Tuesday"
     with pytest.raises(InvalidInput, match="Unknown status: bogus"):
         list_subscribers(session, "bogus")
 

@@ -95,7 +95,7 @@ def list_command(
         typer.echo(json.dumps([line.to_json() for line in lines], indent=2))
         return
     table = Table()
-    for column in ("id", "email", "status", "frequency", "send", "zone", "topics", "keywords"):
+    for column in ("id", "email", "status", "schedule", "send", "zone", "topics", "keywords"):
         # Folded, never cut with an ellipsis: an operator copies addresses from here.
         table.add_column(column, overflow="fold")
     for line in lines:
@@ -103,7 +103,7 @@ def list_command(
             str(line.id),
             line.email,
             line.status,
-            line.frequency,
+            line.schedule,
             line.send_time.strftime("%H:%M"),
             line.timezone,
             ", ".join(line.topics),

@@ -17,7 +17,7 @@ from newsletter.models import KeywordAlert, Subscriber, SubscriberTopic, Topic
 from newsletter.models.subscriber import SUBSCRIBER_STATUSES
 from newsletter.subscribers.consent import record_consent
 from newsletter.subscribers.service import SignupResult, apply_preferences, find_subscriber_by_email
-from newsletter.subscribers.validation import PreferencesForm, normalize_email, validate_preferences
+from newsletter.subscribers.validation import WEEKDAYS, PreferencesForm, normalize_email, validate_preferences
 
 logger = logging.getLogger(__name__)
 MAX_IMPORT_ROWS = 100_000
@@ -29,11 +29,17 @@ class SubscriberLine:
     email: str
     status: str
     frequency: str
+    weekly_day: int  # 0 = Monday; what a weekly subscriber's day is
     timezone: str
     send_time: time
     topics: list[str]
     keyword_count: int
     created_at: datetime
+
+    @property
+    def schedule(self) -> str:
+        """How often they get an email: "daily", or "weekly (Tuesday)"."""
+        return f"weekly ({WEEKDAYS[self.weekly_day]})" if self.frequency == "weekly" else self.frequency
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -41,6 +47,7 @@ class SubscriberLine:
             "email": self.email,
             "status": self.status,
             "frequency": self.frequency,
+            "weekly_day": WEEKDAYS[self.weekly_day] if self.frequency == "weekly" else None,
             "timezone": self.timezone,
             "send_time": self.send_time.strftime("%H:%M"),
             "topics": self.topics,
@@ -163,6 +170,7 @@ def list_subscribers(session: Session, status: str | None = None) -> list[Subscr
         Subscriber.email,
         Subscriber.status,
         Subscriber.frequency,
+        Subscriber.weekly_day,
         Subscriber.timezone,
         Subscriber.send_time,
         topics,
@@ -172,6 +180,6 @@ def list_subscribers(session: Session, status: str | None = None) -> list[Subscr
     if status is not None:
         query = query.where(Subscriber.status == status)
     return [
-        SubscriberLine(sid, email, st, freq, zone, send, sorted(names or []), int(count), created)
-        for sid, email, st, freq, zone, send, names, count, created in session.execute(query)
+        SubscriberLine(sid, email, st, freq, day, zone, send, sorted(names or []), int(count), created)
+        for sid, email, st, freq, day, zone, send, names, count, created in session.execute(query)
     ]
