@@ -200,11 +200,11 @@ def validate_preferences(
     several mistakes fixes them in one go."""
     problems: dict[str, str] = {}
 
-    def checked(field: str, parse: Callable[[], T]) -> T | None:
+    def checked(name: str, parse: Callable[[], T]) -> T | None:
         try:
             return parse()
         except InvalidInput as error:
-            problems.setdefault(error.field or field, str(error))
+            problems.setdefault(error.field or name, str(error))
             return None
 
     summary_language = checked(
