@@ -207,7 +207,11 @@ def has_stripped_commands(text: str) -> bool:
             or has_glued_operator(text, "times")
             or has_glued_operator(text, "cdot")
         )
-    return has_glued_operator(text, "times") or has_glued_operator(text, "cdot") or has_glued_name(text)
+    return (
+        has_glued_operator(text, "times")
+        or has_glued_operator(text, "cdot")
+        or has_never_english_name(text, GLUED_NAMES)
+    )
 
 
 def names_in_math_context(text: str) -> Iterator[re.Match[str]]:
@@ -239,15 +243,9 @@ def _is_ascii_letter(character: str) -> bool:
     return "a" <= character <= "z" or "A" <= character <= "Z"
 
 
-def has_never_english_name(text: str) -> bool:
-    for word in NEVER_ENGLISH_WORDS:
-        if word in text:
-            return next(never_english_names(text), None) is not None
-    return False
-
-
-def has_glued_name(text: str) -> bool:
-    for word in GLUED_NAMES:
+def has_never_english_name(text: str, words: tuple[str, ...] = NEVER_ENGLISH_WORDS) -> bool:
+    """A name never English, not after a backslash; substring tests for `words` rule most texts out."""
+    for word in words:
         if word in text:
             return next(never_english_names(text), None) is not None
     return False

@@ -232,13 +232,13 @@ def _shortened(text: str) -> str | None:
     if len(text) <= TARGET_CHARS:
         return text
     # The main clause alone, if it is a statement of its own: the longest one that fits.
-    heads = [
-        text[: match.start()].rstrip(" ,;:")
-        for match in CLAUSE_BREAK.finditer(text)
-        if len(text[: match.start()].split()) >= MIN_WORDS + 2
-        and not _is_inside_aside(text[: match.start()])
-        and text[: match.start()].rstrip(" ,;:").rsplit(" ", 1)[-1].lower() not in UNFINISHED_END
-    ]
+    heads = []
+    for match in CLAUSE_BREAK.finditer(text):
+        before = text[: match.start()]
+        head = before.rstrip(" ,;:")
+        is_statement = len(before.split()) >= MIN_WORDS + 2 and not _is_inside_aside(before)
+        if is_statement and head.rsplit(" ", 1)[-1].lower() not in UNFINISHED_END:
+            heads.append(head)
     fitting = [head for head in heads if len(head) <= TARGET_CHARS]
     if fitting:
         return max(fitting, key=len) + "."

@@ -57,6 +57,7 @@ def vote_page(
     subscriber_id = read_token(settings, "feedback", token).subject_id
     arxiv_id = arxiv_id.replace("\x00", "")
     if vote == UNDO:
+        # Any vote value would do: only the checks (reader, paper) and the vote standing are read.
         standing = vote_proposal(session, subscriber_id, arxiv_id, "up")
         state = "recorded" if standing.current_vote else "undone"
         return _after(token, standing.current_vote or "up", standing.arxiv_id, state)
