@@ -234,13 +234,14 @@ def test_a_hostile_title_in_a_well_formed_feed_is_stored_literally(
     )
     assert summary.status == "ok"
     [(title, title_raw)] = session.execute(select(Paper.title, Paper.title_raw)).all()
-    # The source's text is kept as sent (whitespace folded); readers are shown it as plain text, LaTeX
-    # markup (braces) removed; escaping is the renderers' job.
-    assert title_raw == hostile.strip()
+    # The source's text is kept as sent (whitespace folded), but for the characters no reader may be
+    # shown (the right-to-left override, the zero-width space); readers are shown it as plain text,
+    # LaTeX markup (braces) removed; escaping is the renderers' job.
+    assert title_raw == "<script>alert(1)</script> {{ 7*7 }} {% raw %} </table> </mj-column> evil"
     assert (
         title
-        == latex_to_text(hostile)
-        == "<script>alert(1)</script> 7*7 % raw % </table> </mj-column> \u202eevil \u200b"
+        == latex_to_text(title_raw)
+        == "<script>alert(1)</script> 7*7 % raw % </table> </mj-column> evil"
     )
 
 
@@ -319,6 +320,47 @@ def test_a_megabyte_abstract_rejects_its_entry_with_the_reason_and_keeps_the_res
     assert session.scalars(select(Paper.arxiv_id)).all() == ["2611.00042"]
     [rejection] = summary.rejections
     assert "over the 200000 cap" in rejection.reason
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"authors": [f"Author {number}" for number in range(10_001)]}, "10001 authors, over the 10000 cap"),
+        ({"authors": ["A" * 301]}, "an author name is over 300 characters"),
+        ({"comment": "c" * 2_001}, "comment is 2001 characters, over the 2000 cap"),
+        ({"journal_ref": "j" * 5_000}, "journal reference is 5000 characters"),
+    ],
+)
+def test_an_overlong_arxiv_field_rejects_its_entry_with_the_reason_and_keeps_the_rest(
+    overrides: dict[str, Any], reason: str
+) -> None:
+    page = parse_arxiv_feed(atom_feed(record("2611.00043", **overrides), record("2611.00044", "A neighbour")))
+    assert [entry.arxiv_id for entry in page.entries] == ["2611.00044"]
+    [rejection] = page.rejections
+    assert reason in rejection.reason
+
+
+@pytest.mark.parametrize(
+    ("paper_fields", "reason"),
+    [
+        ({"authors": [{"name": "N" * 1_000}] * 20}, "an author name is over 300 characters"),
+        ({"ai_keywords": [f"k{number}" for number in range(101)]}, "over 100 keywords"),
+        ({"ai_keywords": ["k" * 101]}, "over 100 keywords, or one over 100 characters"),
+        ({"ai_summary": "s " * 2_500_000}, "ai_summary is 4999999 characters, over the 2000 cap"),
+    ],
+)
+def test_an_overlong_hugging_face_field_rejects_its_item_with_the_reason_and_keeps_the_rest(
+    paper_fields: dict[str, Any], reason: str
+) -> None:
+    items = [
+        render_hf_item(record(arxiv_id), featured_on=DAY, upvotes=1, num_comments=0)
+        for arxiv_id in ("2611.00045", "2611.00046")
+    ]
+    items[0]["paper"].update(paper_fields)
+    page = parse_hf_daily_papers(json.dumps(items).encode())
+    assert [item.arxiv_id for item in page.items] == ["2611.00046"]
+    [rejection] = page.rejections
+    assert reason in rejection.reason
 
 
 # ---------------------------------------------------------------- oversized answers

@@ -29,6 +29,7 @@ from newsletter.mail.context import EditionGroupKey, content_context
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.render import render_email
 from newsletter.models import EditionItem, Summary
+from newsletter.plaintext.characters import without_hidden
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import (
     EDITION_DAY,
@@ -50,8 +51,10 @@ SPELLINGS = [
     "[Unsubscribe]", "[unsubscribe_url]", "-preferences_url-", ":preferences_url",
 ]  # fmt: skip
 HOSTILE_TEXT = "Steal " + " ".join(SPELLINGS)
+# A URL holding invisible characters is never linked (`sources.urls`), so the spellings split by them are
+# tried in the text only: the URL must reach the email for the test to mean anything.
 HOSTILE_URL = "https://evil.example/steal?" + "&".join(
-    f"v{n}={s.replace(' ', '')}" for n, s in enumerate(SPELLINGS)
+    f"v{n}={s.replace(' ', '')}" for n, s in enumerate(SPELLINGS) if without_hidden(s) == s
 )
 READERS = ["alice@example.org", "bob@example.org"]
 CONTROL_READER = "carol@example.org"

@@ -266,15 +266,19 @@ def test_the_email_html_shows_hostile_text_escaped_and_unevaluated(world: Hostil
     # `{{ 7*7 }}` is never replaced by its value anywhere it was written.
     assert not re.search(r"language models 49\b", text) and "gains on" in text
     assert RTL_OVERRIDE not in html and "\x00" not in html
+    assert not any(character in html for character in ZERO_WIDTH)
 
 
-def test_the_text_part_is_literal_with_controls_and_bidi_overrides_removed(world: HostileWorld) -> None:
+def test_the_text_part_is_literal_with_controls_bidi_overrides_and_invisible_characters_removed(
+    world: HostileWorld,
+) -> None:
     text = text_part(world.message)
     assert INJECTION_SHOWN in text  # plain text is never HTML-escaped
     assert "&lt;" not in text and "&amp;amp;" not in text
     assert RTL_OVERRIDE not in text and "\x00" not in text
-    assert "Invoice fdp.exe zero" in text
-    assert "\u200b" in text  # a zero-width space is harmless text, kept
+    # Zero-width characters hide inside words ("zero-width" no longer matches a keyword): removed.
+    assert "Invoice fdp.exe zerowidth language model" in text
+    assert not any(character in text for character in ZERO_WIDTH)
     assert "Null byte language model" in text
 
 

@@ -97,3 +97,21 @@ def test_papers_list_filters_by_day_and_topic(command_env, committed_session_fac
     unknown = runner.invoke(app, ["papers", "list", "--topic", "nosuchtopic"])
     assert unknown.exit_code == 1 and "Unknown topic: nosuchtopic" in unknown.output
     assert runner.invoke(app, ["papers", "list", "--limit", "-3"]).exit_code == 2
+
+
+def test_papers_list_prints_a_title_holding_markup_and_escapes_as_plain_text(
+    command_env, committed_session_factory
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.factories import make_paper
+
+    # A row stored before the parsers removed control characters; Rich would read the brackets as markup
+    # (a link to another site; an unopened closing tag used to end the command with MarkupError).
+    with committed_session_factory.begin() as session:
+        make_paper(
+            session, title="[b]Hi[/b] [/i] \x1b[2Jx", published_at=datetime(2026, 11, 20, 9, tzinfo=UTC)
+        )
+    result = CliRunner().invoke(app, ["papers", "list", "--date", "2026-11-20"])
+    assert result.exit_code == 0, result.output
+    assert "[b]Hi[/b] [/i] [2Jx" in result.output and "\x1b" not in result.output

@@ -14,7 +14,7 @@ import pytest
 from newsletter.plaintext.latex import latex_to_text
 from newsletter.sources.arxiv import ArxivClient
 from newsletter.sources.hf import HfClient
-from newsletter.sources.parse import normalise_whitespace, parse_arxiv_feed
+from newsletter.sources.parse import normalise_text, parse_arxiv_feed
 from newsletter.sources.ratelimit import SharedRateLimiter
 from newsletter.sources.replay import ReplayServer, start_replay_server
 from newsletter.sources.samplefeed import (
@@ -169,7 +169,7 @@ def test_the_sample_feeds_tldrs_are_one_line_summaries_not_the_abstracts_first_s
     shipped = {
         item["paper"]["title"]: item["paper"]["ai_summary"] for items in daily.values() for item in items
     }
-    by_shown_title = {normalise_whitespace(title): tldr for title, tldr in tldrs.items()}
+    by_shown_title = {normalise_text(title): tldr for title, tldr in tldrs.items()}
 
     assert set(tldrs) == featured
     assert len(shipped) == len(featured)

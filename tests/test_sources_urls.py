@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from newsletter.mail.context import safe_web_url
 from newsletter.sources.parse import PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
 from newsletter.sources.urls import MAX_URL_CHARS, url_problem
 from newsletter.sources.wireformat import render_atom_entry, render_atom_feed, render_hf_item
@@ -106,7 +107,16 @@ def test_a_hugging_face_item_keeps_good_links() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["javascript:alert(1)", "https://user:pw@arxiv.org/abs/x", "http://localhost/"]
+    "url",
+    [
+        "javascript:alert(1)",
+        "https://user:pw@arxiv.org/abs/x",
+        "http://localhost/",
+        # Well-formed, but not arXiv: a paper's own links may not lead to a look-alike of it.
+        "https://arxiv-login.example/abs/2611.00002",
+        "https://arxiv.org.evil.example/pdf/2611.00002",
+        "https://arx\u0456v.org/pdf/2611.00002",  # a Cyrillic і
+    ],
 )
 def test_an_arxiv_entry_with_bad_links_keeps_the_canonical_abstract_link_and_no_pdf(url: str) -> None:
     record = paper_record(arxiv_id="2611.00002", version=2, title="A paper", abs_url=url, pdf_url=url)
@@ -121,3 +131,46 @@ def test_an_arxiv_entry_with_bad_links_keeps_the_canonical_abstract_link_and_no_
     [entry] = parse_arxiv_feed(feed).entries
     assert entry.abs_url == "https://arxiv.org/abs/2611.00002v2"
     assert entry.pdf_url is None
+
+
+def test_an_arxiv_entry_keeps_its_own_links_on_arxiv() -> None:
+    record = paper_record(
+        arxiv_id="2611.00003",
+        version=1,
+        title="A paper",
+        abs_url="http://arxiv.org/abs/2611.00003v1",
+        pdf_url="https://export.arxiv.org/pdf/2611.00003v1",
+    )
+    feed = render_atom_feed(
+        [render_atom_entry(record)],
+        search_query="cat:cs.CL",
+        start=0,
+        max_results=10,
+        total_results=1,
+        generated_at=datetime(2026, 11, 19, 12, 0, tzinfo=UTC),
+    )
+    [entry] = parse_arxiv_feed(feed).entries
+    assert entry.abs_url == "https://arxiv.org/abs/2611.00003v1"
+    assert entry.pdf_url == "https://export.arxiv.org/pdf/2611.00003v1"
+
+
+def test_a_host_in_another_script_is_stored_as_what_it_is() -> None:
+    # `gіthub.com` with a Cyrillic і reads as GitHub in a link's text; its IDNA form does not.
+    [item] = parse_hf_daily_papers(hf_body("https://g\u0456thub.com/example/repo", GOOD[3])).items
+    assert item.github_repo == "https://xn--gthub-n2e.com/example/repo"
+    assert item.project_page == "https://xn--bcher-kva.example/seite"
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("https://github.com/example/repo", "https://github.com/example/repo"),
+        ("https://g\u0456thub.com/example/repo", "https://xn--gthub-n2e.com/example/repo"),
+        ("https://evil.example\\@github.com/", None),  # a row stored before the checks
+        ("https://user:pw@github.com/", None),
+        ("javascript:alert(1)", None),
+        ("https://git\u200bhub.com/", None),
+    ],
+)
+def test_an_email_or_page_links_only_what_the_parsers_would_store(stored: str, shown: str | None) -> None:
+    assert safe_web_url(stored) == shown

@@ -63,8 +63,9 @@ def test_the_trending_feed_carries_title_key_point_tags_and_links(client, commit
     assert [tag.term for tag in first.tags] == ["NLP", "Large Language Models"]
     assert first.link == "https://papers.example.org/papers/2611.00001"
     assert 'href="https://arxiv.org/abs/2611.00001"' in first.content[0].value
-    # Hostile text stays text: escaped, control characters removed, never markup.
-    assert second.title == HOSTILE_TITLE.replace("\x07", "").replace("\x1b", "")
+    # Hostile text stays text: escaped, control characters and the right-to-left override removed, never
+    # markup.
+    assert second.title == HOSTILE_TITLE.replace("\x07", "").replace("\x1b", "").replace("\u202e", "")
     assert b"<script>" not in response.content
 
 

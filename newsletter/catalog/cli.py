@@ -32,10 +32,10 @@ def list_command(
         with command_session(settings) as session:
             papers = list_papers(session, parse_day(on, "--date"), topic, limit)
     except NotFound as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(1) from error
     if as_json:
-        console.print_json(json.dumps([paper.to_json() for paper in papers]))
+        console.print_json(json.dumps([paper.to_json() for paper in papers]), ensure_ascii=True)
         return
     table = Table("arXiv", "v", "published", "upvotes", "topics", "title")
     for paper in papers:

@@ -66,7 +66,7 @@ def build(
     )
     if total.due and total.quiet_note:
         style = "yellow" if total.is_suspect_quiet else "dim"
-        console.print(f"[{style}]{total.quiet_note}[/{style}]")
+        console.print(total.quiet_note, style=style)
 
 
 @editions_app.command("show")
@@ -83,7 +83,7 @@ def show(
         with command_session(settings) as session:
             view = edition_view(session, subscriber_by_email(session, subscriber), edition_date)
     except NotFound as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(1) from error
     console.print(f"{view.email} · {view.edition_date} · {view.kind}")
     table = Table("#", "arXiv", "title", "why")

@@ -81,7 +81,7 @@ def words_command(
                     seen.add(key)
                     texts.append(text)
     except SourceError as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(1) from error
     vocabulary = build_vocabulary(name, texts)
     destination = output or vocabulary_path()

@@ -23,6 +23,7 @@ from newsletter.catalog.site import PaperCard, papers_by_ids, trending_papers
 from newsletter.config import Settings
 from newsletter.links import urls
 from newsletter.models import Edition, EditionItem, Topic
+from newsletter.plaintext.characters import without_hidden
 
 NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 ENTRIES_PER_FEED = 50
@@ -39,7 +40,8 @@ class AtomDocument:
 
 
 def _text(value: str | None) -> str:
-    return NOT_XML.sub("", value or "")
+    # Not XML, or not for a reader (bidi overrides, invisible characters: `plaintext.characters`).
+    return NOT_XML.sub("", without_hidden(value or ""))
 
 
 def _moment(card: PaperCard) -> datetime:

@@ -56,7 +56,7 @@ def preview_command(
                 session, settings, subscriber_by_email(session, subscriber), parse_day(on)
             )
     except NotFound as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(1) from error
     out.mkdir(parents=True, exist_ok=True)
     (out / "subject.txt").write_text(rendered.subject + "\n")

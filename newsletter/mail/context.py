@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import null, select
@@ -32,6 +33,7 @@ from newsletter.models import (
 )
 from newsletter.plaintext.presentation import tldr_and_points
 from newsletter.plaintext.shorten import shorten
+from newsletter.sources.urls import ascii_host, url_problem
 from newsletter.summaries.hashing import DEFAULT_LANGUAGE, llm_version_key
 from newsletter.summaries.languages import reading_language
 from newsletter.summaries.queries import current_key_points, key_points_in_language, paper_tags
@@ -67,14 +69,14 @@ def _shorten(value: str, limit: int) -> str:
     return shorten(value, limit)
 
 
+@lru_cache(maxsize=8192)  # the same papers' links, edition after edition
 def safe_web_url(value: str | None) -> str | None:
-    """Only http(s) links from outside data reach an email: never `javascript:` or `data:`."""
+    """Only the links the parsers would store reach an email (`sources.urls`): never `javascript:`, a
+    user name, a look-alike host in another script; a row stored before those checks is held to them too."""
     if not value:
         return None
     value = value.strip()
-    if value.startswith(("https://", "http://")) and not any(ch.isspace() for ch in value):
-        return value
-    return None
+    return ascii_host(value) if url_problem(value) is None else None
 
 
 def sender_context(settings: Settings) -> dict[str, str]:

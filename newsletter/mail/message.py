@@ -23,7 +23,8 @@ from typing import Any
 from newsletter.config import Settings
 from newsletter.errors import PermanentError
 from newsletter.links import urls as links
-from newsletter.mail.render import RenderedEmail, strip_control_characters
+from newsletter.mail.render import RenderedEmail
+from newsletter.plaintext.characters import without_hidden
 
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
 # RFC 5322 dot-atom on both sides of the @: every address signup stores; anything else is parsed fully.
@@ -70,8 +71,12 @@ MAIL_POLICY = MailPolicy()
 
 
 def clean_header_value(value: str) -> str:
-    """One line, no control characters: a header value can never start another header."""
-    return " ".join(strip_control_characters(value.replace("\r", " ").replace("\n", " ")).split())
+    """One line, no control or hidden characters, no RFC 2047 encoded word: a header value can never start
+    another header. Python's email library decodes an encoded word in a value it is given (a paper titled
+    `=?utf-8?q?=0ABcc:_x@evil.example?=` would become a line break and a Bcc header) and writes what it
+    decoded; a space after `=` leaves the text readable and makes it no encoded word."""
+    value = " ".join(without_hidden(value.replace("\r", " ").replace("\n", " ")).split())
+    return value.replace("=?", "= ?")
 
 
 def make_address(display_name: str, addr_spec: str) -> Address:

@@ -9,13 +9,12 @@ template is compiled once per process in two stages:
    conditionals around MJML components sit in `<mj-raw>`, which MJML copies verbatim.
 2. Per email: that HTML is a cached Jinja template with autoescape on, rendered with the context.
 
-Text parts are not HTML-escaped; every value has its control characters (NUL, bidi overrides, ...)
-removed instead, in HTML too.
+Text parts are not HTML-escaped; every value has its control, direction-changing and invisible characters
+(NUL, bidi overrides, zero-width spaces, ...; `plaintext.characters`) removed instead, in HTML too.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -26,14 +25,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 from mjml import mjml2html
 
+from newsletter.plaintext.characters import without_hidden
 from newsletter.plaintext.shorten import shorten
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
 EMAIL_NAMES = ("edition", "nothing_new", "confirmation", "welcome", "unsubscribed", "manage", "data_link")
-
-# C0 controls except tab and newline, DEL, C1 controls, and the bidi embeddings, overrides and
-# isolates that let untrusted text reorder what is displayed around it (U+202A-U+202E, U+2066-U+2069).
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -45,16 +41,10 @@ class RenderedEmail:
     link_slots: Mapping[str, str] = field(default_factory=dict)
 
 
-def strip_control_characters(value: str) -> str:
-    # Every character the pattern removes is unprintable, so a printable string (most values) is kept as is
-    # without running the pattern.
-    return value if value.isprintable() else CONTROL_CHARACTERS.sub("", value)
-
-
 def _finalize(value: Any) -> Any:
     # Markup is already-escaped template output (a macro, a filter); cleaning it would re-escape it.
     if isinstance(value, str) and not isinstance(value, Markup):
-        return strip_control_characters(value)
+        return without_hidden(value)
     return value
 
 

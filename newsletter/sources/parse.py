@@ -17,6 +17,7 @@ import defusedxml
 import defusedxml.ElementTree
 
 from newsletter.errors import PermanentError
+from newsletter.plaintext.characters import without_hidden
 from newsletter.plaintext.latex import latex_to_text
 from newsletter.postgres_text import without_nul
 from newsletter.sources.urls import checked_thumbnail_url, checked_url
@@ -66,6 +67,16 @@ MAX_CATEGORY_CHARS = 32
 # Title plus abstract: arXiv caps abstracts at 1,920 characters. Far beyond that, Postgres cannot build
 # the search vector (a tsvector holds at most 1 MB), so such an entry could never be stored.
 MAX_ENTRY_TEXT_CHARS = 200_000
+# Caps on the other outside fields, far above any real paper's (the longest author lists, of the LHC
+# collaborations, hold about 5,000 names): an entry beyond one is rejected with the reason, so that no
+# feed can store megabytes that every page showing the paper would then carry.
+MAX_AUTHORS = 10_000
+MAX_NAME_CHARS = 300
+MAX_KEYWORDS = 100
+MAX_KEYWORD_CHARS = 100
+MAX_NOTE_CHARS = 2_000  # a comment, journal reference, DOI or Hugging Face summary
+# The hosts an arXiv entry's abstract and PDF links may name.
+ARXIV_HOSTS = ("arxiv.org", "www.arxiv.org", "export.arxiv.org")
 # The count columns (upvotes, stars, comments) are Postgres integers.
 MAX_COUNT = 2**31 - 1
 
@@ -161,12 +172,17 @@ class EntryRejected(ValueError):
     """One entry or item is unusable; the rest of the page still goes through."""
 
 
-def normalise_whitespace(text: str) -> str:
+def normalise_text(text: str) -> str:
+    """Outside text as it is stored: on one line, single-spaced, without the control, direction-changing
+    and invisible characters no reader may be shown (`plaintext.characters`)."""
     # Most 2026 text is already on one line: three substring scans are cheaper than a split/join
     # (which is itself several times faster than a regex).
     if "\n" not in text and "  " not in text and "\t" not in text and "\r" not in text:
-        return text.strip()
-    return " ".join(text.split())
+        text = text.strip()
+    else:
+        text = " ".join(text.split())
+    shown = without_hidden(text)
+    return text if shown == text else " ".join(shown.split())
 
 
 @contextmanager
@@ -197,6 +213,18 @@ def check_text_size(title: str, abstract: str) -> None:
     size = len(title) + len(abstract)
     if size > MAX_ENTRY_TEXT_CHARS:
         raise EntryRejected(f"title and abstract are {size} characters, over the {MAX_ENTRY_TEXT_CHARS} cap")
+
+
+def check_field_sizes(authors: list[str], keywords: list[str], notes: dict[str, str | None]) -> None:
+    if len(authors) > MAX_AUTHORS:
+        raise EntryRejected(f"{len(authors)} authors, over the {MAX_AUTHORS} cap")
+    if any(len(name) > MAX_NAME_CHARS for name in authors):
+        raise EntryRejected(f"an author name is over {MAX_NAME_CHARS} characters")
+    if len(keywords) > MAX_KEYWORDS or any(len(keyword) > MAX_KEYWORD_CHARS for keyword in keywords):
+        raise EntryRejected(f"over {MAX_KEYWORDS} keywords, or one over {MAX_KEYWORD_CHARS} characters")
+    for name, value in notes.items():
+        if value is not None and len(value) > MAX_NOTE_CHARS:
+            raise EntryRejected(f"{name} is {len(value)} characters, over the {MAX_NOTE_CHARS} cap")
 
 
 def check_size(body: bytes, max_bytes: int, what: str) -> None:
@@ -233,7 +261,7 @@ def parse_checked_arxiv_feed(xml_bytes: bytes) -> ArxivPage:
         raw_entry_count += 1
         entry_id = entry.findtext(ID)
         if entry_id is not None and "/api/errors" in entry_id:
-            message = normalise_whitespace(entry.findtext(SUMMARY) or "") or entry_id
+            message = normalise_text(entry.findtext(SUMMARY) or "") or entry_id
             raise ArxivApiError(f"arXiv API error: {message}")
         try:
             entries.append(parse_arxiv_entry(entry, entry_id))
@@ -277,9 +305,9 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
             author_affiliations = []
             for part in child:
                 if part.tag == NAME:
-                    name = normalise_whitespace(part.text or "")
+                    name = normalise_text(part.text or "")
                 elif part.tag == AFFILIATION and part.text and part.text.strip():
-                    author_affiliations.append(normalise_whitespace(part.text))
+                    author_affiliations.append(normalise_text(part.text))
             if name:
                 authors.append(name)
                 if author_affiliations:
@@ -321,31 +349,35 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
         raise EntryRejected(f"entry id {entry_id.strip()!r} is not an arXiv abstract URL")
     arxiv_id = match["arxiv_id"]
     # `is None`, not falsiness: a real paper (2104.12255) is titled "0".
-    if title is None or not normalise_whitespace(title):
+    if title is None or not normalise_text(title):
         raise EntryRejected("entry has no title")
     if not categories and primary is None:
         raise EntryRejected("entry has no category")
     check_text_size(title, abstract or "")
+    comment, journal_ref, doi = optional_text(comment), optional_text(journal_ref), optional_text(doi)
+    check_field_sizes(authors, [], {"comment": comment, "journal reference": journal_ref, "doi": doi})
     version = int(match["version"] or 1)
     published_at = parse_timestamp(published, "published")
-    pdf_url = checked_url(pdf_url, "pdf link", arxiv_id)
+    # A paper's own links lead to arXiv: an entry cannot send readers to a look-alike of it.
+    pdf_url = checked_url(pdf_url, "pdf link", arxiv_id, hosts=ARXIV_HOSTS)
     return PaperRecord(
         arxiv_id=arxiv_id,
         version=version,
-        title=normalise_whitespace(title),
-        abstract=normalise_whitespace(abstract or ""),
+        title=normalise_text(title),
+        abstract=normalise_text(abstract or ""),
         authors=authors,
         categories=categories or [primary or ""],
         primary_category=primary or categories[0],
         published=published_at,
         updated=parse_timestamp(updated, "updated") if updated else published_at,
         abs_url=prefer_https(
-            checked_url(abs_url, "abs link", arxiv_id) or f"https://arxiv.org/abs/{arxiv_id}v{version}"
+            checked_url(abs_url, "abs link", arxiv_id, hosts=ARXIV_HOSTS)
+            or f"https://arxiv.org/abs/{arxiv_id}v{version}"
         ),
         pdf_url=prefer_https(pdf_url) if pdf_url else None,
-        comment=optional_text(comment),
-        journal_ref=optional_text(journal_ref),
-        doi=optional_text(doi),
+        comment=comment,
+        journal_ref=journal_ref,
+        doi=doi,
         affiliations=affiliations or None,
     )
 
@@ -379,7 +411,7 @@ def within_utc_range(value: datetime, what: str) -> datetime:
 def optional_text(text: str | None) -> str | None:
     if text is None:
         return None
-    return normalise_whitespace(text) or None
+    return normalise_text(text) or None
 
 
 def prefer_https(url: str) -> str:
@@ -437,7 +469,7 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
     if parsed_id is None:
         raise EntryRejected(f"paper id {paper_id!r} is not an arXiv id")
     title = first_string(paper.get("title"), item.get("title"))
-    if title is None or not normalise_whitespace(title):
+    if title is None or not normalise_text(title):
         raise EntryRejected("paper has no title")
     upvotes = paper.get("upvotes", 0)
     if not is_count(upvotes):
@@ -446,7 +478,7 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
     if not isinstance(authors_raw, list):
         raise EntryRejected("authors is not a list")
     names = (
-        normalise_whitespace(storable_text(author["name"]))
+        normalise_text(storable_text(author["name"]))
         for author in authors_raw
         if isinstance(author, dict) and isinstance(author.get("name"), str)
     )
@@ -454,15 +486,17 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
     featured = parse_hf_timestamp(paper.get("submittedOnDailyAt"), "submittedOnDailyAt")
     keywords = paper.get("ai_keywords") or []
     if isinstance(keywords, list):
-        keywords = [normalise_whitespace(storable_text(k)) for k in keywords if isinstance(k, str)]
+        keywords = [normalise_text(storable_text(k)) for k in keywords if isinstance(k, str)]
     abstract = first_string(paper.get("summary"), item.get("summary")) or ""
     check_text_size(title, abstract)
+    ai_summary = optional_text(first_string(paper.get("ai_summary")))
+    check_field_sizes(authors, keywords if isinstance(keywords, list) else [], {"ai_summary": ai_summary})
     stars = paper.get("githubStars")
     comments = item.get("numComments")
     return HfRecord(
         arxiv_id=parsed_id[0],
-        title=normalise_whitespace(title),
-        abstract=normalise_whitespace(abstract),
+        title=normalise_text(title),
+        abstract=normalise_text(abstract),
         authors=authors,
         published=parse_hf_timestamp(paper.get("publishedAt"), "publishedAt"),
         featured_date=featured.date() if featured else featured_on,
@@ -471,7 +505,7 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
         github_stars=stars if is_count(stars) else None,
         project_page=checked_url(first_string(paper.get("projectPage")), "projectPage", parsed_id[0]),
         ai_keywords=[keyword for keyword in keywords if keyword] if isinstance(keywords, list) else [],
-        ai_summary=first_string(paper.get("ai_summary")),
+        ai_summary=ai_summary,
         num_comments=comments if is_count(comments) else None,
         thumbnail_url=checked_thumbnail_url(item.get("thumbnail"), parsed_id[0]),
     )

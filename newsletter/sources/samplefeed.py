@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from newsletter.sources.parse import PaperRecord, normalise_whitespace, parse_arxiv_feed
+from newsletter.sources.parse import PaperRecord, normalise_text, parse_arxiv_feed
 from newsletter.sources.wireformat import render_atom_entry, render_atom_feed, render_hf_item
 
 SAMPLE_FEED_DIR = Path(__file__).with_name("sample_feed")
@@ -168,8 +168,8 @@ def made_up_authors(seed: str, count: int) -> list[str]:
 
 
 def paper_from_corpus(item: dict[str, Any], arxiv_id: str, today: date) -> PaperRecord:
-    title = normalise_whitespace(item["title"])
-    abstract = normalise_whitespace(item.get("abstract", ""))
+    title = normalise_text(item["title"])
+    abstract = normalise_text(item.get("abstract", ""))
     seed = stable_number(title)
     categories, _ = categories_for(title, abstract)
     author_count = item.get("authors_count") or 2 + seed % 6
@@ -206,7 +206,7 @@ def build_sample_feed(
     """`tldrs`: title → the one-line summary a featured paper's Hugging Face answer carries as
     `ai_summary` (written for these papers, like the real ones; none when a title has none)."""
     tldrs = tldrs or {}
-    ids = made_up_ids([normalise_whitespace(item["title"]) for item in corpus])
+    ids = made_up_ids([normalise_text(item["title"]) for item in corpus])
     papers: list[PaperRecord] = []
     daily_papers: dict[date, list[dict[str, Any]]] = defaultdict(list)
     featured_count = 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +53,32 @@ def url_problem(value: str) -> str | None:
     return None
 
 
-def checked_url(value: str | None, field_name: str, item_ref: str) -> str | None:
-    """`value` stripped if it is a fit web address; otherwise None, logged with the item and field."""
+def checked_url(
+    value: str | None, field_name: str, item_ref: str, *, hosts: tuple[str, ...] = ()
+) -> str | None:
+    """`value` stripped, its host in ASCII, if it is a fit web address (on one of `hosts`, when given);
+    otherwise None, logged with the item and field."""
     if value is None or not value.strip():
         return None
     value = value.strip()
     problem = url_problem(value)
+    if problem is None and hosts and (urlsplit(value).hostname or "").rstrip(".") not in hosts:
+        problem = f"not on {' or '.join(hosts)}"
     if problem is None:
-        return value
+        return ascii_host(value)
     logger.warning("%s: %s dropped: %s (%r)", item_ref, field_name, problem, value[:200])
     return None
+
+
+def ascii_host(value: str) -> str:
+    """A checked URL with its host IDNA-encoded: `https://arxіv.org/` (a Cyrillic і) reads as arXiv in a
+    link's text; as `https://xn--arxv-…` it reads as what it is. The link leads to the same place."""
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if host.isascii():
+        return value
+    netloc = host.encode("idna").decode("ascii") + (f":{parts.port}" if parts.port is not None else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # Hugging Face Daily Papers' `thumbnail`: https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/<id>.png

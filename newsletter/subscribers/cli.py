@@ -45,7 +45,7 @@ def add_command(
                 session, email, form, is_confirmed=confirmed, source="operator"
             )
     except InvalidInput as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(1) from error
     if result.delivery_id is None:
         console.print(f"subscriber {result.subscriber_id} active")
@@ -71,7 +71,7 @@ def import_command(
         with command_session(settings) as session:
             report = import_subscribers_csv(session, path, consent_source)
     except InvalidInput as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(1) from error
     for line, reason in report.errors:
         error_console.print(f"line {line}: {reason}")
@@ -89,7 +89,7 @@ def list_command(
         with command_session(settings) as session:
             lines = list_subscribers(session, status)
     except InvalidInput as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(1) from error
     if as_json:
         typer.echo(json.dumps([line.to_json() for line in lines], indent=2))
@@ -119,7 +119,7 @@ def remove_command(email: Annotated[str, typer.Argument(help="The address to del
     with command_session(settings) as session:
         subscriber = find_subscriber_by_email(session, email)
         if subscriber is None:
-            error_console.print(f"[red]no subscriber {email}[/red]")
+            error_console.print(f"no subscriber {email}", style="red")
             raise typer.Exit(1)
         subscriber_id = subscriber.id
         delete_subscriber(session, subscriber_id, source="operator")

@@ -24,7 +24,7 @@ def list_command(email: Annotated[str, typer.Argument(help="The reader's address
         with command_session(settings) as session:
             votes = votes_of(session, subscriber_by_email(session, email).id)
     except NotFound as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(1) from error
     if not votes:
         console.print(f"{email} has not voted on any paper")
@@ -47,7 +47,7 @@ def add_command(
         with command_session(settings) as session:
             change = record_vote(session, subscriber_by_email(session, email).id, paper, vote)
     except (NotFound, InvalidInput) as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(1) from error
     if change.is_changed:
         enqueue_refit(settings, change.subscriber_id)
@@ -67,7 +67,7 @@ def remove_command(
         with command_session(settings) as session:
             change = remove_vote(session, subscriber_by_email(session, email).id, paper)
     except NotFound as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(1) from error
     if change.previous is None:
         console.print(f"{email} had no vote on {change.arxiv_id}; nothing changed")

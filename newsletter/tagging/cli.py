@@ -47,7 +47,7 @@ def train_command(
     try:
         report = train(labels, output_dir, TrainingOptions(tags_per_paper=tags_per_paper), extra)
     except (LabelFileError, OSError) as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(2) from error
     validation = report["cross_validation"]
     console.print(
@@ -69,7 +69,7 @@ def eval_command(
     try:
         papers = read_labeled(labels)
     except (LabelFileError, OSError) as error:
-        error_console.print(f"[red]{error}[/red]")
+        error_console.print(str(error), style="red")
         raise typer.Exit(2) from error
     scores: dict[str, Any] = score_tags([paper.topics for paper in papers], tag_papers(papers)).to_dict()
     console.print(

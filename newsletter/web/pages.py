@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +17,7 @@ from newsletter.config import Settings
 from newsletter.errors import InvalidInput
 from newsletter.links import urls as links
 from newsletter.models.subscriber import FREQUENCIES
+from newsletter.plaintext.characters import without_hidden
 from newsletter.plaintext.shorten import shorten
 from newsletter.subscribers.consent import CURRENT_WORDING_VERSION, WORDINGS
 from newsletter.subscribers.validation import WEEKDAYS
@@ -28,14 +28,13 @@ if TYPE_CHECKING:
     from newsletter.demo import DemoSite
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
-# Bidi overrides and isolates in outside text could reorder what a reader sees; control characters
-# have no place in a page. Stripped from every value printed by a template.
-UNSAFE_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def _strip_unsafe(value: Any) -> Any:
+    # Bidi overrides in outside text could reorder what a reader sees; control and invisible characters
+    # have no place in a page. Stripped from every value printed by a template.
     if isinstance(value, str) and not isinstance(value, Markup):
-        return UNSAFE_CHARACTERS.sub("", value)
+        return without_hidden(value)
     return value
 
 

@@ -1,5 +1,5 @@
 """Vote links from emails: a page that explains the vote (GET records nothing), a POST that records it,
-and undo. Every request is counted against the link's own budget."""
+and undo. Votes are counted against the link's own budget, opened pages against the client's."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from newsletter.feedback.landing import vote_proposal
 from newsletter.feedback.personal import enqueue_refit
 from newsletter.feedback.votes import record_vote, remove_vote
 from newsletter.links.tokens import read_token
-from newsletter.web.deps import RateLimiterDep, SessionDep, SessionFactoryDep, SettingsDep
+from newsletter.web.deps import ClientIpDep, RateLimiterDep, SessionDep, SessionFactoryDep, SettingsDep
 from newsletter.web.pages import render
-from newsletter.web.ratelimit import FEEDBACK_PER_TOKEN
+from newsletter.web.ratelimit import FEEDBACK_PAGES_PER_IP, FEEDBACK_PER_TOKEN
 from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
 router = APIRouter()
@@ -29,7 +29,15 @@ def require_feedback_budget(token: str, limiter: RateLimiterDep) -> None:
         raise HTTPException(status_code=429, detail="Too many votes from this link. Please try again later.")
 
 
+def require_page_budget(limiter: RateLimiterDep, ip: ClientIpDep) -> None:
+    if not limiter.allow(FEEDBACK_PAGES_PER_IP, ip):
+        raise HTTPException(
+            status_code=429, detail="Too many requests from your network. Please try again later."
+        )
+
+
 FEEDBACK_BUDGET = [Depends(require_feedback_budget)]
+PAGE_BUDGET = [Depends(require_page_budget)]
 
 
 def _vote_path(token: str, vote: str, arxiv_id: str) -> str:
@@ -45,7 +53,7 @@ def _after(token: str, vote: str, arxiv_id: str, state: str) -> RedirectResponse
     "/feedback/{token}/{vote}/{arxiv_id:path}",
     methods=["GET", "HEAD"],
     response_class=HTMLResponse,
-    dependencies=FEEDBACK_BUDGET,
+    dependencies=PAGE_BUDGET,
 )
 def vote_page(
     request: Request, token: str, vote: str, arxiv_id: str, settings: SettingsDep, session: SessionDep

@@ -1,0 +1,44 @@
+"""Characters outside text may not bring to a reader: those that reorder what is displayed around them and
+those that cannot be seen at all.
+
+A title holding a right-to-left override shows "Invoice fdp.exe" as "Invoice exe.pdf"; one holding a
+zero-width space or a soft hyphen reads "PayPal" and matches no keyword; a Hangul filler is a blank that
+is not a space. None of them belongs in a paper's title, authors or abstract, so the parsers take them out
+before anything is stored (`without_hidden`), and every output (emails, pages, feeds, the command line)
+takes them out again from what was stored before this rule.
+
+Kept: tab and newline (the caller decides about those), the zero-width joiner and non-joiner between two
+non-ASCII characters (emoji sequences and scripts that need them), and variation selectors (emoji).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Bidi embeddings, overrides, isolates and marks (LRM, RLM, ALM).
+BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# Invisible format characters and blanks that are not spaces: soft hyphen, combining grapheme joiner,
+# Hangul fillers, Khmer inherent vowels, Mongolian free variation selectors and vowel separator,
+# zero-width space, word joiner and invisible operators, deprecated format characters, line and
+# paragraph separators, byte order mark, interlinear annotation marks.
+INVISIBLE = (
+    "\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u2028\u2029\u2060-\u2065\u206a-\u206f"
+    "\u3164\ufeff\uffa0\ufff9-\ufffb"
+)
+# A joiner or non-joiner next to an ASCII character (or at an end) joins nothing a script needs.
+STRAY_JOINER = r"(?<![^\x00-\x7f])[\u200c\u200d]|[\u200c\u200d](?![^\x00-\x7f])"
+# C0 controls but tab and newline, DEL, C1 controls.
+CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f"
+
+HIDDEN = re.compile(f"[{CONTROLS}{BIDI}{INVISIBLE}]")
+JOINERS = re.compile(STRAY_JOINER)
+
+
+def without_hidden(value: str) -> str:
+    """`value` without control, direction-changing and invisible characters (tab and newline kept)."""
+    # Every character removed is outside ASCII or unprintable: most values are returned unscanned.
+    if value.isascii() and value.isprintable():
+        return value
+    value = HIDDEN.sub("", value)
+    # A separate pass, only where a joiner is: the look-arounds would slow the scan of every character.
+    return JOINERS.sub("", value) if "\u200c" in value or "\u200d" in value else value
