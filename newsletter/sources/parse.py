@@ -181,8 +181,8 @@ def normalise_text(text: str) -> str:
         text = text.strip()
     else:
         text = " ".join(text.split())
-    shown = without_hidden(text)
-    return text if shown == text else " ".join(shown.split())
+    shown = without_hidden(text)  # the same object when nothing is hidden (most text)
+    return text if shown is text else " ".join(shown.split())
 
 
 @contextmanager
