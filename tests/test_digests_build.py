@@ -245,6 +245,20 @@ def test_keyword_alerts_with_odd_characters_are_stored_literally(
     assert items[0].matched_keywords == ['"hello" retrieval']
 
 
+def test_a_keyword_is_words_never_a_search_operator(session: Session, settings: Settings) -> None:
+    # Stored before pasted bullets were taken off: "- rlhf" once read as "papers without rlhf".
+    rlhf = make_paper(session, title="RLHF at scale", abstract="We study rlhf.", topics=["Theory"])
+    make_paper(session, title="Graph pooling", abstract="We pool graphs.", topics=["Theory"])  # no keyword
+    either = make_paper(
+        session, title="Sparse or dense", abstract="Sparse or dense retrieval.", topics=["Theory"]
+    )
+    erin = make_subscriber(session, topics=["Robotics"], keywords=["- rlhf", "sparse or retrieval"])
+    build(session, settings)
+    items = edition_items(session, erin.id)
+    assert {item.paper_id for item in items} == {rlhf.id, either.id}  # not `other`
+    assert {tuple(item.matched_keywords) for item in items} == {("- rlhf",), ("sparse or retrieval",)}
+
+
 def seen_at(session: Session, paper: Paper, moment: datetime) -> None:
     """The paper reached us (fetched and summarized) at `moment`."""
     from sqlalchemy import text

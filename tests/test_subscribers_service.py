@@ -185,6 +185,21 @@ def test_keywords_refuse_control_characters_and_excess():
         parse_keywords(",".join(f"k{n}" for n in range(21)))
 
 
+def test_a_pasted_list_of_keywords_loses_its_bullets_and_numbers():
+    pasted = "- diffusion models\n- RLHF; LoRA\n* mixture of experts\n- rlhf\n• speculative decoding\n1. agents\n2) tool use"
+    assert parse_keywords(pasted) == [
+        "diffusion models",
+        "RLHF",
+        "LoRA",
+        "mixture of experts",
+        "speculative decoding",
+        "agents",
+        "tool use",
+    ]
+    # A hyphen inside a keyword is part of it; a leading one is not.
+    assert parse_keywords("text-to-speech, -rlhf, -") == ["text-to-speech", "rlhf"]
+
+
 def test_operator_add_confirmed_is_active_and_unconfirmed_gets_a_confirmation(session):
     active = add_subscriber_by_operator(
         session, "op@example.org", PreferencesForm(topics=["NLP"]), is_confirmed=True, source="operator"

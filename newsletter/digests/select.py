@@ -212,7 +212,9 @@ def load_tastes(
 def load_keyword_matches(
     session: Session, keywords: Iterable[str], candidate_ids: Sequence[int]
 ) -> dict[str, frozenset[int]]:
-    """Candidate papers each keyword alert finds, with Postgres full-text search and English stemming."""
+    """Candidate papers each keyword alert finds, with Postgres full-text search and English stemming. A
+    keyword is words, never a query: a paper matches when it holds each of them, and "-", "or" and quotes
+    mean nothing (`plainto_tsquery`; `websearch_to_tsquery` read "- rlhf" as "without rlhf")."""
     distinct = sorted(set(keywords))
     matches: dict[str, set[int]] = {keyword: set() for keyword in distinct}
     if not distinct or not candidate_ids:
@@ -223,7 +225,7 @@ def load_keyword_matches(
             SELECT k.keyword, p.id
             FROM unnest(CAST(:keywords AS text[])) AS k(keyword)
             JOIN papers p ON p.id = ANY(:ids)
-             AND p.search_vector @@ websearch_to_tsquery('english', k.keyword)
+             AND p.search_vector @@ plainto_tsquery('english', k.keyword)
             """
         ),
         {"keywords": distinct, "ids": list(candidate_ids)},

@@ -128,12 +128,18 @@ def resolve_topics(session: Session, values: list[str]) -> list[Topic]:
     return list(resolved.values())
 
 
+# A list pasted from notes: "- diffusion", "• LoRA", "1. rlhf", "2) mixture of experts". The marker is no
+# part of the keyword (and a leading "-" would read as "without" to a search).
+LIST_MARKER = re.compile(r"^(?:[-–—*•·‣◦+>]+|\d{1,3}[.)])\s*")
+
+
 def parse_keywords(value: str | list[str]) -> list[str]:
-    """Comma- or line-separated keywords, de-duplicated case-insensitively, order kept."""
-    parts = value if isinstance(value, list) else re.split(r"[,\n]", value.replace("\r\n", "\n"))
+    """Keywords separated by commas, semicolons or lines, each without a pasted list's bullet or number,
+    de-duplicated case-insensitively, order kept."""
+    parts = value if isinstance(value, list) else re.split(r"[,;\n]", value.replace("\r\n", "\n"))
     keywords: dict[str, str] = {}
     for part in parts:
-        keyword = " ".join(part.split())
+        keyword = LIST_MARKER.sub("", " ".join(part.split()))
         if not keyword:
             continue
         if CONTROL_CHARACTERS.search(part.strip("\r\n")) or len(keyword) > MAX_KEYWORD_CHARS:
