@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+from datetime import time
 from itertools import takewhile
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 
 from newsletter.config import Settings
-from newsletter.mail.context import recipient_links
+from newsletter.mail.context import recipient_links, schedule_words, words_list
 from newsletter.mail.message import Recipient, build_message, clean_header_value
 from newsletter.mail.render import EMAIL_NAMES, RenderedEmail, _runtime_environment, render_email
+from newsletter.models import Subscriber
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 HOSTILE_TITLE = "<script>alert('x')</script> {{ 7*7 }} </table> \u202eevil\u200b\x00 end"
@@ -80,6 +82,8 @@ def transactional_context(kind: str) -> dict[str, Any]:
     return {
         "email": "alice@example.org",
         "topics": ["NLP", "Computer Vision"],
+        "topics_words": "NLP and Computer Vision",
+        "schedule": "every Friday at 21:15 (Asia/Kolkata)",
         "preheader": "Hello",
         "links": {
             "confirm": "https://papers.example.org/confirm/TOKEN" if kind == "confirmation" else "",
@@ -108,10 +112,12 @@ EXPECTED_FRAGMENTS = {
                 "https://arxiv.org/pdf/2611.00001", "https://github.com/example/sparse", "3 more matching papers",
                 "%%unsubscribe-k1%%", "%%preferences-k1%%", "%%view_in_browser-k1%%"],
     "nothing_new": ["Nothing new in your topics today", "%%unsubscribe-k1%%", "%%preferences-k1%%"],
-    "confirmation": ["Confirm", "https://papers.example.org/confirm/TOKEN", "alice@example.org"],
-    "welcome": ["Welcome to ML Papers Daily", "NLP, Computer Vision", "https://papers.example.org/unsubscribe/TOKEN"],
+    "confirmation": ["Confirm", "https://papers.example.org/confirm/TOKEN", "alice@example.org",
+                     "every Friday at 21:15 (Asia/Kolkata) with the"],
+    "welcome": ["Welcome to ML Papers Daily", "trending in NLP and Computer Vision every Friday at 21:15 (Asia/Kolkata),",
+                "https://papers.example.org/unsubscribe/TOKEN"],
     "unsubscribed": ["You are unsubscribed", "alice@example.org", "https://papers.example.org/"],
-    "manage": ["Manage your ML Papers Daily subscription", "alice@example.org", "already subscribed to NLP, Computer Vision",
+    "manage": ["Manage your ML Papers Daily subscription", "alice@example.org", "already subscribed to NLP and Computer Vision",
                "https://papers.example.org/preferences/TOKEN"],
     "data_link": ["Download or delete your data", "https://papers.example.org/my-data/TOKEN", "24 hours"],
 }  # fmt: skip
@@ -324,3 +330,31 @@ def test_a_context_key_wins_over_a_dict_method_of_the_same_name() -> None:
     rendered = template.render(section={"items": "three papers", "title": "NLP"}, size=7)
 
     assert rendered == "three papers / NLP / 7"
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        (
+            {"frequency": "daily", "weekly_day": 0, "send_time": time(7, 0), "timezone": "UTC"},
+            "every day at 07:00 (UTC)",
+        ),
+        (
+            {"frequency": "weekly", "weekly_day": 4, "send_time": time(21, 15), "timezone": "Asia/Kolkata"},
+            "every Friday at 21:15 (Asia/Kolkata)",
+        ),
+    ],
+)
+def test_a_transactional_email_states_the_subscribers_own_schedule(
+    fields: dict[str, Any], words: str
+) -> None:
+    assert schedule_words(Subscriber(**fields)) == words
+
+
+def test_topics_are_listed_in_words() -> None:
+    assert [words_list(names) for names in ([], ["NLP"], ["NLP", "Theory"], ["A", "B", "C"])] == [
+        "",
+        "NLP",
+        "NLP and Theory",
+        "A, B and C",
+    ]

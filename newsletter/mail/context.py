@@ -31,6 +31,7 @@ from newsletter.models import (
     SubscriberTopic,
     Topic,
 )
+from newsletter.models.subscriber import WEEKDAYS
 from newsletter.plaintext.presentation import tldr_and_points
 from newsletter.plaintext.shorten import shorten
 from newsletter.sources.urls import ascii_host, url_problem
@@ -221,6 +222,17 @@ def archived_edition_context(session: Session, settings: Settings, edition_id: i
     return context
 
 
+def schedule_words(subscriber: Subscriber) -> str:
+    """When their emails come, in words: "every day at 07:00 (UTC)", "every Friday at 21:15 (Asia/Kolkata)"."""
+    days = f"every {WEEKDAYS[subscriber.weekly_day]}" if subscriber.frequency == "weekly" else "every day"
+    return f"{days} at {subscriber.send_time:%H:%M} ({subscriber.timezone})"
+
+
+def words_list(names: list[str]) -> str:
+    """ "NLP", "NLP and Robotics", "NLP, Robotics and Theory"."""
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
+
 def edition_date_of(session: Session, edition_id: int) -> date | None:
     return session.scalar(select(Edition.edition_date).where(Edition.id == edition_id))
 
@@ -241,6 +253,8 @@ def transactional_context(
     return {
         "email": subscriber.email,
         "topics": topics,
+        "topics_words": words_list(topics),
+        "schedule": schedule_words(subscriber),
         "preheader": {
             "confirmation": "One click to confirm your subscription.",
             "welcome": "Your subscription is confirmed.",

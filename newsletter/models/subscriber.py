@@ -30,6 +30,7 @@ SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained")
 # Why an address is suppressed (`subscribers.service.SUPPRESSION_REASONS` says what each one does).
 SuppressionReason = Literal["unsubscribe", "bounce", "complaint"]
 FREQUENCIES = ("daily", "weekly")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")  # weekly_day 0-6
 CONSENT_ACTIONS = (
     "signup",
     "confirm",

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from newsletter.errors import InvalidInput
 from newsletter.mail.transactional import create_transactional_delivery
 from newsletter.models import KeywordAlert, Subscriber, SubscriberTopic, Topic
-from newsletter.models.subscriber import SUBSCRIBER_STATUSES
+from newsletter.models.subscriber import SUBSCRIBER_STATUSES, WEEKDAYS
 from newsletter.subscribers.consent import record_consent
 from newsletter.subscribers.service import SignupResult, apply_preferences, find_subscriber_by_email
-from newsletter.subscribers.validation import WEEKDAYS, PreferencesForm, normalize_email, validate_preferences
+from newsletter.subscribers.validation import PreferencesForm, normalize_email, validate_preferences
 
 logger = logging.getLogger(__name__)
 MAX_IMPORT_ROWS = 100_000

@@ -25,7 +25,6 @@ MAX_DOMAIN_OCTETS = 255
 MAX_KEYWORDS = 20
 MAX_KEYWORD_CHARS = 60
 MAX_TOPICS = 15
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SEND_TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 # Control characters (CR/LF included) never belong in an address, a keyword or a zone name.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

@@ -16,11 +16,10 @@ from markupsafe import Markup
 from newsletter.config import Settings
 from newsletter.errors import InvalidInput
 from newsletter.links import urls as links
-from newsletter.models.subscriber import FREQUENCIES
+from newsletter.models.subscriber import FREQUENCIES, WEEKDAYS
 from newsletter.plaintext.characters import without_hidden
 from newsletter.plaintext.shorten import shorten
 from newsletter.subscribers.consent import CURRENT_WORDING_VERSION, WORDINGS
-from newsletter.subscribers.validation import WEEKDAYS
 from newsletter.web import csrf
 from newsletter.web.assets import static_url
 
