@@ -17,7 +17,7 @@ from newsletter.tagging import tag_papers, tag_topics
 
 BACKEND = "extractive"
 # Bump when the output for the same input changes: stored summaries are keyed by it.
-BACKEND_VERSION = "extractive-3"
+BACKEND_VERSION = "extractive-4"
 ROLES = ("background", "method", "result", "implication")
 MAX_SECTION_SENTENCES = 3
 # A key point of about this length or less reads as a note; longer ones are chosen only if they say more.
@@ -274,6 +274,10 @@ def _best_unused(scored: list[ScoredSentence], role: str, used: set[int]) -> lis
     return [max(pool, key=lambda s: (s.role_scores[role], s.index))] if pool else []
 
 
+MIN_NOTES = 3
+EXTRA_NOTE_CHARS = 140
+
+
 def _key_points(scored: list[ScoredSentence]) -> list[ScoredSentence]:
     wanted = 4 if len(scored) >= 8 else 3
     role_weight = {"background": 0.6, "method": 1.1, "result": 1.15, "implication": 0.9}
@@ -285,11 +289,23 @@ def _key_points(scored: list[ScoredSentence]) -> list[ScoredSentence]:
 
     ranked = sorted((s for s in scored if s.note), key=lambda s: -weight(s))
     chosen: list[ScoredSentence] = []
-    for sentence in ranked:
-        if all(_overlap(sentence.note or "", other.note or "") < 0.6 for other in chosen):
-            chosen.append(sentence)
-        if len(chosen) == wanted:
-            break
+
+    def pick(pool: list[ScoredSentence], limit: int) -> None:
+        for sentence in pool:
+            if len(chosen) >= limit:
+                return
+            # Three notes carry a paper; a fourth must be short to be worth the reader's time.
+            is_short = len(sentence.note or "") <= EXTRA_NOTE_CHARS
+            if (len(chosen) < MIN_NOTES or is_short) and all(
+                _overlap(sentence.note or "", other.note or "") < 0.6 for other in chosen
+            ):
+                chosen.append(sentence)
+
+    # Notes say what the paper does and finds. The field's background ("Multimodal models have shown
+    # remarkable success…") is what the reader knows already (an editor's notes hold it about once in
+    # fifty): it only fills a paper up to three notes.
+    pick([s for s in ranked if s.role != "background"], wanted)
+    pick([s for s in ranked if s.role == "background"], MIN_NOTES)
     return sorted(chosen, key=lambda s: s.index)
 
 
