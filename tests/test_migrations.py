@@ -89,7 +89,8 @@ def test_migrated_schema_has_the_generated_search_vector_and_idempotency_keys(
 
 
 def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empty_database_url: str) -> None:
-    # A paper stored before the conversion restored stripped names: its plain text kept "Tgeq 0".
+    # Papers stored before the conversion restored stripped names (their plain text kept "Tgeq 0") and
+    # typeset TeX's dashes and quotes.
     migrations.upgrade(empty_database_url, "0016")
     engine = create_engine(empty_database_url)
     stripped = "Here Tgeq 0 is a delay and the loss is ell_1."
@@ -98,7 +99,9 @@ def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empt
             text(
                 "INSERT INTO papers (arxiv_id, title, abstract, title_raw, abstract_raw) VALUES"
                 " ('2611.00001', 'Delays', :stripped, 'Delays', :stripped),"
-                " ('2611.00002', 'Plain', 'Nothing to convert.', 'Plain', 'Nothing to convert.')"
+                " ('2611.00002', 'Plain', 'Nothing to convert.', 'Plain', 'Nothing to convert.'),"
+                " ('2611.00003', 'Ranges', 'A 9--52% cut -- and `more'' of it.',"
+                "  'Ranges', 'A 9--52% cut -- and `more'' of it.')"
             ),
             {"stripped": stripped},
         )
@@ -113,5 +116,6 @@ def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empt
     assert rows == {
         "2611.00001": "Here T≥ 0 is a delay and the loss is ℓ_1.",
         "2611.00002": "Nothing to convert.",
+        "2611.00003": "A 9–52% cut – and ‘more’ of it.",  # TeX's dashes and quotes typeset (0018)
     }
     assert raw == stripped

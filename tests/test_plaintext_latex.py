@@ -75,9 +75,31 @@ def test_the_conventions_of_abstracts_read_as_a_reader_expects(latex: str, plain
 
 
 def test_text_without_latex_comes_back_unchanged_but_for_whitespace() -> None:
-    text = "Sometimes 3 times faster -- with 50% less memory, a win (in this work) at 2pm.\n"
+    text = "Sometimes 3 times faster - with 50% less memory, a win (in this work) at 2pm, it's ours.\n"
     assert latex_to_text(text) == text.strip()
     assert latex_to_text("") == ""
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        (
+            "Sometimes 3 times faster -- with 50% less memory",
+            "Sometimes 3 times faster – with 50% less memory",
+        ),
+        ("a 9--52% reduction on pages 1--10", "a 9–52% reduction on pages 1–10"),
+        ("Flover --- a system", "Flover — a system"),
+        ("the `mountainside and ridge' view", "the ‘mountainside and ridge’ view"),
+        ("``quoted'' words", "“quoted” words"),
+        # Not TeX's typing: left as written.
+        (
+            "an HTML <!-- comment --> and a --flag, the model's own",
+            "an HTML <!-- comment --> and a --flag, the model's own",
+        ),
+    ],
+)
+def test_tex_dashes_and_quotes_typed_in_plain_text_are_typeset(typed: str, shown: str) -> None:
+    assert latex_to_text(typed) == shown
 
 
 def test_no_bundled_corpus_text_keeps_latex_debris() -> None:

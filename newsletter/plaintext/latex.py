@@ -73,6 +73,11 @@ ISLAND = re.compile(
 )
 # A comment sign in an abstract is a percent sign ("50% faster"): escaped before parsing.
 UNESCAPED_PERCENT = re.compile(r"(?<!\\)%")
+# TeX's dashes and single quotes, typed in plain text: an em dash, a spaced en dash, a range, `quoted'.
+EM_DASH = re.compile(r"(?<![-!])---(?!-)")
+SPACED_DASH = re.compile(r"(?<=\S) -- (?=\S)")
+NUMBER_RANGE = re.compile(r"(?<=\d)--(?=\d)")
+SINGLE_QUOTED = re.compile(r"(?<![`\w])`([^`'\n]{1,80}?)'(?!')")
 # `~` between two words is a non-breaking space ("et al.~\cite{x}", "Fig.~3"); a free-standing one
 # ("~10% faster") means "about" and is kept.
 TIE = re.compile(r"(?<=\S)~(?=\S)")
@@ -169,7 +174,10 @@ logging.getLogger("pylatexenc").setLevel(logging.ERROR)
 
 
 def latex_to_text(text: str) -> str:
-    """Plain text of a LaTeX title or abstract, whitespace folded; text without LaTeX comes back as is."""
+    """Plain text of a LaTeX title or abstract, whitespace folded, TeX's dashes and quotes typeset; text
+    without LaTeX comes back as is."""
+    if "--" in text or "`" in text:
+        text = typeset(text)
     if not has_latex_markers(text):
         return folded(text)
     if has_stripped_commands(text):
@@ -182,6 +190,14 @@ def latex_to_text(text: str) -> str:
     # about as much per character of plain text as of markup.
     rendered = ISLAND.sub(lambda match: island_text(match.group(0)), text)
     return tidy(rendered.replace("``", "“").replace("''", "”"))
+
+
+def typeset(text: str) -> str:
+    """TeX's typing of dashes and quotes, which sources leave in abstracts, as the characters they stand for:
+    "9--52%" → "9–52%", "Flover -- a system" → "Flover – a system", "---" → "—", "`word'" → "‘word’"."""
+    text = EM_DASH.sub("—", text)
+    text = NUMBER_RANGE.sub("–", SPACED_DASH.sub(" – ", text))
+    return SINGLE_QUOTED.sub(r"‘\1’", text.replace("``", "“").replace("''", "”"))
 
 
 def has_latex_markers(text: str) -> bool:
