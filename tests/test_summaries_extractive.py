@@ -109,6 +109,42 @@ def test_key_points_prefer_contribution_and_result_sentences_over_context():
     assert "We propose sparse widgets" not in result.summary
 
 
+@pytest.mark.parametrize(
+    ("title", "background"),
+    [
+        ("ScaleLong", "In diffusion models, UNet is the most popular network backbone."),
+        ("CrisisTransformers", "Social media platforms play an essential role in crisis communication."),
+    ],
+)
+def test_a_corpus_papers_background_is_no_key_point_when_it_says_enough_of_its_own(title, background):
+    [paper] = [paper for paper in PAPERS if paper.title.startswith(title)][:1]
+    points = SUMMARIZER.summarize(paper).key_points
+    assert len(points) >= 3 and background not in points, points
+
+
+def test_background_only_fills_a_paper_up_to_three_notes():
+    background = (
+        "Multimodal large language models have demonstrated remarkable success in visual understanding."
+    )
+    paper = PaperText(
+        "Sparse Widgets for Fast Inference",
+        f"{background} However, inference remains slow on small devices. "
+        "We propose sparse widgets, a pruning method that removes redundant widget weights. "
+        "Sparse widgets prune weights by magnitude and then retrain the remaining widgets. "
+        "Experiments on ImageNet show that sparse widgets are 3.1x faster at equal accuracy. "
+        "On COCO detection, sparse widgets keep 99% of the dense model's mean average precision.",
+    )
+    points = SUMMARIZER.summarize(paper).key_points
+    assert len(points) >= 3 and background not in points, points
+    # An abstract with too little of its own to say keeps its background as a third note.
+    thin = PaperText(
+        "Sparse Widgets",
+        f"{background} Inference on small devices is slow. We propose sparse widgets, a pruning method for "
+        "small devices.",
+    )
+    assert background in SUMMARIZER.summarize(thin).key_points
+
+
 def test_summary_records_its_provenance():
     result = SUMMARIZER.summarize(PAPERS[0])
 

@@ -22,12 +22,15 @@ CONNECTIVE_OPENER = re.compile(
     r"interestingly|to this end|to that end|to do so|to achieve this|to address (?:this|these|that|them)"
     r"(?: \w+){0,3}|in this (?:paper|work|study|article|report|letter)|here|in summary|to summarize|"
     r"in short|in practice|in particular|similarly|likewise|further|still|yet|so|and|but|"
-    r"beyond (?:this|that)|on the other hand|at the same time|in turn|as such)\s*,?\s+",
+    r"beyond (?:this|that)|on the other hand|at the same time|in turn|as such|nonetheless|nevertheless|"
+    r"conversely|for (?:example|instance)|in (?:this|that) (?:regard|way|case|setting|context)|"
+    # Any sentence adverb with its comma: "Unfortunately,", "Conventionally,", "Recently,".
+    r"[a-z]+ly(?=,))\s*,?\s+",
     re.IGNORECASE,
 )
 # "To tackle X, we …", "Building on X, we …", "Unlike prior work, our …": a context clause before the
 # subject; trimmed when what follows it is a first-person or "our" statement.
-CONTEXT_CLAUSE = re.compile(r"^[A-Z][^,]{3,90},\s+(?=(?:we|our)\b)")
+CONTEXT_CLAUSE = re.compile(r"^[A-Za-z][^,]{3,90},\s+(?=(?:we|our)\b)")
 FIRST_PERSON_LEAD = re.compile(
     r"^(?:we|(?:this|the) (?:paper|work|study|article|report|letter)|the authors)\s+(?:also\s+|further\s+|then\s+|first\s+|additionally\s+|here\s+|thus\s+|therefore\s+)?(\w+)\s+",
     re.IGNORECASE,
@@ -72,7 +75,8 @@ LIGHT_VERBS = frozenset({"conduct", "conducts", "perform", "performs", "provide"
 # yields …" or "These are …" points at a sentence the reader has not seen.
 POINTING_SUBJECT = re.compile(r"^(?:this|these|that|those|such)\s+(?=[a-z])", re.IGNORECASE)
 SINGULAR_POINTER_VERB = re.compile(
-    r"^(?:is|was|has|had|can|could|may|might|will|would|should|does|did|also|further|not|"
+    r"^(?:is|was|has|had|can|could|may|might|will|would|should|does|did|also|further|not|in|thus|"
+    r"therefore|then|again|alone|however|hence|together|"
     r"\w+[^suiy\W]s)\b",  # "This yields", "This facilitates" (nouns rarely end in a bare -s)
     re.IGNORECASE,
 )
@@ -80,6 +84,25 @@ PLURAL_POINTER_VERB = re.compile(
     r"^(?:are|were|have|had|can|could|may|might|will|would|should|do|did|also|include|show|suggest|"
     r"indicate|demonstrate|allow|enable|yield|lead|make|provide|offer|help|highlight|reveal|represent|"
     r"underscore|motivate|result|form|constitute|remain|become|serve)\b",
+    re.IGNORECASE,
+)
+# What "This …" may name and still be understood alone: the paper's own contribution ("This framework").
+METHOD_NOUNS = frozenset({
+    "approach", "method", "framework", "model", "system", "algorithm", "technique", "architecture",
+    "design", "strategy", "procedure", "pipeline", "scheme", "formulation", "work", "paper", "study",
+    "analysis", "benchmark", "dataset", "tool", "toolkit", "library", "module", "mechanism", "network",
+    "representation", "loss", "objective", "estimator", "solver", "protocol", "policy", "agent",
+    "implementation", "platform", "suite", "metric", "optimizer", "variant", "extension", "recipe",
+    "paradigm", "methodology", "attack", "defense", "regularizer", "encoder", "decoder", "layer",
+    "approaches", "methods", "frameworks", "models", "systems", "algorithms", "techniques", "designs",
+    "strategies", "mechanisms", "networks", "representations", "tools", "datasets", "benchmarks", "agents",
+})  # fmt: skip
+# An opening phrase that points back ("In these methods, …", "Despite its ubiquity, its effectiveness …",
+# "Unlike such approaches, …"): the note leans on a sentence the reader has not seen. "In this paper, …"
+# names the paper itself.
+POINTING_OPENER = re.compile(
+    r"^[^,]{0,40}?\b(?:this|these|those|its|their|such)\b(?!\s+(?:paper|work|study|article|letter)\b)"
+    r"[^,]{0,30},\s",  # a comma that ends a phrase, not one inside "1,938"
     re.IGNORECASE,
 )
 IT_IS_THAT = re.compile(r"^it (?:is|was) (?:\w+ ){1,2}that\s+", re.IGNORECASE)
@@ -136,6 +159,15 @@ UNFINISHED_END = DANGLING_WORDS | {
     "through", "involving", "including", "namely", "like", "such", "following", "across", "within",
     "without", "toward", "towards", "about", "against", "during", "upon", "using",
 }  # fmt: skip
+# A colon after a thing named but not said ("a simple strategy", "two core challenges", "a trade-off"): what
+# the note would say is after the colon. A number in it ("a 10% gain") is a statement already.
+ANNOUNCED_THING = re.compile(
+    r"\b(?:a|an|two|three|four|five|several|some|multiple|various|these|following)\s+(?:[^\s\d]+\s+){0,3}"
+    r"[^\s\d]+$",
+    re.IGNORECASE,
+)
+# An enumeration begun ("(1) …", "(i) …", "1) …") or a "not only" whose "but also" comes later.
+OPEN_ENUMERATION = re.compile(r"\((?:1|i|a)\)|(?:^|\s)1\)|\bnot only\b", re.IGNORECASE)
 # An aside between dashes or in parentheses: a clause break inside one is not where a statement ends.
 ASIDE_DASHES = (" -- ", " — ", " – ")
 TARGET_CHARS = 120
@@ -199,7 +231,7 @@ def _lowered_determiner(match: re.Match[str]) -> str:
 
 
 def _self_contained(text: str, name: str | None) -> str | None:
-    if QUESTION_OR_ITEM.search(text):
+    if QUESTION_OR_ITEM.search(text) or POINTING_OPENER.match(text):
         return None
     text = IT_IS_THAT.sub("", text)
     pointing = POINTING_SUBJECT.match(text)
@@ -208,8 +240,14 @@ def _self_contained(text: str, name: str | None) -> str | None:
         if (PLURAL_POINTER_VERB if plural else SINGULAR_POINTER_VERB).match(text[pointing.end() :]):
             return None
         # "This approach reduces …" -> "The approach reduces …": the paper's own approach ("Such a
-        # representation enables …" -> "The representation enables …").
-        return "The " + LEADING_ARTICLE.sub("", text[pointing.end() :], count=1)
+        # representation enables …" -> "The representation enables …"). Only a thing of the paper's is
+        # one the reader can tell without the sentence before: "This synergy has sparked …" or "These
+        # scores mark a 3.5× improvement" points at what that sentence said.
+        rest = LEADING_ARTICLE.sub("", text[pointing.end() :], count=1)
+        head = [word.lower().strip(",;:") for word in rest.split()[:3]]
+        if not any(word in METHOD_NOUNS or (name and word == name.lower()) for word in head):
+            return None
+        return "The " + rest
     if BARE_POINTER.match(text):
         named = with_method_name(text, name)
         return named if named != text else None
@@ -237,7 +275,9 @@ def _shortened(text: str) -> str | None:
         before = text[: match.start()]
         head = before.rstrip(" ,;:")
         is_statement = len(before.split()) >= MIN_WORDS + 2 and not _is_inside_aside(before)
-        if is_statement and head.rsplit(" ", 1)[-1].lower() not in UNFINISHED_END:
+        # "The authors recommend a simple deployment strategy: …" names what the colon then says.
+        announces = match.group(0).startswith(":") and ANNOUNCED_THING.search(head) is not None
+        if is_statement and not announces and head.rsplit(" ", 1)[-1].lower() not in UNFINISHED_END:
             heads.append(head)
     fitting = [head for head in heads if len(head) <= TARGET_CHARS]
     if fitting:
@@ -250,8 +290,13 @@ def _shortened(text: str) -> str | None:
 
 def _is_inside_aside(head: str) -> bool:
     """Whether `head` ends inside a parenthesis or a dash-bounded aside it opened ("negative flips --
-    instances where a prior model was correct, but …")."""
-    return head.count("(") > head.count(")") or any(head.count(dash) % 2 for dash in ASIDE_DASHES)
+    instances where a prior model was correct, but …"), inside an enumeration ("two innovations: (1)
+    neuron-level processing") or inside a "not only …" still waiting for its "but also"."""
+    return (
+        head.count("(") > head.count(")")
+        or any(head.count(dash) % 2 for dash in ASIDE_DASHES)
+        or OPEN_ENUMERATION.search(head) is not None
+    )
 
 
 def _capitalized(text: str) -> str:
