@@ -169,6 +169,16 @@ def test_every_corpus_paper_reads_as_notes() -> None:
             "In this regard, we introduce a benchmark of 500 long documents.",
             "Introduction of a benchmark of 500 long documents.",
         ),
+        # The second verb is the contribution: the note is made of it, not cut.
+        (
+            "We address this challenge for the problem of traffic forecasting and propose an approach that "
+            "exploits liquid neural networks.",
+            "Introduction of an approach that exploits liquid neural networks.",
+        ),
+        (
+            "We evaluate models on ten tasks and present the results in a table of accuracies.",
+            "Evaluation of models on ten tasks.",
+        ),
         # An aside between dashes goes with its dashes, and the verb after it stays.
         (
             "Transfer learning - i.e., further fine-tuning a pre-trained model on a task - can confer "

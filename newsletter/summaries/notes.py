@@ -143,6 +143,13 @@ POINTER_OBJECT_THEN_VERB = re.compile(
     r"(?=(?:" + "|".join(sorted({*NOMINAL, *CLAIMS, *LIGHT_VERBS})) + r")\b)",
     re.IGNORECASE,
 )
+# "We address this challenge for traffic forecasting and propose an approach that …": the second verb is
+# the contribution, which cutting the coordinated verb would lose; the note is made of it.
+CONTRIBUTION_SECOND = re.compile(
+    r"^(?P<lead>we\s+)(?!(?:propose|introduce|present)\b)\w+\s[^;.:]{0,120}?,?\s+and\s+(?:then\s+)?"
+    r"(?=(?:propose|introduce|present)\s+(?:an?\s|(?-i:[A-Z])))",  # a new thing, not "present the results"
+    re.IGNORECASE,
+)
 # A note that announces what comes next ("… one of the following two scenarios happens") says nothing
 # read alone.
 ANNOUNCES_NEXT = re.compile(r"\b(?:the following|as follows)\b", re.IGNORECASE)
@@ -195,6 +202,16 @@ def as_note(sentence: str, name: str | None) -> str | None:
         text = trimmed
     text = ENUMERATED_LEAD.sub(r"\1 ", text)
     text = POINTER_OBJECT_THEN_VERB.sub(r"\g<lead>", text, count=1)
+    contribution = CONTRIBUTION_SECOND.sub(r"\g<lead>", text, count=1)
+    # The contribution's own clause when it makes a note; else the first verb's, as before.
+    if contribution != text:
+        note = _note(contribution, name)
+        if note is not None:
+            return note
+    return _note(text, name)
+
+
+def _note(text: str, name: str | None) -> str | None:
     text = _nominal(text)
     text = COORDINATED_VERB.sub("", text)
     standalone = _self_contained(text, name)
