@@ -129,15 +129,14 @@ def site_stats(session: Session) -> SiteStats:
     return SiteStats(latest, int(on_latest), int(days or 0), int(total or 0))
 
 
-def recent_days(session: Session, limit: int = MAX_DAYS_LISTED) -> list[date]:
-    """The days that have papers, newest first: the day menu and the prev/next links, so they list as
-    many days as the stats count (up to `limit`)."""
+def recent_days(session: Session, topic: str | None = None, limit: int = MAX_DAYS_LISTED) -> list[date]:
+    """The days that have papers (of `topic`, name or slug, when given), newest first: the day menu and
+    the prev/next links, so they list as many days as the stats count (up to `limit`)."""
     day = _paper_day()
-    return list(
-        session.execute(
-            select(day).where(day.is_not(None)).group_by(day).order_by(day.desc()).limit(limit)
-        ).scalars()
-    )
+    statement = select(day).where(day.is_not(None))
+    if topic:
+        statement = statement.where(has_topic(topic))
+    return list(session.execute(statement.group_by(day).order_by(day.desc()).limit(limit)).scalars())
 
 
 def papers_for_day(

@@ -86,8 +86,10 @@ def paper_list_page(
         raise NotFound("There is no such topic.")
     stats = site_stats(session)
     chosen_day, day_note = parse_day(without_nul(day))
-    shown_day = chosen_day if chosen_day is not None or query else stats.latest_day
-    days = recent_days(session)
+    # A topic's page opens on the newest day with papers of that topic, not on a day without any.
+    days = recent_days(session, chosen_topic.name if chosen_topic else None)
+    latest = days[0] if days else (None if chosen_topic else stats.latest_day)
+    shown_day = chosen_day if chosen_day is not None or query else latest
     papers = papers_for_day(session, shown_day, topic or None, query or None)
     older, newer = neighbour_days(days, shown_day)
     # A search without a day searches every day: the menu then says "All days".
