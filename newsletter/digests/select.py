@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import heapq
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.digests.trending import TrendingSignals, last_activity, signal_phrase, trending_score
 from newsletter.feedback.personal import followed_topics
-from newsletter.feedback.ranking import PersonalView
+from newsletter.feedback.ranking import PersonalView, by_votes_reason
 from newsletter.models import Paper, Topic
 from newsletter.sqlarrays import number_array_literal
 from newsletter.summaries.queries import first_summarized_at, is_summarized, paper_tags
@@ -388,6 +389,13 @@ class Selector:
         chosen: list[SelectedItem] = []
         per_topic: dict[str, int] = defaultdict(int)
         items = self._items_of(taste)
+        # Candidates are in trending order: a position past the last one the trending order alone would
+        # reach (before caps) was brought in by the reader's votes.
+        trending_reach = (
+            heapq.nsmallest(taste.max_papers, eligible)[-1]
+            if personal is not None and len(eligible) > taste.max_papers
+            else None
+        )
         for position in eligible:
             if len(chosen) >= taste.max_papers:
                 break
@@ -398,15 +406,19 @@ class Selector:
                 continue
             if item.matched_topics:
                 per_topic[item.matched_topics[0]] += 1
-            if personal is not None and (liked := personal.reasons.get(item.paper_id)):
-                item = SelectedItem(
-                    item.paper_id,
-                    item.paper_version,
-                    item.matched_topics,
-                    item.matched_keywords,
-                    item.score,
-                    liked,
-                )
+            if personal is not None:
+                reason = personal.reasons.get(item.paper_id)
+                if reason is None and trending_reach is not None and position > trending_reach:
+                    reason = by_votes_reason(item.reason)
+                if reason is not None:
+                    item = SelectedItem(
+                        item.paper_id,
+                        item.paper_version,
+                        item.matched_topics,
+                        item.matched_keywords,
+                        item.score,
+                        reason,
+                    )
             chosen.append(item)
         selected = tuple(chosen)
         overflow = len(eligible) - len(selected)

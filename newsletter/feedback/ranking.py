@@ -30,6 +30,13 @@ MAX_LIKED_TITLE_CHARS = 60
 # you liked, e.g. “X”".
 LIKED_ONE_HEAD, LIKED_ONE_TAIL = "Like “", "”, a paper you liked"
 LIKED_MANY_TAIL = " papers you liked, e.g. “"
+# The "why" line of a pick the reader's votes brought in, resembling no liked paper closely: the trending
+# order alone would not have picked it ("Trending #58 in Efficient ML" is true, but not why it is there).
+BY_VOTES_HEAD = "Picked by your votes · "
+
+
+def by_votes_reason(trending_reason: str) -> str:
+    return BY_VOTES_HEAD + trending_reason
 
 
 def forwardable_reason(reason: str) -> str:
