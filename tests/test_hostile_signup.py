@@ -159,12 +159,12 @@ def test_quotes_and_braces_in_a_valid_address_reach_the_confirmation_email_liter
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"timezone": "../../../../etc/passwd"}, "time zone from the list"),
+        ({"timezone": "../../../../etc/passwd"}, "not a time zone we know"),
         ({"timezone": "UTC\r\nBcc: x@y.z"}, "time zone from the list"),
         ({"timezone": "Europe/Berlin\x00"}, "time zone from the list"),
-        ({"timezone": "posixrules"}, "time zone from the list"),
-        ({"timezone": "right/UTC"}, "time zone from the list"),
-        ({"timezone": "+05:00"}, "time zone from the list"),
+        ({"timezone": "posixrules"}, "not a time zone we know"),
+        ({"timezone": "right/UTC"}, "not a time zone we know"),
+        ({"timezone": "+05:00"}, "not a time zone we know"),
         ({"timezone": "x" * 5000}, "too long"),
         ({"send_time": "07:30\r\nBcc: x@y.z"}, "Send time"),
         ({"send_time": "7:30pm"}, "Send time"),

@@ -28,7 +28,7 @@ from newsletter.subscribers.service import (
     unsubscribe,
     update_preferences,
 )
-from newsletter.subscribers.validation import PreferencesForm, SignupForm, parse_keywords
+from newsletter.subscribers.validation import PreferencesForm, SignupForm, parse_keywords, parse_timezone
 from tests.factories import make_subscriber
 
 WORDING = "2026-11-22"
@@ -183,6 +183,32 @@ def test_keywords_refuse_control_characters_and_excess():
         parse_keywords("ok\x00bad")
     with pytest.raises(InvalidInput):
         parse_keywords(",".join(f"k{n}" for n in range(21)))
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [
+        ("Europe/Berlin", "Europe/Berlin"),
+        ("europe/berlin", "Europe/Berlin"),
+        (" berlin ", "Europe/Berlin"),
+        ("new york", "America/New_York"),
+        ("buenos aires", "America/Argentina/Buenos_Aires"),
+        ("utc", "UTC"),
+        ("Etc/GMT+5", "Etc/GMT+5"),
+    ],
+)
+def test_a_typed_time_zone_is_found_by_its_name_in_any_case_or_its_city(typed, zone):
+    assert parse_timezone(typed) == zone
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [("EST", "daylight saving"), ("CET", "daylight saving"), ("Mars/Base", "not a time zone")],
+)
+def test_a_zone_of_no_region_or_no_zone_at_all_is_refused_with_what_to_type(typed, message):
+    with pytest.raises(InvalidInput) as refused:
+        parse_timezone(typed)
+    assert message in str(refused.value) and "America/New_York" in str(refused.value)
 
 
 def test_a_pasted_list_of_keywords_loses_its_bullets_and_numbers():

@@ -152,14 +152,35 @@ def parse_keywords(value: str | list[str]) -> list[str]:
 
 
 def parse_timezone(value: str) -> str:
+    """A time zone as chosen from the list or typed: its exact name, or its name in any case with spaces
+    for underscores ("europe/berlin", "new york"), or a city only one zone is named after ("berlin").
+    Zones named after no place ("EST", "CET": fixed offsets or old rules without the region's daylight
+    saving) are refused with the region's zone to use instead."""
     value = value.strip()
-    if not value or len(value) > 64 or CONTROL_CHARACTERS.search(value) or value not in timezone_names():
+    if not value or len(value) > 64 or CONTROL_CHARACTERS.search(value):
         raise InvalidInput("Please choose a time zone from the list.", "timezone")
+    name = value if value in timezone_names() else _TIMEZONE_BY_KEY.get(_timezone_key(value))
+    if name is None:
+        raise InvalidInput(
+            f"“{value}” is not a time zone we know: choose one from the list, or type one like "
+            "Europe/Berlin or America/New_York.",
+            "timezone",
+        )
+    if "/" not in name and name not in ("UTC", "GMT"):
+        raise InvalidInput(
+            f"“{value}” keeps no region's daylight saving time: choose your region's zone, such as "
+            "America/New_York or Europe/Berlin.",
+            "timezone",
+        )
     try:
-        ZoneInfo(value)
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise InvalidInput("Please choose a time zone from the list.", "timezone") from error
-    return value
+    return name
+
+
+def _timezone_key(value: str) -> str:
+    return "_".join(value.lower().replace("_", " ").split())
 
 
 def timezone_names() -> frozenset[str]:
@@ -240,3 +261,12 @@ def validate_preferences(
 
 
 _TIMEZONES = frozenset(available_timezones()) | {"UTC"}
+# Each zone by its name in lower case with underscores, and by its city (of two zones for one city, the
+# longer name: "America/Argentina/Buenos_Aires", not the older "America/Buenos_Aires").
+_CITIES: dict[str, list[str]] = {}
+for _name in sorted(_TIMEZONES):
+    if "/" in _name and not _name.startswith(("Etc/", "SystemV/")):
+        _CITIES.setdefault(_timezone_key(_name.rsplit("/", 1)[1]), []).append(_name)
+_TIMEZONE_BY_KEY = {city: max(names, key=len) for city, names in _CITIES.items()} | {
+    _timezone_key(name): name for name in _TIMEZONES
+}
