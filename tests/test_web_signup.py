@@ -28,6 +28,17 @@ from tests.web_fixtures import (
 pytestmark = pytest.mark.usefixtures("client")
 
 
+def test_the_answer_shows_the_address_as_typed_and_a_likely_typo(client, committed_session_factory):
+    typo = post_signup(client, "dana.reader@gmial.com")
+    assert "If <strong>dana.reader@gmial.com</strong> can subscribe" in typo.text
+    assert "Did you mean <strong>dana.reader@gmail.com</strong>?" in typo.text
+    right = post_signup(client, "erin@example.org")
+    assert (
+        "If <strong>erin@example.org</strong> can subscribe" in right.text
+        and "Did you mean" not in right.text
+    )
+
+
 def test_signup_creates_a_pending_subscriber_and_a_confirmation_delivery(client, committed_session_factory):
     response = post_signup(client, "Alice@Example.org")
     assert response.status_code == 200
@@ -51,8 +62,14 @@ def test_signup_answer_is_identical_for_new_active_and_unsubscribed_addresses(
         for email in ("new@example.org", "active@example.org", "gone@example.org")
     }
     assert {response.status_code for response in bodies.values()} == {200}
-    texts = {email: response.text.split("<main")[1] for email, response in bodies.items()}
-    assert len(set(texts.values())) == 1
+    # The same page but for the address as typed, shown back to whoever typed it.
+    texts = {
+        email: response.text.split("<main")[1].replace(email, "ADDRESS") for email, response in bodies.items()
+    }
+    assert (
+        len(set(texts.values())) == 1
+        and "If <strong>ADDRESS</strong> can subscribe" in texts["new@example.org"]
+    )
     active = subscriber_row(committed_session_factory, "active@example.org")
     assert active.status == "active"
     # Unchanged, but told how to manage the subscription (the answer above was the same).
@@ -81,7 +98,7 @@ def test_signup_answers_take_the_same_time_whatever_the_address_state(
             response = timed.post("/subscribe", data={**signup_fields(address), "csrf_token": token})
             elapsed[address] = time.perf_counter() - started
             assert response.status_code == 200
-            bodies.add(response.text)
+            bodies.add(response.text.replace(address, "ADDRESS"))
     assert len(bodies) == 1
     # The work differed (a confirmation for some, a "manage your subscription" email for the
     # subscribed); the time it took did not show.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -149,6 +150,27 @@ def parse_keywords(value: str | list[str]) -> list[str]:
     if len(keywords) > MAX_KEYWORDS:
         raise InvalidInput(f"At most {MAX_KEYWORDS} keywords.", "keywords")
     return list(keywords.values())
+
+
+# The mailbox providers most addresses are at: a typed domain one or two letters off one of them is far
+# more often a typo than a real domain ("gmial.com").
+COMMON_MAIL_DOMAINS = (
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com", "icloud.com",
+    "me.com", "protonmail.com", "proton.me", "aol.com", "gmx.de", "gmx.net", "web.de", "mail.ru",
+    "yandex.ru", "qq.com", "163.com", "mail.com", "gmx.com", "ymail.com", "msn.com", "fastmail.com",
+    "zoho.com", "hey.com",
+)  # fmt: skip
+
+
+def suggested_address(address: str) -> str | None:
+    """The address with a common provider's domain, when the typed domain looks like a typo of it
+    ("alice@gmial.com" → "alice@gmail.com"); None when it is one, or like none."""
+    local, at, domain = address.strip().rpartition("@")
+    domain = domain.lower()
+    if not at or not local or domain in COMMON_MAIL_DOMAINS:
+        return None
+    close = difflib.get_close_matches(domain, COMMON_MAIL_DOMAINS, n=1, cutoff=0.8)
+    return f"{local}@{close[0]}" if close else None
 
 
 def parse_timezone(value: str) -> str:

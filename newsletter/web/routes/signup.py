@@ -17,7 +17,7 @@ from newsletter.db import session_scope
 from newsletter.errors import InvalidInput
 from newsletter.subscribers.consent import CURRENT_WORDING_VERSION
 from newsletter.subscribers.service import signup, validate_signup_form
-from newsletter.subscribers.validation import SignupForm, normalize_email, topic_choices
+from newsletter.subscribers.validation import SignupForm, normalize_email, suggested_address, topic_choices
 from newsletter.web.csrf import require_csrf
 from newsletter.web.delivery import deliver_after_answer
 from newsletter.web.deps import (
@@ -77,7 +77,7 @@ def answer_signup(
     form, is_bot = submitted
     if is_bot:
         logger.info("signup honeypot filled from %s: ignored", ip)
-        return render(request, "check_inbox.html")
+        return check_inbox(request, form)
     try:
         address = normalize_email(form.email)
         # A refused form (a typo, no topic) sends nothing: it does not count against anyone's budget.
@@ -98,13 +98,23 @@ def answer_signup(
     # Past the per-address budget the answer is the same page, with nothing sent: no enumeration,
     # and nobody can fill a stranger's inbox with confirmation emails.
     if not limiter.allow(SIGNUP_PER_ADDRESS, address):
-        return render(request, "check_inbox.html")
+        return check_inbox(request, form)
     try:
         with session_scope(factory) as session:
             result = signup(session, form, ip, agent, CURRENT_WORDING_VERSION)
     except InvalidInput as error:
         return form_with_error(request, factory, form, error)
-    return deliver_after_answer(render(request, "check_inbox.html"), settings, factory, result.delivery_id)
+    return deliver_after_answer(check_inbox(request, form), settings, factory, result.delivery_id)
+
+
+def check_inbox(request: Request, form: SignupForm) -> HTMLResponse:
+    """The one answer to every accepted form, whatever happened (no enumeration): the address as typed,
+    so that a typo can be seen, and a common provider's domain when the typed one looks like a typo of it."""
+    return render(
+        request,
+        "check_inbox.html",
+        {"email": form.email.strip(), "suggestion": suggested_address(form.email)},
+    )
 
 
 def form_with_error(
