@@ -109,7 +109,7 @@ def fixed_context(name: str) -> dict[str, Any]:
 
 EXPECTED_FRAGMENTS = {
     "edition": ["Sparse Retrieval Paper 1", "NLP · keyword “retrieval” · 42 upvotes", "The method halves memory.",
-                "https://arxiv.org/pdf/2611.00001", "https://github.com/example/sparse", "3 more matching papers",
+                "https://arxiv.org/pdf/2611.00001", "https://github.com/example/sparse", "3 more papers in your topics did not fit this email",
                 "%%unsubscribe-k1%%", "%%preferences-k1%%", "%%view_in_browser-k1%%"],
     "nothing_new": ["Nothing new in your topics today", "%%unsubscribe-k1%%", "%%preferences-k1%%"],
     "confirmation": ["Confirm", "https://papers.example.org/confirm/TOKEN", "alice@example.org",

@@ -163,7 +163,7 @@ def test_the_paper_page_folds_the_abstract_away_once_and_repeats_no_sentence(
     assert "TL;DR (Hugging Face):" in shown
     assert_no_sentence_twice(shown)
     assert not any(character in shown for character in "{}$\\")
-    assert "Key points" in shown and "Offline summary" in shown
+    assert "Key points" in shown and "Written from the abstract's own sentences" in shown
     plain = client.get("/papers/2611.70002").text
     plain_shown = visible_text(plain, skip_details=True)
     assert "TL;DR" not in plain_shown

@@ -93,4 +93,4 @@ def show(
     if view.lines:
         console.print(table)
     if view.overflow_count:
-        console.print(f"{view.overflow_count} more on the site")
+        console.print(f"{view.overflow_count} more in these topics did not fit")

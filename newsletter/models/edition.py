@@ -40,7 +40,7 @@ class EditionContent(Base):
     # sha256 of the ordered (paper id, version, update flag, reason) list and the overflow count.
     content_key: Mapped[str] = mapped_column(String(64), unique=True)
     item_count: Mapped[int] = mapped_column(SmallInteger)
-    # Matching papers left out by the caps ("N more on the site").
+    # Matching papers left out by the caps ("N more papers in your topics did not fit this email").
     overflow_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
 

@@ -115,5 +115,5 @@ def made_by(backend: str, backend_version: str, model: str | None, fallback_reas
     if backend == "llm" and not fallback_reason:
         return f"Summarized by {model}, numbers checked against the abstract"
     if fallback_reason:
-        return f"Offline summary ({backend_version}); the language model's answer was not used"
-    return f"Offline summary ({backend_version}), written from the abstract"
+        return f"Written from the abstract's own sentences ({backend_version}): the language model's answer was not used"
+    return f"Written from the abstract's own sentences, without a language model ({backend_version})"
