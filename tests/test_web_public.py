@@ -134,7 +134,7 @@ def test_the_first_screen_has_the_promise_a_sample_and_the_signup_form(client, c
     seed(committed_session_factory)
     html = client.get("/").text
     hero = html.split('<div class="hero">')[1].split('id="papers-heading"')[0]
-    assert "One email a day" in hero and ", as an email shows it" in hero
+    assert "One email a day" in hero and "Top paper · 21 Nov" in hero
     assert "Retrieval-augmented generation for code" in hero and 'id="signup-form"' in hero
     # The 599-zone list is not in the page: a short menu, any zone can be typed in.
     assert html.count("<option") < 120 and 'name="timezone_other"' in html
