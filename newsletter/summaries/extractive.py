@@ -124,6 +124,8 @@ class ScoredSentence:
     informativeness: float
     # The sentence rewritten as a self-contained note, or None if it cannot stand alone.
     note: str | None = None
+    # Without the rules that only drop (`as_note(strict=False)`): for a paper short of three notes.
+    fallback_note: str | None = None
 
 
 class ExtractiveSummarizer:
@@ -164,9 +166,12 @@ def summarize_extractively(paper: PaperText, topics: list[str] | None = None) ->
     name = name_in_title(paper.title)
     for sentence in scored:
         note = as_note(sentence.text, name)
+        fallback = as_note(sentence.text, name, strict=False) if note is None else None
         # The rewrite never adds a number; the guard keeps that true whatever the rules become.
         if note and not unsupported_numbers(note, f"{paper.title} {paper.abstract}"):
             sentence.note = note
+        elif fallback and not unsupported_numbers(fallback, f"{paper.title} {paper.abstract}"):
+            sentence.fallback_note = fallback
     key_points = _key_points(scored)
     # Sections tell what the key points do not: the sentences behind the key points are not reused.
     used = _indexes(key_points)
@@ -275,6 +280,15 @@ def _best_unused(scored: list[ScoredSentence], role: str, used: set[int]) -> lis
 
 
 MIN_NOTES = 3
+# A sentence that states the paper's own finding or contribution, wherever it stands in the abstract ("We
+# first show …", "Our main contribution is …"); one that states the problem it takes on ("We address
+# the challenge of …") is background still.
+OWN_WORK = re.compile(
+    r"\b(?:we|this (?:paper|work|study)|the paper)\s+(?:first\s+|also\s+|further\s+)?"
+    r"(?:show|prove|find|identify|observe|demonstrate|establish|derive|reveal|uncover)\w*\b"
+    r"|\bour (?:main |key |primary )?contributions?\b",
+    re.IGNORECASE,
+)
 EXTRA_NOTE_CHARS = 140
 
 
@@ -294,19 +308,31 @@ def _key_points(scored: list[ScoredSentence]) -> list[ScoredSentence]:
         for sentence in pool:
             if len(chosen) >= limit:
                 return
-            # Three notes carry a paper; a fourth must be short to be worth the reader's time.
-            is_short = len(sentence.note or "") <= EXTRA_NOTE_CHARS
-            if (len(chosen) < MIN_NOTES or is_short) and all(
-                _overlap(sentence.note or "", other.note or "") < 0.6 for other in chosen
-            ):
-                chosen.append(sentence)
+            if any(_overlap(sentence.note or "", other.note or "") >= 0.6 for other in chosen):
+                continue
+            # Three notes carry a paper; a fourth is the next best one, if it is short, or none: never a
+            # weaker short one found further down (a code release, a hope) in place of a long finding.
+            if len(chosen) >= MIN_NOTES and len(sentence.note or "") > EXTRA_NOTE_CHARS:
+                return
+            chosen.append(sentence)
 
     # Notes say what the paper does and finds. The field's background ("Multimodal models have shown
     # remarkable success…") is what the reader knows already (an editor's notes hold it about once in
-    # fifty): it only fills a paper up to three notes.
-    pick([s for s in ranked if s.role != "background"], wanted)
-    pick([s for s in ranked if s.role == "background"], MIN_NOTES)
+    # fifty): it only fills a paper up to three notes. A sentence before the contribution that states the
+    # paper's own finding ("We first show …", "Our main contribution is …") is no background.
+    pick([s for s in ranked if not _is_field_background(s)], wanted)
+    pick([s for s in ranked if _is_field_background(s)], MIN_NOTES)
+    if len(chosen) < MIN_NOTES:
+        # Short of three: the notes the strict rules refused, best first.
+        spare = [s for s in scored if s.fallback_note]
+        for sentence in spare:
+            sentence.note, sentence.fallback_note = sentence.fallback_note, None
+        pick(sorted(spare, key=lambda s: -weight(s)), MIN_NOTES)
     return sorted(chosen, key=lambda s: s.index)
+
+
+def _is_field_background(sentence: ScoredSentence) -> bool:
+    return sentence.role == "background" and OWN_WORK.search(sentence.text) is None
 
 
 def _overlap(first: str, second: str) -> float:

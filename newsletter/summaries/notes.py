@@ -25,7 +25,8 @@ CONNECTIVE_OPENER = re.compile(
     r"beyond (?:this|that)|on the other hand|at the same time|in turn|as such|nonetheless|nevertheless|"
     r"conversely|for (?:example|instance)|in (?:this|that) (?:regard|way|case|setting|context)|"
     # Any sentence adverb with its comma: "Unfortunately,", "Conventionally,", "Recently,".
-    r"[a-z]+ly(?=,))\s*,?\s+",
+    r"(?!(?:conventionally|traditionally|typically|historically|previously|recently|currently|usually|"
+    r"commonly|generally)\b)[a-z]+ly(?=,))\s*,?\s+",
     re.IGNORECASE,
 )
 # "To tackle X, we …", "Building on X, we …", "Unlike prior work, our …": a context clause before the
@@ -96,12 +97,16 @@ METHOD_NOUNS = frozenset({
     "paradigm", "methodology", "attack", "defense", "regularizer", "encoder", "decoder", "layer",
     "approaches", "methods", "frameworks", "models", "systems", "algorithms", "techniques", "designs",
     "strategies", "mechanisms", "networks", "representations", "tools", "datasets", "benchmarks", "agents",
+    # What the paper itself produced or did.
+    "experiment", "experiments", "result", "results", "finding", "findings", "observation", "observations",
+    "innovation", "innovations", "modification", "modifications", "insight", "insights", "contribution",
+    "contributions", "theorem", "theorems", "component", "components", "evaluation", "evaluations",
 })  # fmt: skip
 # An opening phrase that points back ("In these methods, …", "Despite its ubiquity, its effectiveness …",
 # "Unlike such approaches, …"): the note leans on a sentence the reader has not seen. "In this paper, …"
 # names the paper itself.
 POINTING_OPENER = re.compile(
-    r"^[^,]{0,40}?\b(?:this|these|those|its|their|such)\b(?!\s+(?:paper|work|study|article|letter)\b)"
+    r"^[^,]{0,40}?\b(?:this|these|those|its|their|such)\b(?!\s+(?:paper|work|study|article|letter|as)\b)"
     r"[^,]{0,30},\s",  # a comma that ends a phrase, not one inside "1,938"
     re.IGNORECASE,
 )
@@ -150,6 +155,14 @@ CONTRIBUTION_SECOND = re.compile(
     r"(?=(?:propose|introduce|present)\s+(?:an?\s|(?-i:[A-Z])))",  # a new thing, not "present the results"
     re.IGNORECASE,
 )
+# "We prove in a synthetic setting that …" → "Proof of in a …", "We propose to enhance …" → "Introduction
+# of to enhance …": the verb's object was no noun; such a note is not used.
+MALFORMED_NOMINAL = re.compile(
+    r"^[A-Z]\w+ of (?:to|of|in|on|at|for|from|by|with|about|into|that|whether|how|\w+ly)\b"
+)
+# "To pull the test features closer to the source domain." : a purpose with no statement (what it was the
+# purpose of was in the sentence before).
+PURPOSE_FRAGMENT = re.compile(r"^to\s+\w+[^,;:]*\.?$", re.IGNORECASE)
 # A note that announces what comes next ("… one of the following two scenarios happens") says nothing
 # read alone.
 ANNOUNCES_NEXT = re.compile(r"\b(?:the following|as follows)\b", re.IGNORECASE)
@@ -166,11 +179,16 @@ UNFINISHED_END = DANGLING_WORDS | {
     "through", "involving", "including", "namely", "like", "such", "following", "across", "within",
     "without", "toward", "towards", "about", "against", "during", "upon", "using",
 }  # fmt: skip
-# A colon after a thing named but not said ("a simple strategy", "two core challenges", "a trade-off"): what
-# the note would say is after the colon. A number in it ("a 10% gain") is a statement already.
+# A colon after a thing only named ("two core challenges:", "recommend a simple strategy:", "reveals a
+# trade-off:"): what the note would say is after the colon. A claim before a colon ("can be described by a
+# kernel:") is a statement, and a number in the thing ("a 10% gain") makes one.
 ANNOUNCED_THING = re.compile(
-    r"\b(?:a|an|two|three|four|five|several|some|multiple|various|these|following)\s+(?:[^\s\d]+\s+){0,3}"
-    r"[^\s\d]+$",
+    r"(?:\b(?:two|three|four|five|several|multiple|various|these|following)"
+    r"|\b(?:propose|proposes|present|presents|introduce|introduces|identify|identifies|recommend|"
+    r"recommends|document|documents|reveal|reveals|uncover|uncovers|highlight|highlights|face|faces|"
+    r"has|have|include|includes|explore|explores|offer|offers|adopt|adopts|introduction of|"
+    r"identification of|presentation of|exploration of)\s+(?:a|an|the following))"
+    r"\s+(?:[^\s\d]+\s+){0,3}[^\s\d]+$",
     re.IGNORECASE,
 )
 # An enumeration begun ("(1) …", "(i) …", "1) …") or a "not only" whose "but also" comes later.
@@ -191,8 +209,11 @@ def name_in_title(title: str) -> str | None:
     return match.group(1) if match else None
 
 
-def as_note(sentence: str, name: str | None) -> str | None:
-    """The sentence as a self-contained note, or None if it cannot stand alone."""
+def as_note(sentence: str, name: str | None, *, strict: bool = True) -> str | None:
+    """The sentence as a self-contained note, or None if it cannot stand alone. Not `strict`: the note a
+    paper with fewer than three strict ones may fall back on, made without the rules that only drop
+    (a pointing opener, "This X" of no thing of the paper's, the cuts refused at an announcing colon or
+    inside an enumeration)."""
     text = NUMBERED_ITEM.sub("", sentence.strip())
     for _ in range(3):
         trimmed = CONNECTIVE_OPENER.sub("", text, count=1)
@@ -205,20 +226,22 @@ def as_note(sentence: str, name: str | None) -> str | None:
     contribution = CONTRIBUTION_SECOND.sub(r"\g<lead>", text, count=1)
     # The contribution's own clause when it makes a note; else the first verb's, as before.
     if contribution != text:
-        note = _note(contribution, name)
+        note = _note(contribution, name, strict)
         if note is not None:
             return note
-    return _note(text, name)
+    return _note(text, name, strict)
 
 
-def _note(text: str, name: str | None) -> str | None:
+def _note(text: str, name: str | None, strict: bool) -> str | None:
     text = _nominal(text)
+    if MALFORMED_NOMINAL.match(text) or PURPOSE_FRAGMENT.match(text):
+        return None
     text = COORDINATED_VERB.sub("", text)
-    standalone = _self_contained(text, name)
+    standalone = _self_contained(text, name, strict)
     if standalone is None:
         return None
     third_person = MID_WE.sub("the authors ", OUR.sub("the", OUR_START.sub("The", standalone)))
-    note = _shortened(third_person)
+    note = _shortened(third_person, strict)
     if note is None or len(note.split()) < MIN_WORDS or len(note) > MAX_CHARS or ANNOUNCES_NEXT.search(note):
         return None
     return _capitalized(note)
@@ -247,8 +270,8 @@ def _lowered_determiner(match: re.Match[str]) -> str:
     return "the " if word in ("the", "our") else word + " "
 
 
-def _self_contained(text: str, name: str | None) -> str | None:
-    if QUESTION_OR_ITEM.search(text) or POINTING_OPENER.match(text):
+def _self_contained(text: str, name: str | None, strict: bool = True) -> str | None:
+    if QUESTION_OR_ITEM.search(text) or (strict and POINTING_OPENER.match(text)):
         return None
     text = IT_IS_THAT.sub("", text)
     pointing = POINTING_SUBJECT.match(text)
@@ -262,7 +285,7 @@ def _self_contained(text: str, name: str | None) -> str | None:
         # scores mark a 3.5× improvement" points at what that sentence said.
         rest = LEADING_ARTICLE.sub("", text[pointing.end() :], count=1)
         head = [word.lower().strip(",;:") for word in rest.split()[:3]]
-        if not any(word in METHOD_NOUNS or (name and word == name.lower()) for word in head):
+        if strict and not any(word in METHOD_NOUNS or (name and word == name.lower()) for word in head):
             return None
         return "The " + rest
     if BARE_POINTER.match(text):
@@ -279,7 +302,7 @@ def with_method_name(sentence: str, name: str | None) -> str:
     return sentence
 
 
-def _shortened(text: str) -> str | None:
+def _shortened(text: str, strict: bool = True) -> str | None:
     text = ASIDE.sub("", text)
     if len(text) > TARGET_CHARS:
         text = LONG_PARENTHESIS.sub("", text)
@@ -291,9 +314,9 @@ def _shortened(text: str) -> str | None:
     for match in CLAUSE_BREAK.finditer(text):
         before = text[: match.start()]
         head = before.rstrip(" ,;:")
-        is_statement = len(before.split()) >= MIN_WORDS + 2 and not _is_inside_aside(before)
+        is_statement = len(before.split()) >= MIN_WORDS + 2 and not _is_inside_aside(before, strict)
         # "The authors recommend a simple deployment strategy: …" names what the colon then says.
-        announces = match.group(0).startswith(":") and ANNOUNCED_THING.search(head) is not None
+        announces = strict and match.group(0).startswith(":") and ANNOUNCED_THING.search(head) is not None
         if is_statement and not announces and head.rsplit(" ", 1)[-1].lower() not in UNFINISHED_END:
             heads.append(head)
     fitting = [head for head in heads if len(head) <= TARGET_CHARS]
@@ -305,14 +328,14 @@ def _shortened(text: str) -> str | None:
     return min(shorter, key=len) + "." if shorter else None
 
 
-def _is_inside_aside(head: str) -> bool:
+def _is_inside_aside(head: str, strict: bool = True) -> bool:
     """Whether `head` ends inside a parenthesis or a dash-bounded aside it opened ("negative flips --
     instances where a prior model was correct, but …"), inside an enumeration ("two innovations: (1)
     neuron-level processing") or inside a "not only …" still waiting for its "but also"."""
     return (
         head.count("(") > head.count(")")
         or any(head.count(dash) % 2 for dash in ASIDE_DASHES)
-        or OPEN_ENUMERATION.search(head) is not None
+        or (strict and OPEN_ENUMERATION.search(head) is not None)
     )
 
 
