@@ -121,6 +121,8 @@ def test_the_confirm_page_and_its_result_mint_no_account_link(
     assert_no_capability(client.get(url).text)
     done = post_form(client, url)
     assert done.status_code == 200 and "You are subscribed" in done.text
+    # When the first email comes, in the subscriber's own zone.
+    assert re.search(r"Your first email arrives on \w+day \d{1,2} \w+ at \d\d:\d\d \([\w/+-]+\)\.", done.text)
     assert_no_capability(done.text)
     # Opened again once active ("you are already subscribed"): still nothing.
     assert_no_capability(client.get(url).text)

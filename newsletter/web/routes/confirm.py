@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from newsletter.db import session_scope
+from newsletter.digests.schedule import next_send_at
 from newsletter.links.tokens import read_expired_token, read_token
 from newsletter.subscribers.service import (
     confirm,
@@ -22,7 +23,7 @@ from newsletter.web.deps import (
     SettingsDep,
     UserAgentDep,
 )
-from newsletter.web.pages import render
+from newsletter.web.pages import clock, render
 from newsletter.web.ratelimit import SIGNUP_PER_ADDRESS
 from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
@@ -68,7 +69,13 @@ def confirm_submit(
     subscriber_id = link.subject_id
     with session_scope(factory) as session:
         change = confirm(session, subscriber_id, ip, agent, link_issued_at=link.issued_at)
-    page = render(request, "confirmed.html", {"was_already_active": not change.is_changed})
+        view = subscriber_view(session, subscriber_id)
+    first_email = next_send_at(view.frequency, view.weekly_day, view.send_time, view.timezone, clock(request))
+    page = render(
+        request,
+        "confirmed.html",
+        {"was_already_active": not change.is_changed, "first_email": first_email, "timezone": view.timezone},
+    )
     return deliver_after_answer(page, settings, factory, change.delivery_id)
 
 
