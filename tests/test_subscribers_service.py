@@ -298,3 +298,31 @@ def test_resubscribing_with_topics_takes_the_new_ones(session):
 def test_a_new_address_with_no_topic_is_still_refused(session):
     with pytest.raises(InvalidInput):
         signup(session, form("new@example.org", topics=[], keywords=""), None, None, WORDING)
+
+
+def test_the_export_lists_each_editions_papers_and_why_and_a_daily_readers_day_as_none(session):
+    from datetime import date
+
+    from tests.factories import make_paper, make_subscriber
+    from tests.mail_factories import make_content, make_edition
+
+    reader = make_subscriber(session, "reader@example.org", topics=["NLP"])
+    first, second = (
+        make_paper(session, title=title, topics=["NLP"]) for title in ("Sparse heads", "Dense heads")
+    )
+    make_edition(session, reader, make_content(session, [first, second]), date(2026, 11, 20))
+    make_edition(session, reader, None, date(2026, 11, 21))
+    data = export_data(session, reader.id)
+    assert data["preferences"]["weekly_day"] is None and data["preferences"]["frequency"] == "daily"
+    papers, nothing = data["editions"]
+    assert (papers["date"], papers["kind"], nothing["kind"], nothing["papers"]) == (
+        "2026-11-20",
+        "papers",
+        "nothing_new",
+        [],
+    )
+    assert [(paper["paper"], paper["title"]) for paper in papers["papers"]] == [
+        (first.arxiv_id, "Sparse heads"),
+        (second.arxiv_id, "Dense heads"),
+    ]
+    assert all(paper["why"] for paper in papers["papers"])

@@ -19,8 +19,17 @@ from sqlalchemy.orm import Session
 from newsletter.errors import InvalidInput, NotFound
 from newsletter.feedback.votes import votes_of
 from newsletter.mail.transactional import create_transactional_delivery
-from newsletter.models import Delivery, Edition, KeywordAlert, Subscriber, SubscriberTopic, Topic
-from newsletter.models.subscriber import SUPPRESSED_STATUSES, SuppressionReason
+from newsletter.models import (
+    Delivery,
+    Edition,
+    EditionItem,
+    KeywordAlert,
+    Paper,
+    Subscriber,
+    SubscriberTopic,
+    Topic,
+)
+from newsletter.models.subscriber import SUPPRESSED_STATUSES, WEEKDAYS, SuppressionReason
 from newsletter.subscribers.consent import consent_history, latest_signup_wording, record_consent
 from newsletter.subscribers.validation import (
     Preferences,
@@ -458,10 +467,21 @@ def export_data(session: Session, subscriber_id: int) -> dict[str, Any]:
         .order_by(Delivery.id)
     ).all()
     editions = session.execute(
-        select(Edition.edition_date, Edition.kind)
+        select(Edition.edition_date, Edition.kind, Edition.content_id)
         .where(Edition.subscriber_id == subscriber_id)
         .order_by(Edition.edition_date)
     ).all()
+    # The papers each edition held, in its order, with the "why" line the reader was shown.
+    items: dict[int, list[dict[str, str]]] = {}
+    content_ids = sorted({content_id for _, _, content_id in editions if content_id is not None})
+    if content_ids:
+        for content_id, arxiv_id, title, reason in session.execute(
+            select(EditionItem.content_id, Paper.arxiv_id, Paper.title, EditionItem.reason)
+            .join(Paper, Paper.id == EditionItem.paper_id)
+            .where(EditionItem.content_id.in_(content_ids))
+            .order_by(EditionItem.content_id, EditionItem.rank)
+        ):
+            items.setdefault(content_id, []).append({"paper": arxiv_id, "title": title, "why": reason})
     return {
         "email": view.email,
         "status": view.status,
@@ -471,7 +491,7 @@ def export_data(session: Session, subscriber_id: int) -> dict[str, Any]:
             "topics": view.topic_names,
             "keywords": view.keywords,
             "frequency": view.frequency,
-            "weekly_day": view.weekly_day,
+            "weekly_day": WEEKDAYS[view.weekly_day] if view.frequency == "weekly" else None,
             "send_time": view.send_time.strftime("%H:%M"),
             "timezone": view.timezone,
             "summary_language": view.summary_language,
@@ -492,7 +512,10 @@ def export_data(session: Session, subscriber_id: int) -> dict[str, Any]:
             {"kind": kind, "state": state, "created_at": _iso(created), "sent_at": _iso(sent)}
             for kind, state, created, sent in deliveries
         ],
-        "editions": [{"date": day.isoformat(), "kind": kind} for day, kind in editions],
+        "editions": [
+            {"date": day.isoformat(), "kind": kind, "papers": items.get(content_id, []) if content_id else []}
+            for day, kind, content_id in editions
+        ],
         "paper_votes": [
             {"paper": vote.arxiv_id, "title": vote.title, "vote": vote.vote, "voted_at": _iso(vote.voted_at)}
             for vote in votes_of(session, subscriber_id)
