@@ -169,6 +169,15 @@ def test_every_corpus_paper_reads_as_notes() -> None:
             "In this regard, we introduce a benchmark of 500 long documents.",
             "Introduction of a benchmark of 500 long documents.",
         ),
+        # An adverbial between the claim and its "that" stays beside it, not "Proof of by construction that".
+        (
+            "We prove by construction that transformers can implement gradient descent for linear models.",
+            "Proof, by construction, that transformers can implement gradient descent for linear models.",
+        ),
+        (
+            "We show empirically that the method scales to 1B parameters without loss of accuracy.",
+            "Evidence that the method scales to 1B parameters without loss of accuracy.",
+        ),
         # The second verb is the contribution: the note is made of it, not cut.
         (
             "We address this challenge for the problem of traffic forecasting and propose an approach that "

@@ -163,6 +163,10 @@ MALFORMED_NOMINAL = re.compile(
 # "To pull the test features closer to the source domain." : a purpose with no statement (what it was the
 # purpose of was in the sentence before).
 PURPOSE_FRAGMENT = re.compile(r"^to\s+\w+[^,;:]*\.?$", re.IGNORECASE)
+# An adverbial between a claim verb and its "that": "by construction", "in a synthetic setting", "empirically".
+CLAIM_ASIDE = re.compile(
+    r"((?:by|in|on|for|under|with|through|via|across|both)\s[^,;:.]{1,50}?|\w+ly),?\s+that\s+", re.IGNORECASE
+)
 # A note that announces what comes next ("… one of the following two scenarios happens") says nothing
 # read alone.
 ANNOUNCES_NEXT = re.compile(r"\b(?:the following|as follows)\b", re.IGNORECASE)
@@ -244,6 +248,8 @@ def _note(text: str, name: str | None, strict: bool) -> str | None:
     note = _shortened(third_person, strict)
     if note is None or len(note.split()) < MIN_WORDS or len(note) > MAX_CHARS or ANNOUNCES_NEXT.search(note):
         return None
+    if PURPOSE_FRAGMENT.match(note):  # what a cut left: "To pull the features closer …, we use X"
+        return None
     return _capitalized(note)
 
 
@@ -255,6 +261,13 @@ def _nominal(text: str) -> str:
     if verb in CLAIMS:
         if rest.lower().startswith("that "):
             return f"{CLAIMS[verb]} that {rest[5:]}"
+        # "We prove by construction that X" → "Proof, by construction, that X".
+        aside = CLAIM_ASIDE.match(rest)
+        if aside is not None:
+            # An adverb alone ("We show empirically that X") says little: "Evidence that X".
+            words = aside.group(1)
+            between = "" if " " not in words else f", {words},"
+            return f"{CLAIMS[verb]}{between} that {rest[aside.end() :]}"
         return f"{CLAIMS[verb]} of {rest}"
     if verb in NOMINAL:
         # "We propose a method" -> "Introduction of a method"; "our method" -> "the method".
