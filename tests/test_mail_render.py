@@ -113,7 +113,7 @@ EXPECTED_FRAGMENTS = {
                 "%%unsubscribe-k1%%", "%%preferences-k1%%", "%%view_in_browser-k1%%"],
     "nothing_new": ["Nothing new in your topics today", "%%unsubscribe-k1%%", "%%preferences-k1%%"],
     "confirmation": ["Confirm", "https://papers.example.org/confirm/TOKEN", "alice@example.org",
-                     "every Friday at 21:15 (Asia/Kolkata) with the"],
+                     "every Friday at 21:15 (Asia/Kolkata) with the", "trending in NLP and Computer Vision."],
     "welcome": ["Welcome to ML Papers Daily", "trending in NLP and Computer Vision every Friday at 21:15 (Asia/Kolkata),",
                 "https://papers.example.org/unsubscribe/TOKEN"],
     "unsubscribed": ["You are unsubscribed", "alice@example.org", "https://papers.example.org/"],
