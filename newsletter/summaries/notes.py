@@ -72,6 +72,12 @@ CLAIMS = {
 LIGHT_VERBS = frozenset({"conduct", "conducts", "perform", "performs", "provide", "provides", "offer",
                          "offers", "give", "gives", "report", "reports", "carry", "make", "makes", "use",
                          "uses", "employ", "employs", "leverage", "leverages", "utilize", "utilizes"})  # fmt: skip
+USE_VERBS = frozenset({"use", "uses", "employ", "employs", "leverage", "leverages", "utilize", "utilizes"})
+# Inside a note, "these challenges", "such resources", "the aforementioned limitations" point at a sentence
+# the reader has not seen (a thing of the paper's, "these methods", reads alone).
+POINTER_INSIDE = re.compile(
+    r"\baforementioned\b|\b(?:these|those|such)\s+(?!as\b)([a-z][\w-]*)", re.IGNORECASE
+)
 # Subjects that point at something said elsewhere: "This approach …" names a thing of the paper's, "This
 # yields …" or "These are …" points at a sentence the reader has not seen.
 POINTING_SUBJECT = re.compile(r"^(?:this|these|that|those|such)\s+(?=[a-z])", re.IGNORECASE)
@@ -131,7 +137,15 @@ LONG_PARENTHESIS = re.compile(r"\s*\([^()]{25,}\)")
 # Where a long sentence can end early and still be a statement.
 CLAUSE_BREAK = re.compile(
     r",\s+(?:which|while|whereas|thereby|thus|leading to|resulting in|making|allowing|enabling|"
-    r"where|as well as|and (?:we|our|it|they|this)|but|yet|although|though|since|because)\b|;\s+|\s+—\s+|:\s+"
+    r"where|as well as|and (?:we|our|it|they|this)|but|yet|although|though|since|because|"
+    # A participle that elaborates ("…, demonstrating that …"): a break only where what it drops holds no
+    # number (`_shortened`), so a cut never loses a result.
+    r"demonstrating|showing|highlighting|suggesting|indicating|revealing|providing|offering|"
+    r"achieving|yielding|outperforming|improving|reducing)\b|;\s+|\s+—\s+|:\s+"
+)
+PARTICIPLE_BREAK = re.compile(
+    r",\s+(?:demonstrating|showing|highlighting|suggesting|indicating|revealing|providing|offering|achieving|"
+    r"yielding|outperforming|improving|reducing)\b"
 )
 # "Design of a loss and formulate training as …": the second verb's clause has lost its subject. It ends
 # where the sentence or the clause does (a full stop, ";", ":"), not at the point of a number ("1.35×"):
@@ -166,6 +180,11 @@ PURPOSE_FRAGMENT = re.compile(r"^to\s+\w+[^,;:]*\.?$", re.IGNORECASE)
 # An adverbial between a claim verb and its "that": "by construction", "in a synthetic setting", "empirically".
 CLAIM_ASIDE = re.compile(
     r"((?:by|in|on|for|under|with|through|via|across|both)\s[^,;:.]{1,50}?|\w+ly),?\s+that\s+", re.IGNORECASE
+)
+PHRASE_OPENING = re.compile(
+    r"^(?:on|in|for|with|by|at|from|under|over|through|across|via|among|during|after|before|unlike|"
+    r"compared to|beyond|despite|given|as)\s",
+    re.IGNORECASE,
 )
 # A note that announces what comes next ("… one of the following two scenarios happens") says nothing
 # read alone.
@@ -240,6 +259,11 @@ def _note(text: str, name: str | None, strict: bool) -> str | None:
     text = _nominal(text)
     if MALFORMED_NOMINAL.match(text) or PURPOSE_FRAGMENT.match(text):
         return None
+    if strict and any(
+        match.group(1) is None or match.group(1).lower() not in METHOD_NOUNS
+        for match in POINTER_INSIDE.finditer(text[1:])  # the subject's own pointer is judged below
+    ):
+        return None
     text = COORDINATED_VERB.sub("", text)
     standalone = _self_contained(text, name, strict)
     if standalone is None:
@@ -272,6 +296,9 @@ def _nominal(text: str) -> str:
     if verb in NOMINAL:
         # "We propose a method" -> "Introduction of a method"; "our method" -> "the method".
         return f"{NOMINAL[verb]} {LEADING_DETERMINER.sub(_lowered_determiner, rest)}"
+    if verb in USE_VERBS:
+        # "We use a tiny LLM as the judge" -> "Use of a tiny LLM as the judge", not a bare noun phrase.
+        return f"Use of {LEADING_DETERMINER.sub(_lowered_determiner, rest)}"
     if verb in LIGHT_VERBS:
         return rest
     # "We achieve", "We outperform": a claim whose subject is the paper.
@@ -330,6 +357,14 @@ def _shortened(text: str, strict: bool = True) -> str | None:
         is_statement = len(before.split()) >= MIN_WORDS + 2 and not _is_inside_aside(before, strict)
         # "The authors recommend a simple deployment strategy: …" names what the colon then says.
         announces = strict and match.group(0).startswith(":") and ANNOUNCED_THING.search(head) is not None
+        # "On the UCI benchmark collections of small tasks, where …, Hopfield layers yield …": a head that
+        # is only the opening phrase has no verb.
+        if "," not in head and PHRASE_OPENING.match(head):
+            continue
+        if PARTICIPLE_BREAK.match(match.group(0)) and any(
+            character.isdigit() for character in text[match.end() :]
+        ):
+            continue
         if is_statement and not announces and head.rsplit(" ", 1)[-1].lower() not in UNFINISHED_END:
             heads.append(head)
     fitting = [head for head in heads if len(head) <= TARGET_CHARS]
