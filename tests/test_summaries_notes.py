@@ -228,6 +228,8 @@ def test_first_person_and_connective_sentences_are_rewritten_as_notes(sentence: 
         # A pointer inside the note, at what the reader has not seen.
         "The method tackles these challenges by leveraging the latent space of the model.",
         "Introduction of MV-JAR, which combines two techniques for modeling the aforementioned distributions.",
+        "We study it under Repeated Exposure Optimality, a condition from the literature on physiology.",
+        "We term this the edge-of-reach problem of offline model-based reinforcement learning.",
     ],
 )
 def test_sentences_that_point_elsewhere_or_are_not_statements_are_dropped(sentence: str) -> None:

@@ -78,6 +78,12 @@ USE_VERBS = frozenset({"use", "uses", "employ", "employs", "leverage", "leverage
 POINTER_INSIDE = re.compile(
     r"\baforementioned\b|\b(?:these|those|such)\s+(?!as\b)([a-z][\w-]*)", re.IGNORECASE
 )
+# "Study of it under …", "Exploration of its applicability", "The authors term this the X problem": the
+# object is what the sentence before said.
+POINTER_OBJECT = re.compile(
+    r"^[A-Z]\w+ of (?:it|them|its|their)\b|\b(?:term|terms|call|calls|name|names|refer to|refers to|denote|"
+    r"denotes)\s+(?:this|it|these|them)\b",
+)
 # Subjects that point at something said elsewhere: "This approach …" names a thing of the paper's, "This
 # yields …" or "These are …" points at a sentence the reader has not seen.
 POINTING_SUBJECT = re.compile(r"^(?:this|these|that|those|such)\s+(?=[a-z])", re.IGNORECASE)
@@ -259,9 +265,12 @@ def _note(text: str, name: str | None, strict: bool) -> str | None:
     text = _nominal(text)
     if MALFORMED_NOMINAL.match(text) or PURPOSE_FRAGMENT.match(text):
         return None
-    if strict and any(
-        match.group(1) is None or match.group(1).lower() not in METHOD_NOUNS
-        for match in POINTER_INSIDE.finditer(text[1:])  # the subject's own pointer is judged below
+    if strict and (
+        POINTER_OBJECT.search(text) is not None
+        or any(
+            match.group(1) is None or match.group(1).lower() not in METHOD_NOUNS
+            for match in POINTER_INSIDE.finditer(text[1:])  # the subject's own pointer is judged below
+        )
     ):
         return None
     text = COORDINATED_VERB.sub("", text)
