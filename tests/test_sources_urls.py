@@ -106,6 +106,20 @@ def test_a_hugging_face_item_keeps_good_links() -> None:
     assert (item.github_repo, item.project_page) == (GOOD[0], GOOD[2])
 
 
+def parsed_entry(record: PaperRecord) -> PaperRecord:
+    """The record as the arXiv parser reads it back from a feed holding it alone."""
+    feed = render_atom_feed(
+        [render_atom_entry(record)],
+        search_query="cat:cs.CL",
+        start=0,
+        max_results=10,
+        total_results=1,
+        generated_at=datetime(2026, 11, 19, 12, 0, tzinfo=UTC),
+    )
+    [entry] = parse_arxiv_feed(feed).entries
+    return entry
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -119,16 +133,9 @@ def test_a_hugging_face_item_keeps_good_links() -> None:
     ],
 )
 def test_an_arxiv_entry_with_bad_links_keeps_the_canonical_abstract_link_and_no_pdf(url: str) -> None:
-    record = paper_record(arxiv_id="2611.00002", version=2, title="A paper", abs_url=url, pdf_url=url)
-    feed = render_atom_feed(
-        [render_atom_entry(record)],
-        search_query="cat:cs.CL",
-        start=0,
-        max_results=10,
-        total_results=1,
-        generated_at=datetime(2026, 11, 19, 12, 0, tzinfo=UTC),
+    entry = parsed_entry(
+        paper_record(arxiv_id="2611.00002", version=2, title="A paper", abs_url=url, pdf_url=url)
     )
-    [entry] = parse_arxiv_feed(feed).entries
     assert entry.abs_url == "https://arxiv.org/abs/2611.00002v2"
     assert entry.pdf_url is None
 
@@ -141,15 +148,7 @@ def test_an_arxiv_entry_keeps_its_own_links_on_arxiv() -> None:
         abs_url="http://arxiv.org/abs/2611.00003v1",
         pdf_url="https://export.arxiv.org/pdf/2611.00003v1",
     )
-    feed = render_atom_feed(
-        [render_atom_entry(record)],
-        search_query="cat:cs.CL",
-        start=0,
-        max_results=10,
-        total_results=1,
-        generated_at=datetime(2026, 11, 19, 12, 0, tzinfo=UTC),
-    )
-    [entry] = parse_arxiv_feed(feed).entries
+    entry = parsed_entry(record)
     assert entry.abs_url == "https://arxiv.org/abs/2611.00003v1"
     assert entry.pdf_url == "https://export.arxiv.org/pdf/2611.00003v1"
 
