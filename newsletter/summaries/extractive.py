@@ -22,6 +22,19 @@ ROLES = ("background", "method", "result", "implication")
 MAX_SECTION_SENTENCES = 3
 # A key point of about this length or less reads as a note; longer ones are chosen only if they say more.
 NOTE_CHARS = 110
+# Notes a paper gets at least, when its abstract has them; a fourth note is at most this long (the
+# editor's longest).
+MIN_NOTES = 3
+EXTRA_NOTE_CHARS = 140
+# A sentence that states the paper's own finding or contribution, wherever it stands in the abstract ("We
+# first show …", "Our main contribution is …"); one that states the problem it takes on ("We address
+# the challenge of …") is background still.
+OWN_WORK = re.compile(
+    r"\b(?:we|this (?:paper|work|study)|the paper)\s+(?:first\s+|also\s+|further\s+)?"
+    r"(?:show|prove|find|identify|observe|demonstrate|establish|derive|reveal|uncover)\w*\b"
+    r"|\bour (?:main |key |primary )?contributions?\b",
+    re.IGNORECASE,
+)
 
 CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
     "background": [
@@ -277,19 +290,6 @@ def _best_unused(scored: list[ScoredSentence], role: str, used: set[int]) -> lis
     # No sentence has this role: the unused one leaning most towards it, else nothing (never a repeat).
     pool = [s for s in scored if s.index not in used and s.role != "background"]
     return [max(pool, key=lambda s: (s.role_scores[role], s.index))] if pool else []
-
-
-MIN_NOTES = 3
-# A sentence that states the paper's own finding or contribution, wherever it stands in the abstract ("We
-# first show …", "Our main contribution is …"); one that states the problem it takes on ("We address
-# the challenge of …") is background still.
-OWN_WORK = re.compile(
-    r"\b(?:we|this (?:paper|work|study)|the paper)\s+(?:first\s+|also\s+|further\s+)?"
-    r"(?:show|prove|find|identify|observe|demonstrate|establish|derive|reveal|uncover)\w*\b"
-    r"|\bour (?:main |key |primary )?contributions?\b",
-    re.IGNORECASE,
-)
-EXTRA_NOTE_CHARS = 140
 
 
 def _key_points(scored: list[ScoredSentence]) -> list[ScoredSentence]:
