@@ -29,6 +29,7 @@ from tests.mail_factories import free_port
 pytestmark = [pytest.mark.browser, pytest.mark.slow, NEEDS_CHROMIUM]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+SHORT_PHONE = {"width": 375, "height": 812}
 DEMO_START_TIMEOUT_S = 240
 EMAIL_TIMEOUT_S = 30
 
@@ -212,6 +213,17 @@ def test_the_signup_form_is_in_the_first_screen_pages_pass_axe_and_feeds_parse(
                 box,
             )
         assert page.evaluate("window.scrollY") == 0
+    # A shorter phone (375 × 812) holds the promise and the whole form; the sample goes below the form.
+    page = new_page(browser, SHORT_PHONE)
+    page.goto(base + "/")
+    for element in (
+        page.get_by_label("Email address"),
+        page.locator("#signup-form").get_by_role("button", name="Subscribe"),
+    ):
+        box = element.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= SHORT_PHONE["height"], box
+    sample, form = page.locator(".sample").bounding_box(), page.locator("#signup-form").bounding_box()
+    assert sample is not None and form is not None and sample["y"] > form["y"]
 
     with session_scope(committed_session_factory) as session:
         ada = find_subscriber_by_email(session, "ada@demo.example")
