@@ -325,3 +325,13 @@ def test_with_the_broker_down_signup_still_answers_and_the_web_process_sends_the
     assert deliveries(committed_session_factory, patient.id) == [("confirmation", "sent")]
     [eml] = settings.resolved_outbox_dir.glob("*.eml")
     assert b"patient@example.org" in eml.read_bytes()
+
+
+def test_a_refused_typed_zone_goes_back_in_its_box_not_into_the_menu(client, committed_session_factory):
+    response = post_signup(client, "eve@example.org", timezone_other="EST")
+    assert response.status_code == 422 and "daylight saving time" in response.text
+    assert 'name="timezone_other" type="text"' in response.text and 'value="EST"' in response.text
+    assert (
+        "<option selected>EST</option>" not in response.text and "<option>EST</option>" not in response.text
+    )
+    assert subscriber_row(committed_session_factory, "eve@example.org") is None
