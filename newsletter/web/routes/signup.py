@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.errors import InvalidInput
+from newsletter.postgres_text import without_nul
 from newsletter.subscribers.consent import CURRENT_WORDING_VERSION
 from newsletter.subscribers.service import signup, validate_signup_form
 from newsletter.subscribers.validation import SignupForm, normalize_email, suggested_address, topic_choices
@@ -38,11 +39,14 @@ router = APIRouter()
 # The least time a signup answer takes. A new address costs more work than a known one (rows written,
 # an email queued: about 30 ms against 15 ms here); answering no sooner than this hides the difference.
 SIGNUP_ANSWER_SECONDS = 0.25
+MAX_EMAIL_CHARS = 254  # the form field's own maxlength
 
 
 @router.api_route("/subscribe", methods=["GET", "HEAD"], response_class=HTMLResponse)
-def signup_page(request: Request, session: SessionDep) -> HTMLResponse:
-    return render(request, "signup.html", {"topics": topic_choices(session), "form": signup_defaults()})
+def signup_page(request: Request, session: SessionDep, email: str = "") -> HTMLResponse:
+    """The form alone; `?email=` fills the address in (the "Did you mean …?" link of the answer page)."""
+    form = signup_defaults() | {"email": without_nul(email).strip()[:MAX_EMAIL_CHARS]}
+    return render(request, "signup.html", {"topics": topic_choices(session), "form": form})
 
 
 @router.post("/subscribe", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
