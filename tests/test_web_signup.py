@@ -35,7 +35,10 @@ def test_the_answer_shows_the_address_as_typed_and_a_likely_typo(client, committ
     # Its link opens the form with that address filled in.
     assert 'href="/subscribe?email=dana.reader%40gmail.com"' in typo.text
     again = client.get("/subscribe", params={"email": "dana.reader@gmail.com"}).text
-    assert 'name="email" type="email" autocomplete="email" required maxlength="254" value="dana.reader@gmail.com"' in again
+    assert (
+        'name="email" type="email" autocomplete="email" required maxlength="254" value="dana.reader@gmail.com"'
+        in again
+    )
     right = post_signup(client, "erin@example.org")
     assert (
         "If <strong>erin@example.org</strong> can subscribe" in right.text
