@@ -119,3 +119,39 @@ def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empt
         "2611.00003": "A 9–52% cut – and ‘more’ of it.",  # TeX's dashes and quotes typeset (0018)
     }
     assert raw == stripped
+
+
+def test_a_later_migration_parses_stored_keywords_again(empty_database_url: str) -> None:
+    # Keywords stored before a pasted list's bullets were taken off and ";" separated keywords.
+    migrations.upgrade(empty_database_url, "0018")
+    engine = create_engine(empty_database_url)
+    with engine.begin() as conn:
+        ids = (
+            conn.execute(
+                text(
+                    "INSERT INTO subscribers (email) VALUES ('pasted@example.org'), ('plain@example.org') RETURNING id"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        conn.execute(
+            text(
+                "INSERT INTO keyword_alerts (subscriber_id, keyword) VALUES"
+                " (:pasted, '- diffusion models'), (:pasted, '- RLHF; LoRA'), (:pasted, '- rlhf'),"
+                " (:pasted, '• speculative decoding'), (:pasted, '2) tool use'), (:plain, 'text-to-speech')"
+            ),
+            {"pasted": ids[0], "plain": ids[1]},
+        )
+    migrations.upgrade(empty_database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT subscriber_id, keyword FROM keyword_alerts ORDER BY id")).all()
+    engine.dispose()
+    assert [keyword for subscriber, keyword in rows if subscriber == ids[0]] == [
+        "diffusion models",
+        "RLHF",
+        "LoRA",
+        "speculative decoding",
+        "tool use",
+    ]
+    assert [keyword for subscriber, keyword in rows if subscriber == ids[1]] == ["text-to-speech"]
