@@ -6,7 +6,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from newsletter.summaries.guard import unsupported_numbers
@@ -137,8 +137,6 @@ class ScoredSentence:
     informativeness: float
     # The sentence rewritten as a self-contained note, or None if it cannot stand alone.
     note: str | None = None
-    # Without the rules that only drop (`as_note(strict=False)`): for a paper short of three notes.
-    fallback_note: str | None = None
 
 
 class ExtractiveSummarizer:
@@ -177,15 +175,16 @@ def summarize_extractively(paper: PaperText, topics: list[str] | None = None) ->
         title = paper.title.strip()
         return _summary([title], title, title, title, title, topics)
     name = name_in_title(paper.title)
-    for sentence in scored:
-        note = as_note(sentence.text, name)
-        fallback = as_note(sentence.text, name, strict=False) if note is None else None
+    source = f"{paper.title} {paper.abstract}"
+
+    def checked_note(sentence: ScoredSentence, *, strict: bool = True) -> str | None:
+        note = as_note(sentence.text, name, strict=strict)
         # The rewrite never adds a number; the guard keeps that true whatever the rules become.
-        if note and not unsupported_numbers(note, f"{paper.title} {paper.abstract}"):
-            sentence.note = note
-        elif fallback and not unsupported_numbers(fallback, f"{paper.title} {paper.abstract}"):
-            sentence.fallback_note = fallback
-    key_points = _key_points(scored)
+        return note if note and not unsupported_numbers(note, source) else None
+
+    for sentence in scored:
+        sentence.note = checked_note(sentence)
+    key_points = _key_points(scored, lambda sentence: checked_note(sentence, strict=False))
     # Sections tell what the key points do not: the sentences behind the key points are not reused.
     used = _indexes(key_points)
     summary_part = [s for s in _summary_sentences(scored) if s.index not in used]
@@ -292,7 +291,11 @@ def _best_unused(scored: list[ScoredSentence], role: str, used: set[int]) -> lis
     return [max(pool, key=lambda s: (s.role_scores[role], s.index))] if pool else []
 
 
-def _key_points(scored: list[ScoredSentence]) -> list[ScoredSentence]:
+def _key_points(
+    scored: list[ScoredSentence], fallback_note: Callable[[ScoredSentence], str | None]
+) -> list[ScoredSentence]:
+    """The 3-4 notes to show; `fallback_note` rewrites a sentence without the rules that only drop, asked
+    for only when a paper is short of three notes."""
     wanted = 4 if len(scored) >= 8 else 3
     role_weight = {"background": 0.6, "method": 1.1, "result": 1.15, "implication": 0.9}
 
@@ -324,10 +327,10 @@ def _key_points(scored: list[ScoredSentence]) -> list[ScoredSentence]:
     pick([s for s in ranked if _is_field_background(s)], MIN_NOTES)
     if len(chosen) < MIN_NOTES:
         # Short of three: the notes the strict rules refused, best first.
-        spare = [s for s in scored if s.fallback_note]
+        spare = [s for s in scored if s.note is None]
         for sentence in spare:
-            sentence.note, sentence.fallback_note = sentence.fallback_note, None
-        pick(sorted(spare, key=lambda s: -weight(s)), MIN_NOTES)
+            sentence.note = fallback_note(sentence)
+        pick(sorted((s for s in spare if s.note), key=lambda s: -weight(s)), MIN_NOTES)
     return sorted(chosen, key=lambda s: s.index)
 
 

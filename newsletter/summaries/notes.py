@@ -69,10 +69,11 @@ CLAIMS = {
     "conjecture": "Conjecture", "note": "Observation",
 }  # fmt: skip
 # "We conduct experiments on X" -> "Experiments on X": the verb says nothing, its object is the note.
-LIGHT_VERBS = frozenset({"conduct", "conducts", "perform", "performs", "provide", "provides", "offer",
-                         "offers", "give", "gives", "report", "reports", "carry", "make", "makes", "use",
-                         "uses", "employ", "employs", "leverage", "leverages", "utilize", "utilizes"})  # fmt: skip
+# "We use X" -> "Use of X" (`_nominal`).
 USE_VERBS = frozenset({"use", "uses", "employ", "employs", "leverage", "leverages", "utilize", "utilizes"})
+LIGHT_VERBS = USE_VERBS | frozenset({"conduct", "conducts", "perform", "performs", "provide", "provides",
+                                     "offer", "offers", "give", "gives", "report", "reports", "carry", "make",
+                                     "makes"})  # fmt: skip
 # Inside a note, "these challenges", "such resources", "the aforementioned limitations" point at a sentence
 # the reader has not seen (a thing of the paper's, "these methods", reads alone).
 POINTER_INSIDE = re.compile(
@@ -146,12 +147,8 @@ CLAUSE_BREAK = re.compile(
     r"where|as well as|and (?:we|our|it|they|this)|but|yet|although|though|since|because|"
     # A participle that elaborates ("…, demonstrating that …"): a break only where what it drops holds no
     # number (`_shortened`), so a cut never loses a result.
-    r"demonstrating|showing|highlighting|suggesting|indicating|revealing|providing|offering|"
-    r"achieving|yielding|outperforming|improving|reducing)\b|;\s+|\s+—\s+|:\s+"
-)
-PARTICIPLE_BREAK = re.compile(
-    r",\s+(?:demonstrating|showing|highlighting|suggesting|indicating|revealing|providing|offering|achieving|"
-    r"yielding|outperforming|improving|reducing)\b"
+    r"(?P<participle>demonstrating|showing|highlighting|suggesting|indicating|revealing|providing|offering|"
+    r"achieving|yielding|outperforming|improving|reducing))\b|;\s+|\s+—\s+|:\s+"
 )
 # "Design of a loss and formulate training as …": the second verb's clause has lost its subject. It ends
 # where the sentence or the clause does (a full stop, ";", ":"), not at the point of a number ("1.35×"):
@@ -263,7 +260,7 @@ def as_note(sentence: str, name: str | None, *, strict: bool = True) -> str | No
 
 def _note(text: str, name: str | None, strict: bool) -> str | None:
     text = _nominal(text)
-    if MALFORMED_NOMINAL.match(text) or PURPOSE_FRAGMENT.match(text):
+    if MALFORMED_NOMINAL.match(text):
         return None
     if strict and (
         POINTER_OBJECT.search(text) is not None
@@ -281,7 +278,7 @@ def _note(text: str, name: str | None, strict: bool) -> str | None:
     note = _shortened(third_person, strict)
     if note is None or len(note.split()) < MIN_WORDS or len(note) > MAX_CHARS or ANNOUNCES_NEXT.search(note):
         return None
-    if PURPOSE_FRAGMENT.match(note):  # what a cut left: "To pull the features closer …, we use X"
+    if PURPOSE_FRAGMENT.match(note):  # as written, or what a cut left ("To pull the features closer …, we")
         return None
     return _capitalized(note)
 
@@ -370,9 +367,7 @@ def _shortened(text: str, strict: bool = True) -> str | None:
         # is only the opening phrase has no verb.
         if "," not in head and PHRASE_OPENING.match(head):
             continue
-        if PARTICIPLE_BREAK.match(match.group(0)) and any(
-            character.isdigit() for character in text[match.end() :]
-        ):
+        if match.group("participle") and any(character.isdigit() for character in text[match.end() :]):
             continue
         if is_statement and not announces and head.rsplit(" ", 1)[-1].lower() not in UNFINISHED_END:
             heads.append(head)
