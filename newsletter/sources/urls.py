@@ -15,13 +15,17 @@ import logging
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+from newsletter.plaintext.characters import BIDI, CONTROLS, INVISIBLE
+
 logger = logging.getLogger(__name__)
 
 MAX_URL_CHARS = 2048
 # One DNS label of an (IDNA-encoded) host name; a real host has at least two and a letter in the last.
 HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 TOP_LEVEL_LABEL = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
-UNSAFE_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Whitespace, and every character no reader may be shown (`plaintext.characters`), joiners included: none
+# belongs in a web address.
+UNSAFE_CHARACTERS = re.compile(f"[\\s{CONTROLS}{BIDI}{INVISIBLE}\u200c\u200d]")
 
 
 def url_problem(value: str) -> str | None:
