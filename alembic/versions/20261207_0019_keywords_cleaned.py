@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from alembic import op
 from newsletter.errors import InvalidInput
-from newsletter.subscribers.validation import parse_keywords
+from newsletter.subscribers.validation import LIST_MARKER, parse_keywords
 
 revision: str = "0019"
 down_revision: str | None = "0018"
@@ -31,11 +31,13 @@ def upgrade() -> None:
             FROM keyword_alerts
             WHERE subscriber_id IN (
                 SELECT subscriber_id FROM keyword_alerts
-                WHERE keyword ~ '^\\s*([-–—*•·‣◦+>]|[0-9]{1,3}[.)])' OR keyword LIKE '%;%'
+                WHERE keyword ~ :marker OR strpos(keyword, ';') > 0
             )
             GROUP BY subscriber_id
             """
-        )
+        ),
+        # The rule's own pattern (Python's syntax here is also PostgreSQL's): only subscribers it changes.
+        {"marker": LIST_MARKER.pattern},
     ).all()
     for subscriber_id, keywords in affected:
         try:
