@@ -15,7 +15,6 @@ from newsletter.embeddings import load_vocabulary, load_word_vectors
 from newsletter.embeddings.cli import DEFAULT_SOURCES, VOCABULARY_NAME
 from newsletter.embeddings.model import MAX_CHARACTERS
 from newsletter.embeddings.words import (
-    WORD_PATTERN,
     build_vocabulary,
     load_vocabulary_from,
     paper_words_text,
@@ -39,16 +38,35 @@ def test_the_packaged_vocabulary_is_the_one_the_command_builds_from_the_bundled_
     assert result.exit_code == 0, result.output
     assert (tmp_path / "words.json").read_bytes() == vocabulary_path().read_bytes()
     vocabulary = load_vocabulary()
-    assert vocabulary.name == VOCABULARY_NAME and vocabulary.size > 2000
-    assert {"diffusion", "quantization", "reasoning", "bit"} <= set(vocabulary.terms)
+    assert vocabulary.name == VOCABULARY_NAME and vocabulary.size > 1500
+    assert {"diffus", "quantiz", "reason", "bit"} <= set(vocabulary.terms)
     assert not {"the", "and", "we"} & set(vocabulary.terms)  # stop words are left out
+    assert {"the", "we"} <= vocabulary.stop_words
     assert all(path.exists() for path in DEFAULT_SOURCES)
+
+
+def test_the_forms_of_a_word_are_one_term_and_stop_words_none() -> None:
+    vocabulary = load_vocabulary()
+    assert vocabulary.analyze("Quantized models; quantizing weights; QUANTIZATION-aware training") == [
+        "quantiz",
+        "model",
+        "quantiz",
+        "weight",
+        "quantiz",
+        "awar",
+        "train",
+    ]
+    assert vocabulary.analyze("We show that the and of") == []
+    rows = vocabulary.vectors(["quantized", "quantization", "denoising", "denoiser"]).toarray()
+    assert (rows[0] == rows[1]).all() and rows[0].any()
+    assert (rows[2] == rows[3]).all() and rows[2].any()
+    assert not (rows[0] == rows[2]).all()
 
 
 def test_word_vectors_are_what_tfidf_vectorizer_gives_with_the_same_vocabulary() -> None:
     vocabulary = load_vocabulary()
     reference = TfidfVectorizer(
-        token_pattern=WORD_PATTERN, vocabulary=list(vocabulary.terms), sublinear_tf=True, dtype=np.float32
+        analyzer=vocabulary.analyze, vocabulary=list(vocabulary.terms), sublinear_tf=True, dtype=np.float32
     )
     reference.fit(["placeholder"])
     reference.idf_ = vocabulary.idf
@@ -90,6 +108,12 @@ def test_the_same_texts_give_the_same_file_and_bad_files_give_a_clear_error(tmp_
     assert first.read_bytes() == second.read_bytes()
     loaded = load_vocabulary_from(first)
     assert loaded.terms == vocabulary.terms and np.allclose(loaded.idf, vocabulary.idf, atol=1e-6)
+    assert loaded.stop_words == vocabulary.stop_words
+    other = json.loads(first.read_text())
+    other["stemmer"] = "porter"
+    first.write_text(json.dumps(other))
+    with pytest.raises(ValueError, match="another stemmer"):
+        load_vocabulary_from(first)
     broken = tmp_path / "papers.json"
     broken.write_text('[{"title": "A paper"}]')
     result = CliRunner().invoke(
@@ -112,7 +136,7 @@ def test_stored_papers_word_vectors_come_in_the_order_asked_and_unknown_ids_are_
     vocabulary = load_vocabulary()
     matrix = load_word_vectors(session, [second.id, 10**12, first.id], vocabulary)
     assert matrix.shape == (3, vocabulary.size)
-    assert matrix[0, vocabulary.index["quantization"]] > 0 and matrix[2, vocabulary.index["diffusion"]] > 0
+    assert matrix[0, vocabulary.index["quantiz"]] > 0 and matrix[2, vocabulary.index["diffus"]] > 0
     assert matrix[1].nnz == 0
 
 

@@ -19,7 +19,7 @@ DEFAULT_SOURCES = [
     *sorted(Path("tests/fixtures/hf").glob("*/hf_daily_papers.json")),
     Path("tests/fixtures/topics_added.jsonl"),
 ]
-VOCABULARY_NAME = "ml-abstract-words-v1"
+VOCABULARY_NAME = "ml-abstract-stems-v1"
 
 
 class SourceError(ValueError):
@@ -86,4 +86,4 @@ def words_command(
     vocabulary = build_vocabulary(name, texts)
     destination = output or vocabulary_path()
     save_vocabulary(vocabulary, destination)
-    console.print(f"{vocabulary.size} words from {len(texts)} papers written to {destination}")
+    console.print(f"{vocabulary.size} terms (word stems) from {len(texts)} papers written to {destination}")
