@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter.config import Settings
+from newsletter.digests.select import load_keyword_matches
 from newsletter.errors import PermanentError
 from newsletter.models import FetchCursor, FetchRun, Paper
 from newsletter.plaintext.latex import latex_to_text
@@ -631,3 +632,81 @@ def test_an_arxiv_timestamp_outside_the_utc_calendar_rejects_its_entry(
     assert [paper.arxiv_id for paper in session.scalars(select(Paper))] == ["2611.00054"]
     [rejection] = summary.rejections
     assert "out of range" in rejection.reason
+
+
+@pytest.mark.parametrize("macro", [r"\title", r"\author", r"\date"])
+def test_a_bare_macro_pylatexenc_cannot_render_is_stripped_and_stops_nothing(
+    session: Session, fetch_settings: Settings, macro: str
+) -> None:
+    # pylatexenc's handlers of these three assume an argument: a bare one raised AttributeError out of the
+    # parser, and the whole page, its run and the cursor with it, were lost on every later fetch.
+    feed = atom_feed(record("2611.00001"), record("2611.00002", "PLACEHOLDER"), record("2611.00003")).replace(
+        b"PLACEHOLDER", f"Setting {macro} in LaTeX".encode()
+    )
+    [summary] = fetch(
+        session,
+        fetch_settings,
+        "arxiv",
+        FetchOptions(DAY, DAY, categories=("cs.CL",)),
+        http=mock_http(by_category({"cs.CL": feed})),
+        retry_policy=NO_RETRIES,
+    )
+    assert summary.status == "ok", summary.error
+    titles = {arxiv_id: title for arxiv_id, title in session.execute(select(Paper.arxiv_id, Paper.title))}
+    assert set(titles) == {"2611.00001", "2611.00002", "2611.00003"}
+    assert titles["2611.00002"] == "Setting in LaTeX"
+    assert session.get(FetchRun, summary.run_id) is not None
+
+
+def test_a_bare_macro_in_a_hugging_face_item_stops_nothing(
+    session: Session, fetch_settings: Settings
+) -> None:
+    body = json.dumps([hf_item("2611.00011"), hf_item("2611.00012", r"The \author of this")]).encode()
+    [summary] = fetch(
+        session, fetch_settings, "hf", FetchOptions(DAY, DAY), http=hf_answer(body), retry_policy=NO_RETRIES
+    )
+    assert summary.status == "ok", summary.error
+    titles = {arxiv_id: title for arxiv_id, title in session.execute(select(Paper.arxiv_id, Paper.title))}
+    assert titles == {"2611.00011": "A featured paper", "2611.00012": "The of this"}
+
+
+def test_latex_cannot_spell_the_hidden_characters_the_parsers_remove(
+    session: Session, fetch_settings: Settings
+) -> None:
+    # `\-` is a soft hyphen (U+00AD), `\nolinebreak` a word joiner (U+2060), `\textcompwordmark` a
+    # zero-width non-joiner (U+200C): stored, "Pay\-Pal" read "PayPal" and matched no keyword "PayPal".
+    title = r"Pay\-Pal invoices with Pay\nolinebreak Pal and Pay\textcompwordmark Pal"
+    feed = atom_feed(record("2611.00021", title, abstract=r"We study Pay\-Pal fraud detection."))
+    [summary] = fetch(
+        session,
+        fetch_settings,
+        "arxiv",
+        FetchOptions(DAY, DAY, categories=("cs.CL",)),
+        http=mock_http(by_category({"cs.CL": feed})),
+        retry_policy=NO_RETRIES,
+    )
+    assert summary.status == "ok", summary.error
+    paper = session.scalars(select(Paper)).one()
+    assert paper.title == "PayPal invoices with Pay Pal and Pay Pal"
+    assert paper.abstract == "We study PayPal fraud detection."
+    assert paper.id in load_keyword_matches(session, ["PayPal"], [paper.id])["PayPal"]
+    summary_text = latex_to_text(r"An ai summary of Pay\-Pal")
+    assert summary_text == "An ai summary of PayPal"
+
+
+def test_a_rejected_arxiv_entry_is_recorded_by_a_short_printable_reference() -> None:
+    # Hugging Face references were cut to 100 printable characters; arXiv's were the <id> as sent, an
+    # override and a megabyte included, and the reason repeated it.
+    hostile_id = "https://evil.example/\u202e" + "A" * 1_000_000
+    feed = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>' + hostile_id + "</id><title>t</title>"
+        "</entry></feed>"
+    ).encode()
+    [rejected] = parse_arxiv_feed(feed).rejections
+    assert len(rejected.item_ref) <= 100 and rejected.item_ref.isprintable()
+    assert rejected.item_ref.startswith("'https://evil.example/\\u202eAAA") and rejected.item_ref.endswith(
+        "…"
+    )
+    assert rejected.reason.isprintable() and len(rejected.reason) < 200
+    assert rejected.reason.startswith("entry id 'https://evil.example/\\u202eAAA")
+    assert rejected.reason.endswith("AAA' is not an arXiv abstract URL")

@@ -89,8 +89,8 @@ def test_migrated_schema_has_the_generated_search_vector_and_idempotency_keys(
 
 
 def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empty_database_url: str) -> None:
-    # Papers stored before the conversion restored stripped names (their plain text kept "Tgeq 0") and
-    # typeset TeX's dashes and quotes.
+    # Papers stored before the conversion restored stripped names (their plain text kept "Tgeq 0"),
+    # typeset TeX's dashes and quotes, and left out the hidden characters LaTeX spells.
     migrations.upgrade(empty_database_url, "0016")
     engine = create_engine(empty_database_url)
     stripped = "Here Tgeq 0 is a delay and the loss is ell_1."
@@ -101,9 +101,10 @@ def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empt
                 " ('2611.00001', 'Delays', :stripped, 'Delays', :stripped),"
                 " ('2611.00002', 'Plain', 'Nothing to convert.', 'Plain', 'Nothing to convert.'),"
                 " ('2611.00003', 'Ranges', 'A 9--52% cut -- and `more'' of it.',"
-                "  'Ranges', 'A 9--52% cut -- and `more'' of it.')"
+                "  'Ranges', 'A 9--52% cut -- and `more'' of it.'),"
+                " ('2611.00004', 'Hyphens', :hyphenated, 'Hyphens', 'We study Pay\\-Pal fraud.')"
             ),
-            {"stripped": stripped},
+            {"stripped": stripped, "hyphenated": "We study Pay\u00adPal fraud."},
         )
     migrations.upgrade(empty_database_url)
     with engine.connect() as conn:
@@ -117,6 +118,7 @@ def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empt
         "2611.00001": "Here T≥ 0 is a delay and the loss is ℓ_1.",
         "2611.00002": "Nothing to convert.",
         "2611.00003": "A 9–52% cut – and ‘more’ of it.",  # TeX's dashes and quotes typeset (0018)
+        "2611.00004": "We study PayPal fraud.",  # no soft hyphen spelled by LaTeX (0020)
     }
     assert raw == stripped
 

@@ -17,6 +17,8 @@ from typing import Any
 from pylatexenc import latexwalker, macrospec
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
+from newsletter.plaintext.characters import without_hidden
+
 # Some sources strip the backslashes and keep the rest ("2.57times", "O(nfrac{L{mu}}log(1{epsilon}))",
 # "1{2} -epsilon"). Command names that are not English words, written where English never puts them
 # (glued to a number or a one-letter symbol, or beside a brace, ^ or _), get their backslash back.
@@ -319,11 +321,16 @@ def island_text(island: str) -> str:
         nodes, _, _ = latexwalker.LatexWalker(
             prepared, latex_context=WALKER_CONTEXT, tolerant_parsing=True
         ).get_latex_nodes()
-        return str(RENDERER.nodelist_to_text(nodes))
-    except (latexwalker.LatexWalkerError, RecursionError, IndexError, KeyError, ValueError, TypeError):
-        # Beyond what tolerant parsing recovers from: the markup is stripped by `tidy` instead.
+        text = str(RENDERER.nodelist_to_text(nodes))
+    except Exception:
+        # Beyond what tolerant parsing recovers from, and pylatexenc's own handlers raise what they like on
+        # markup they did not expect (a bare `\title`, `\author` or `\date`: AttributeError). One title
+        # must never stop a feed: the markup is stripped by `tidy` instead.
         logger.warning("LaTeX not parsed, markup stripped instead: %.80r", island)
-        return island
+        text = island
+    # LaTeX can spell the characters the parsers removed: `\-` is a soft hyphen, `\nolinebreak` a word
+    # joiner, `\textcompwordmark` a zero-width non-joiner ("Pay\-Pal" would match no keyword "PayPal").
+    return without_hidden(text)
 
 
 def restore_stripped_commands(text: str) -> str:

@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import re
+import reprlib
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ import defusedxml.ElementTree
 from newsletter.errors import PermanentError
 from newsletter.plaintext.characters import without_hidden
 from newsletter.plaintext.latex import latex_to_text
+from newsletter.plaintext.shorten import shorten
 from newsletter.postgres_text import without_nul
 from newsletter.sources.urls import checked_thumbnail_url, checked_url
 
@@ -75,6 +77,8 @@ MAX_NAME_CHARS = 300
 MAX_KEYWORDS = 100
 MAX_KEYWORD_CHARS = 100
 MAX_NOTE_CHARS = 2_000  # a comment, journal reference, DOI or Hugging Face summary
+# A refused item's reference as recorded (`rejection`): an arXiv id URL or Hugging Face id is far shorter.
+MAX_REF_CHARS = 100
 # The hosts an arXiv entry's abstract and PDF links may name.
 ARXIV_HOSTS = ("arxiv.org", "www.arxiv.org", "export.arxiv.org")
 # The count columns (upvotes, stars, comments) are Postgres integers.
@@ -85,6 +89,28 @@ MAX_COUNT = 2**31 - 1
 class Rejection:
     item_ref: str
     reason: str
+
+
+def rejection(item_ref: str, reason: str) -> Rejection:
+    """What `fetch_runs.rejections` (JSONB) keeps of a refused item: printable and short, whatever the item
+    held (an arXiv <id> of a megabyte with a right-to-left override in it is recorded by its first
+    characters, escaped)."""
+    return Rejection(item_ref=printable_prefix(item_ref, MAX_REF_CHARS), reason=printable_prefix(reason, 300))
+
+
+def _brief_repr() -> reprlib.Repr:
+    shortened = reprlib.Repr()
+    shortened.maxstring, shortened.maxlong, shortened.maxother = 80, 40, 80
+    return shortened
+
+
+# An outside value quoted in a reason: its repr (non-printable characters escaped), a long one cut in the
+# middle ("'https://evil.example/\\u202eAAAA...AAAA'").
+brief = _brief_repr().repr
+
+
+def printable_prefix(value: str, limit: int) -> str:
+    return shorten(value if value.isprintable() else ascii(value), limit)
 
 
 @dataclass(slots=True)
@@ -252,7 +278,7 @@ def parse_checked_arxiv_feed(xml_bytes: bytes) -> ArxivPage:
     except ElementTree.ParseError as error:
         raise PermanentError(f"arXiv response is not well-formed XML (truncated?): {error}") from error
     if root.tag != FEED:
-        raise PermanentError(f"arXiv response is not an Atom feed (root element {root.tag!r})")
+        raise PermanentError(f"arXiv response is not an Atom feed (root element {brief(root.tag)})")
 
     entries: list[PaperRecord] = []
     rejections: list[Rejection] = []
@@ -267,7 +293,7 @@ def parse_checked_arxiv_feed(xml_bytes: bytes) -> ArxivPage:
             entries.append(parse_arxiv_entry(entry, entry_id))
         except EntryRejected as error:
             item_ref = entry_id.strip() if entry_id else f"entry #{position} (no id)"
-            rejections.append(Rejection(item_ref=item_ref, reason=str(error)))
+            rejections.append(rejection(item_ref, str(error)))
     if rejections:
         logger.info("arXiv page: %d entries kept, %d rejected", len(entries), len(rejections))
     return ArxivPage(
@@ -346,7 +372,7 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
         raise EntryRejected("entry without <id> (a ghost entry arXiv sends for missing ids)")
     match = ENTRY_ID_PATTERN.search(entry_id.strip())
     if match is None:
-        raise EntryRejected(f"entry id {entry_id.strip()!r} is not an arXiv abstract URL")
+        raise EntryRejected(f"entry id {brief(entry_id.strip())} is not an arXiv abstract URL")
     arxiv_id = match["arxiv_id"]
     # `is None`, not falsiness: a real paper (2104.12255) is titled "0".
     if title is None or not normalise_text(title):
@@ -385,7 +411,7 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
 def parse_timestamp(text: str | None, name: str) -> datetime:
     if text is None or not text.strip():
         raise EntryRejected(f"entry has no <{name}> timestamp")
-    return aware_timestamp(text.strip(), f"<{name}> {text.strip()!r}")
+    return aware_timestamp(text.strip(), f"<{name}> {brief(text.strip())}")
 
 
 def aware_timestamp(text: str, what: str) -> datetime:
@@ -445,7 +471,7 @@ def parse_hf_daily_papers(
         try:
             items.append(parse_hf_item(item, featured_on))
         except EntryRejected as error:
-            rejections.append(Rejection(item_ref=hf_item_ref(item, position), reason=str(error)))
+            rejections.append(rejection(hf_item_ref(item, position), str(error)))
     if rejections:
         logger.info("Hugging Face page: %d items kept, %d rejected", len(items), len(rejections))
     return HfPage(items=items, raw_item_count=len(document), rejections=rejections)
@@ -455,8 +481,7 @@ def hf_item_ref(item: Any, position: int) -> str:
     if isinstance(item, dict) and isinstance(item.get("paper"), dict):
         paper_id = item["paper"].get("id")
         if isinstance(paper_id, str) and paper_id:
-            # The reference is stored in fetch_runs.rejections (JSONB): printable and short.
-            return (paper_id if paper_id.isprintable() else ascii(paper_id))[:100]
+            return paper_id
     return f"item #{position}"
 
 
@@ -467,13 +492,13 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
     paper_id = paper.get("id")
     parsed_id = split_versioned_id(paper_id) if isinstance(paper_id, str) else None
     if parsed_id is None:
-        raise EntryRejected(f"paper id {paper_id!r} is not an arXiv id")
+        raise EntryRejected(f"paper id {brief(paper_id)} is not an arXiv id")
     title = first_string(paper.get("title"), item.get("title"))
     if title is None or not normalise_text(title):
         raise EntryRejected("paper has no title")
     upvotes = paper.get("upvotes", 0)
     if not is_count(upvotes):
-        raise EntryRejected(f"upvotes {upvotes!r} is not an integer from 0 to {MAX_COUNT}")
+        raise EntryRejected(f"upvotes {brief(upvotes)} is not an integer from 0 to {MAX_COUNT}")
     authors_raw = paper.get("authors") or []
     if not isinstance(authors_raw, list):
         raise EntryRejected("authors is not a list")
@@ -539,5 +564,5 @@ def parse_hf_timestamp(value: Any, name: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise EntryRejected(f"{name} {value!r} is not a timestamp string")
-    return aware_timestamp(value.strip(), f"{name} {value!r}")
+        raise EntryRejected(f"{name} {brief(value)} is not a timestamp string")
+    return aware_timestamp(value.strip(), f"{name} {brief(value)}")
