@@ -46,8 +46,19 @@ def test_every_spelling_of_one_inbox_is_one_mailbox(spelling: str) -> None:
     assert mailbox(spelling) == "ann@example.org"
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    ["ann.lee@gmail.com", "annlee@gmail.com", "a.n.n.l.e.e@gmail.com", "Ann.Lee+x@GoogleMail.com"],
+)
+def test_every_gmail_spelling_of_one_inbox_is_one_mailbox(spelling: str) -> None:
+    # Gmail ignores dots in the local part, and googlemail.com is gmail.com.
+    assert mailbox(spelling) == "annlee@gmail.com"
+
+
 def test_different_inboxes_stay_apart() -> None:
     assert len({mailbox(a) for a in ["ann@example.org", "anne@example.org", "ann@example.com"]}) == 3
+    # Dots count elsewhere: another provider may deliver "ann.lee@" and "annlee@" to two people.
+    assert mailbox("ann.lee@example.org") != mailbox("annlee@example.org")
 
 
 def signup_client(settings: Settings, ip: str) -> TestClient:
@@ -82,6 +93,19 @@ def test_tags_and_case_do_not_buy_more_confirmation_emails_and_the_address_is_ke
     assert len(confirmations) == SIGNUP_PER_ADDRESS.max_hits
     # The ones within the budget are stored as typed: the +tag and the case are the reader's to keep.
     assert stored == sorted(spellings[: SIGNUP_PER_ADDRESS.max_hits])
+
+
+def test_gmail_dots_and_googlemail_do_not_buy_more_confirmation_emails(
+    settings: Settings, committed_session_factory: sessionmaker[Session], redis_client: object
+) -> None:
+    spellings = ["victim.person@gmail.com", "victimperson@gmail.com", "v.ictimperson@gmail.com",
+                 "vi.ctimperson@gmail.com", "victimperson@googlemail.com"]  # fmt: skip
+    for n, spelling in enumerate(spellings):
+        with signup_client(settings, f"198.51.100.{n + 40}") as client:
+            assert post_signup(client, spelling).status_code == 200
+    with session_scope(committed_session_factory) as session:
+        confirmations = list(session.scalars(select(Delivery.id).where(Delivery.kind == "confirmation")))
+    assert len(confirmations) == SIGNUP_PER_ADDRESS.max_hits
 
 
 # ---------------------------------------------------------------- RFC 5321 lengths

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.errors import InvalidInput, NotFound
-from newsletter.models import ConsentEvent, Delivery, Subscriber
+from newsletter.mail.webhook import store_events
+from newsletter.models import ConsentEvent, Delivery, Subscriber, WebhookEvent
 from newsletter.subscribers.operators import (
     add_subscriber_by_operator,
     import_subscribers_csv,
@@ -175,6 +177,32 @@ def test_export_and_delete_keep_the_consent_proof(session):
     assert events == [("signup", None), ("confirm", None), ("delete", None)]
     with pytest.raises(NotFound):
         export_data(session, result.subscriber_id)
+
+
+def test_delete_takes_the_preferences_out_of_the_consent_proof_and_forgets_provider_events(session):
+    result = signup(session, form(), "192.0.2.1", "UA", WORDING)
+    confirm(session, result.subscriber_id, "192.0.2.1", "UA")
+    update_preferences(
+        session, result.subscriber_id, PreferencesForm(topics=["NLP"], keywords="projectzeta"), None, None
+    )
+    event = {"event": "open", "email": "Alice@Example.org", "timestamp": 1700000000, "ip": "203.0.113.9",
+             "useragent": "Mozilla/5.0 phone", "sg_message_id": "m1.filter"}  # fmt: skip
+    other = event | {"email": "bob@example.org", "sg_message_id": "m2.filter"}
+    store_events(session, json.dumps([event, other]).encode())
+    delete_subscriber(session, result.subscriber_id)
+    session.expire_all()
+    events = session.execute(
+        select(ConsentEvent.action, ConsentEvent.details).order_by(ConsentEvent.id)
+    ).all()
+    # Who agreed to what wording, when and from where stays; what they chose does not.
+    assert events == [
+        ("signup", {"previous_status": None}),
+        ("confirm", {}),
+        ("preferences", {}),
+        ("delete", {"status_before": "active"}),
+    ]
+    assert session.scalar(select(ConsentEvent.wording_version).where(ConsentEvent.action == "signup"))
+    assert list(session.scalars(select(WebhookEvent.email))) == ["bob@example.org"]
 
 
 def test_keywords_refuse_control_characters_and_excess():

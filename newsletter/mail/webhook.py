@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -225,6 +225,17 @@ def settle_delivery(session: Session, event: WebhookEvent, subscriber_id: int) -
         .execution_options(synchronize_session=False)
     )
     return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def forget_address(session: Session, email: str) -> int:
+    """Delete the stored events about an address (a deleted subscriber's: their opens and clicks carry
+    their IP address and user agent), processed or not; how many."""
+    result = session.execute(
+        delete(WebhookEvent)
+        .where(func.lower(WebhookEvent.email) == email.lower())
+        .execution_options(synchronize_session=False)
+    )
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def claim_pending_events(session: Session, limit: int) -> list[WebhookEvent]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, String, Text, text
+from sqlalchemy import BigInteger, DateTime, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,4 +32,6 @@ class WebhookEvent(Base):
 
     __table_args__ = (
         Index("ix_webhook_events_unprocessed", "id", postgresql_where=text("processed_at IS NULL")),
+        # A deleted subscriber's events are deleted by address (mail.webhook.forget_address).
+        Index("ix_webhook_events_email", func.lower(email)),
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from newsletter.models import ConsentEvent
@@ -20,6 +21,8 @@ WORDINGS = {
 }
 CURRENT_WORDING_VERSION = "2026-11-22"
 MAX_USER_AGENT_CHARS = 512
+# What a consent event's details may say of the subscriber's choices: removed when they are deleted.
+PREFERENCE_DETAILS = ["topics", "keywords", "frequency", "send_time", "timezone", "summary_language"]
 
 
 def clean_ip(value: str | None) -> str | None:
@@ -57,6 +60,17 @@ def record_consent(
     session.add(event)
     session.flush()
     return event
+
+
+def forget_preferences(session: Session, subscriber_id: int) -> None:
+    """Take the preferences (topics, keywords, schedule) out of a subscriber's consent events, who consented
+    to what wording, when and from where staying as proof: for a subscriber being deleted."""
+    session.execute(
+        update(ConsentEvent)
+        .where(ConsentEvent.subscriber_id == subscriber_id)
+        .values(details=ConsentEvent.details.op("-")(cast(PREFERENCE_DETAILS, ARRAY(Text))))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def consent_history(session: Session, subscriber_id: int) -> list[ConsentEvent]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from newsletter.errors import InvalidInput, NotFound
 from newsletter.feedback.votes import votes_of
 from newsletter.mail.transactional import create_transactional_delivery
+from newsletter.mail.webhook import forget_address
 from newsletter.models import (
     Delivery,
     Edition,
@@ -30,7 +31,12 @@ from newsletter.models import (
     Topic,
 )
 from newsletter.models.subscriber import SUPPRESSED_STATUSES, WEEKDAYS, SuppressionReason
-from newsletter.subscribers.consent import consent_history, latest_signup_wording, record_consent
+from newsletter.subscribers.consent import (
+    consent_history,
+    forget_preferences,
+    latest_signup_wording,
+    record_consent,
+)
 from newsletter.subscribers.validation import (
     Preferences,
     PreferencesForm,
@@ -530,9 +536,12 @@ def delete_subscriber(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> None:
-    """Erase the subscriber, their topics, keywords, votes, editions and deliveries. Consent events stay as
-    proof (their subscriber_id becomes NULL), with the withdrawal recorded as a `delete` event."""
+    """Erase the subscriber, their topics, keywords, votes, editions and deliveries, and the mail provider's
+    events about their address. Consent events stay as proof (their subscriber_id becomes NULL, the
+    preferences they recorded are taken out), with the withdrawal recorded as a `delete` event."""
     subscriber = get_subscriber(session, subscriber_id, for_update=True)
+    forget_preferences(session, subscriber.id)
+    forget_address(session, subscriber.email)
     record_consent(
         session,
         subscriber_id=subscriber.id,

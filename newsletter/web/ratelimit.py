@@ -61,12 +61,22 @@ def client_network(ip: str) -> str:
     return str(address)
 
 
+# Gmail delivers every spelling of a local part with dots anywhere ("a.da@", "ad.a@", "ada@": one inbox),
+# and googlemail.com is gmail.com: a 12-letter name has about 2,000 spellings, each of which would get its
+# own budget of confirmation emails.
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
 def mailbox(address: str) -> str:
-    """The inbox an address reaches, as far as counting goes: lower-case, without a `+tag`."""
+    """The inbox an address reaches, as far as counting goes: lower-case, without a `+tag`, and for Gmail
+    without the dots of the local part. Only counted: the address is stored as typed."""
     local, at, domain = address.strip().lower().rpartition("@")
     if not at:
         return address.strip().lower()
-    return f"{local.split('+', 1)[0] or local}@{domain}"
+    local = local.split("+", 1)[0] or local
+    if domain in DOTLESS_DOMAINS:
+        local, domain = local.replace(".", "") or local, DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}"
 
 
 def counted_identity(limit: Limit, identity: str) -> str:
