@@ -27,7 +27,7 @@ from newsletter.errors import PermanentError
 from newsletter.models import FetchCursor, FetchRun, Paper
 from newsletter.plaintext.latex import latex_to_text
 from newsletter.sources.download import RetryPolicy
-from newsletter.sources.ingest import FetchOptions, fetch
+from newsletter.sources.ingest import FetchOptions, FetchSummary, fetch
 from newsletter.sources.parse import PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
 from newsletter.sources.wireformat import render_atom_entry, render_atom_feed, render_hf_item
 
@@ -125,6 +125,19 @@ def mock_http(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.Clien
     return httpx.Client(transport=httpx.MockTransport(handler))
 
 
+def fetch_cs_cl(session: Session, settings: Settings, feed: bytes) -> FetchSummary:
+    """One day's arXiv fetch of cs.CL, answered with `feed`, without retries."""
+    [summary] = fetch(
+        session,
+        settings,
+        "arxiv",
+        FetchOptions(DAY, DAY, categories=("cs.CL",)),
+        http=mock_http(by_category({"cs.CL": feed})),
+        retry_policy=NO_RETRIES,
+    )
+    return summary
+
+
 def paper_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Paper)) or 0
 
@@ -208,13 +221,7 @@ def test_xinclude_is_not_processed_and_no_file_is_read(session: Session, fetch_s
         b"INCLUDE-HERE",
         b'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/>',
     )
-    [summary] = fetch(
-        session,
-        fetch_settings,
-        "arxiv",
-        FetchOptions(DAY, DAY, categories=("cs.CL",)),
-        http=mock_http(by_category({"cs.CL": feed})),
-    )
+    summary = fetch_cs_cl(session, fetch_settings, feed)
     assert summary.status == "ok"
     [title] = session.scalars(select(Paper.title)).all()
     assert title == "Included:"
@@ -226,13 +233,7 @@ def test_a_hostile_title_in_a_well_formed_feed_is_stored_literally(
 ) -> None:
     hostile = "<script>alert(1)</script> {{ 7*7 }} {% raw %} </table> </mj-column> \u202eevil \u200b"
     feed = atom_feed(record("2611.00004", hostile))
-    [summary] = fetch(
-        session,
-        fetch_settings,
-        "arxiv",
-        FetchOptions(DAY, DAY, categories=("cs.CL",)),
-        http=mock_http(by_category({"cs.CL": feed})),
-    )
+    summary = fetch_cs_cl(session, fetch_settings, feed)
     assert summary.status == "ok"
     [(title, title_raw)] = session.execute(select(Paper.title, Paper.title_raw)).all()
     # The source's text is kept as sent (whitespace folded), but for the characters no reader may be
@@ -264,13 +265,7 @@ def test_overlong_categories_are_ignored_and_an_entry_left_without_one_is_reject
         ),
         record("2611.00008", "A fine neighbour"),
     )
-    [summary] = fetch(
-        session,
-        fetch_settings,
-        "arxiv",
-        FetchOptions(DAY, DAY, categories=("cs.CL",)),
-        http=mock_http(by_category({"cs.CL": feed})),
-    )
+    summary = fetch_cs_cl(session, fetch_settings, feed)
     assert summary.status == "ok" and summary.counts.new == 2
     stored = dict(session.execute(select(Paper.arxiv_id, Paper.primary_category)).all())
     assert stored == {"2611.00006": "cs.CL", "2611.00008": "cs.CL"}
@@ -289,13 +284,7 @@ def test_ids_and_versions_too_large_to_store_reject_only_their_entry(
     feed = atom_feed(record("2611.00009", "Odd id"), record("2611.00010", "A fine neighbour")).replace(
         b"http://arxiv.org/abs/2611.00009v1", entry_id.encode()
     )
-    [summary] = fetch(
-        session,
-        fetch_settings,
-        "arxiv",
-        FetchOptions(DAY, DAY, categories=("cs.CL",)),
-        http=mock_http(by_category({"cs.CL": feed})),
-    )
+    summary = fetch_cs_cl(session, fetch_settings, feed)
     assert summary.status == "ok", summary.error
     assert session.scalars(select(Paper.arxiv_id)).all() == ["2611.00010"]
     [rejection] = summary.rejections
@@ -310,13 +299,7 @@ def test_a_megabyte_abstract_rejects_its_entry_with_the_reason_and_keeps_the_res
     feed = atom_feed(
         record("2611.00041", "Huge", abstract=abstract), record("2611.00042", "A fine neighbour")
     )
-    [summary] = fetch(
-        session,
-        fetch_settings,
-        "arxiv",
-        FetchOptions(DAY, DAY, categories=("cs.CL",)),
-        http=mock_http(by_category({"cs.CL": feed})),
-    )
+    summary = fetch_cs_cl(session, fetch_settings, feed)
     assert summary.status == "ok", summary.error
     assert session.scalars(select(Paper.arxiv_id)).all() == ["2611.00042"]
     [rejection] = summary.rejections
@@ -620,13 +603,7 @@ def test_an_arxiv_timestamp_outside_the_utc_calendar_rejects_its_entry(
 ) -> None:
     feed = atom_feed(record("2611.00053", "Year zero"), record("2611.00054", "A fine neighbour"))
     feed = feed.replace(b"2026-11-19T09:00:00Z</published>", b"0001-01-01T00:00:00+14:00</published>", 1)
-    [summary] = fetch(
-        session,
-        fetch_settings,
-        "arxiv",
-        FetchOptions(DAY, DAY, categories=("cs.CL",)),
-        http=mock_http(by_category({"cs.CL": feed})),
-    )
+    summary = fetch_cs_cl(session, fetch_settings, feed)
     assert summary.status == "ok", summary.error
     session.expire_all()
     assert [paper.arxiv_id for paper in session.scalars(select(Paper))] == ["2611.00054"]
@@ -643,14 +620,7 @@ def test_a_bare_macro_pylatexenc_cannot_render_is_stripped_and_stops_nothing(
     feed = atom_feed(record("2611.00001"), record("2611.00002", "PLACEHOLDER"), record("2611.00003")).replace(
         b"PLACEHOLDER", f"Setting {macro} in LaTeX".encode()
     )
-    [summary] = fetch(
-        session,
-        fetch_settings,
-        "arxiv",
-        FetchOptions(DAY, DAY, categories=("cs.CL",)),
-        http=mock_http(by_category({"cs.CL": feed})),
-        retry_policy=NO_RETRIES,
-    )
+    summary = fetch_cs_cl(session, fetch_settings, feed)
     assert summary.status == "ok", summary.error
     titles = {arxiv_id: title for arxiv_id, title in session.execute(select(Paper.arxiv_id, Paper.title))}
     assert set(titles) == {"2611.00001", "2611.00002", "2611.00003"}
@@ -677,14 +647,7 @@ def test_latex_cannot_spell_the_hidden_characters_the_parsers_remove(
     # zero-width non-joiner (U+200C): stored, "Pay\-Pal" read "PayPal" and matched no keyword "PayPal".
     title = r"Pay\-Pal invoices with Pay\nolinebreak Pal and Pay\textcompwordmark Pal"
     feed = atom_feed(record("2611.00021", title, abstract=r"We study Pay\-Pal fraud detection."))
-    [summary] = fetch(
-        session,
-        fetch_settings,
-        "arxiv",
-        FetchOptions(DAY, DAY, categories=("cs.CL",)),
-        http=mock_http(by_category({"cs.CL": feed})),
-        retry_policy=NO_RETRIES,
-    )
+    summary = fetch_cs_cl(session, fetch_settings, feed)
     assert summary.status == "ok", summary.error
     paper = session.scalars(select(Paper)).one()
     assert paper.title == "PayPal invoices with Pay Pal and Pay Pal"
