@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.summaries import guard
 from newsletter.summaries.extractive import BACKEND_VERSION, ExtractiveSummarizer
 from newsletter.summaries.hashing import input_hash
 from newsletter.summaries.model import PaperText
@@ -186,3 +187,23 @@ def test_an_abstract_with_fewer_than_three_sentences_gives_only_those_never_the_
     assert "It beats baselines by 3.5% on five benchmarks." in (result.summary, result.results)
     outputs = [*result.key_points, *(getattr(result, name) for name in SECTIONS)]
     assert not any("sho" in text.split() or text.endswith("sho") for text in outputs)
+
+
+def test_the_abstract_is_read_for_numbers_once_however_many_sentences_it_has(monkeypatch):
+    # Each note's numbers are checked against the paper's; reading the whole abstract again for every
+    # sentence made one long abstract (4,000 sentences and 33,000 numbers: minutes) stall a whole batch.
+    from newsletter.summaries import extractive
+
+    reads: list[int] = []
+
+    def counted_numbers_in(text: str) -> set[str]:
+        reads.append(len(text))
+        return guard.numbers_in(text)
+
+    monkeypatch.setattr(extractive, "numbers_in", counted_numbers_in)
+    for sentences in (5, 500):
+        reads.clear()
+        claims = " ".join(f"We propose method {index + 12} for the task." for index in range(sentences))
+        result = SUMMARIZER.summarize(PaperText("A title", f"{claims} It reaches 91.5% accuracy.", id="x"))
+        assert result.key_points
+        assert len(reads) == 1, sentences

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from newsletter.summaries.guard import unsupported_numbers
+from newsletter.summaries.guard import numbers_in, numbers_not_in
 from newsletter.summaries.model import PaperText, StructuredSummary
 from newsletter.summaries.notes import as_note, name_in_title, with_method_name
 from newsletter.summaries.sentences import is_complete_sentence, split_sentences
@@ -175,12 +175,12 @@ def summarize_extractively(paper: PaperText, topics: list[str] | None = None) ->
         title = paper.title.strip()
         return _summary([title], title, title, title, title, topics)
     name = name_in_title(paper.title)
-    source = f"{paper.title} {paper.abstract}"
+    known_numbers = numbers_in(f"{paper.title} {paper.abstract}")
 
     def checked_note(sentence: ScoredSentence, *, strict: bool = True) -> str | None:
         note = as_note(sentence.text, name, strict=strict)
         # The rewrite never adds a number; the guard keeps that true whatever the rules become.
-        return note if note and not unsupported_numbers(note, source) else None
+        return note if note and not numbers_not_in(note, known_numbers) else None
 
     for sentence in scored:
         sentence.note = checked_note(sentence)

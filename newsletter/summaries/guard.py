@@ -18,7 +18,12 @@ def numbers_in(text: str) -> set[str]:
 
 def unsupported_numbers(answer_text: str, paper_text: str) -> list[str]:
     """The quantities stated in the answer that the paper's title and abstract never state."""
-    known = numbers_in(paper_text)
+    return numbers_not_in(answer_text, numbers_in(paper_text))
+
+
+def numbers_not_in(answer_text: str, known: set[str]) -> list[str]:
+    """The quantities stated in the answer that are not among `known` (`numbers_in` of the paper, read
+    once per paper: reading the whole abstract again for each sentence made a long one quadratic)."""
     unsupported: list[str] = []
     for match in NUMBER.finditer(answer_text):
         value, suffix = _canonical(match.group(1)), match.group(2)
