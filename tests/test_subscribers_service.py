@@ -299,22 +299,17 @@ def test_csv_import_reports_bad_rows_and_keeps_going(session, tmp_path: Path):
     }
 
 
-def test_resubscribing_with_no_topics_restores_the_old_topics_and_schedule(session):
+def test_resubscribing_with_no_topics_is_refused_like_a_new_address(session):
+    # An anonymous form that a former subscriber's address alone made acceptable would tell anyone who
+    # had been subscribed: the rules are the same for every address.
     make_subscriber(
-        session,
-        "back@example.org",
-        topics=["Robotics"],
-        keywords=["legged"],
-        status="unsubscribed",
-        frequency="weekly",
-        weekly_day=2,
-        timezone="Asia/Tokyo",
+        session, "back@example.org", topics=["Robotics"], keywords=["legged"], status="unsubscribed"
     )
-    result = signup(session, form("back@example.org", topics=[], keywords=""), None, None, WORDING)
-    view = subscriber_view(session, result.subscriber_id)
-    assert view.status == "pending"
-    assert (view.topic_names, view.keywords) == (["Robotics"], ["legged"])
-    assert (view.frequency, view.weekly_day, view.timezone) == ("weekly", 2, "Asia/Tokyo")
+    with pytest.raises(InvalidInput):
+        signup(session, form("back@example.org", topics=[], keywords=""), None, None, WORDING)
+    assert subscriber_view(session, find_subscriber_by_email(session, "back@example.org").id).status == (
+        "unsubscribed"
+    )
 
 
 def test_resubscribing_with_topics_takes_the_new_ones(session):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 from unittest import mock
@@ -81,6 +82,37 @@ def test_signup_answer_is_identical_for_new_active_and_unsubscribed_addresses(
     assert active.status == "active"
     # Unchanged, but told how to manage the subscription (the answer above was the same).
     assert deliveries(committed_session_factory, active.id) == [("manage", "sent")]
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [{"topics": [], "keywords": ""}, {"timezone": "Mars/Olympus"}, {"topics": ["no-such-topic"]}],
+)
+def test_a_refused_form_gets_the_same_answer_whatever_the_address_has_been(
+    client, committed_session_factory, refused
+):
+    # A form refused for one address and accepted for another would tell whoever sent it which
+    # addresses were ever subscribed (a former subscriber's form once restored their old topics).
+    states = ("active", "pending", "paused", "unsubscribed", "bounced", "complained")
+    with session_scope(committed_session_factory) as session:
+        for status in states:
+            make_subscriber(session, f"{status}@example.org", status=status, topics=["NLP"])
+    answers = {
+        email: post_signup(client, email, **refused)
+        for email in ("new@example.org", *(f"{status}@example.org" for status in states))
+    }
+    assert {response.status_code for response in answers.values()} == {422}
+    texts = {
+        # The page's CSRF token is masked afresh in every answer.
+        email: re.sub(r'name="csrf_token" value="[^"]+"', "", response.text.split("<main")[1]).replace(
+            email, "ADDRESS"
+        )
+        for email, response in answers.items()
+    }
+    assert len(set(texts.values())) == 1
+    assert subscriber_row(committed_session_factory, "new@example.org") is None
+    for status in states:
+        assert subscriber_row(committed_session_factory, f"{status}@example.org").status == status
 
 
 def test_signup_answers_take_the_same_time_whatever_the_address_state(

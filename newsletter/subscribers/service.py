@@ -42,7 +42,6 @@ from newsletter.subscribers.validation import (
     PreferencesForm,
     SignupForm,
     normalize_email,
-    parse_keywords,
     validate_preferences,
 )
 
@@ -187,21 +186,11 @@ def _locked_subscriber_for_email(session: Session, email: str) -> tuple[Subscrib
     return subscriber, inserted_id is not None
 
 
-def _restores_old_preferences(session: Session, email: str, form: SignupForm) -> bool:
-    """A returning address whose form chose nothing keeps what it had chosen before unsubscribing."""
-    if any(topic.strip() for topic in form.topics) or parse_keywords(form.keywords):
-        return False
-    returning = find_subscriber_by_email(session, email)
-    if returning is None or returning.status not in SUPPRESSED_STATUSES:
-        return False
-    view = subscriber_view(session, returning.id)
-    return bool(view.topic_slugs or view.keywords)
-
-
-def validate_signup_form(session: Session, email: str, form: SignupForm) -> None:
-    """InvalidInput if `signup` would refuse this form (checked before any budget is spent on it)."""
-    if not _restores_old_preferences(session, email, form):
-        validate_preferences(session, form)
+def validate_signup_form(session: Session, form: SignupForm) -> None:
+    """InvalidInput if `signup` would refuse this form (checked before any budget is spent on it). The
+    same rules for every address, whatever its history: an answer that differed for a former subscriber
+    would tell anyone who was subscribed."""
+    validate_preferences(session, form)
 
 
 def signup(
@@ -214,12 +203,10 @@ def signup(
 ) -> SignupResult:
     """Double opt-in. New, pending or suppressed addresses get (another) confirmation email; active and
     paused ones are left untouched — an anonymous form must not change a confirmed subscription — and
-    get a "manage your subscription" email instead. A returning (unsubscribed) address whose form names
-    no topic and no keyword gets its old topics, keywords and schedule back."""
+    get a "manage your subscription" email instead. A returning (unsubscribed) address takes what its
+    form chose, like a new one."""
     email = normalize_email(form.email)
-    preferences = (
-        None if _restores_old_preferences(session, email, form) else validate_preferences(session, form)
-    )
+    preferences = validate_preferences(session, form)
     subscriber, is_new = _locked_subscriber_for_email(session, email)
     if subscriber.status in ("active", "paused"):
         # Nothing changes (an anonymous form must not alter a confirmed subscription), but the owner gets
@@ -235,11 +222,7 @@ def signup(
     previous = subscriber.status
     if previous != "pending" or is_new:
         _set_status(subscriber, "pending")
-    if preferences is not None:
-        apply_preferences(session, subscriber, preferences)
-    topic_names = (
-        preferences.topic_names if preferences else subscriber_view(session, subscriber.id).topic_names
-    )
+    apply_preferences(session, subscriber, preferences)
     record_consent(
         session,
         subscriber_id=subscriber.id,
@@ -249,7 +232,7 @@ def signup(
         ip=ip,
         user_agent=user_agent,
         wording_version=wording_version,
-        details={"previous_status": None if is_new else previous, "topics": topic_names},
+        details={"previous_status": None if is_new else previous, "topics": preferences.topic_names},
     )
     delivery_id = create_transactional_delivery(session, subscriber.id, "confirmation")
     logger.info("signup: subscriber %s pending (was %s), delivery %s", subscriber.id, previous, delivery_id)

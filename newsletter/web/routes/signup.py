@@ -86,7 +86,7 @@ def answer_signup(
         address = normalize_email(form.email)
         # A refused form (a typo, no topic) sends nothing: it does not count against anyone's budget.
         with session_scope(factory) as session:
-            validate_signup_form(session, address, form)
+            validate_signup_form(session, form)
     except InvalidInput as error:
         return form_with_error(request, factory, form, error)
     if not limiter.allow(SIGNUP_PER_IP, ip):
