@@ -15,7 +15,7 @@ from newsletter.links import urls as links
 from newsletter.links.tokens import make_token
 from newsletter.models import PaperVote
 from newsletter.subscribers.service import delete_subscriber
-from newsletter.web.ratelimit import FEEDBACK_PER_TOKEN, Limit
+from newsletter.web.ratelimit import FEEDBACK_PER_READER, Limit
 from newsletter.web.routes import feedback as feedback_routes
 from tests.factories import ATTENTION_PAPERS, make_paper, make_subscriber
 from tests.web_fixtures import BASE_URL, client_fixture, csrf_token  # noqa: F401
@@ -249,21 +249,26 @@ def test_a_vote_without_the_pages_csrf_token_is_refused(
     assert votes(committed_session_factory) == []
 
 
-def test_each_vote_link_has_its_own_budget_of_votes_and_opening_it_spends_none(
+def test_each_readers_vote_links_have_one_budget_of_votes_and_opening_them_spends_none(
     client, settings, committed_session_factory, alice_id, monkeypatch
 ):
     # A budget of 3 votes, so that the client's own budget of link actions is not what stops it.
-    monkeypatch.setattr(feedback_routes, "FEEDBACK_PER_TOKEN", Limit("feedback-token", 3, 3600, "id"))
+    monkeypatch.setattr(feedback_routes, "FEEDBACK_PER_READER", Limit("feedback-reader", 3, 3600, "id"))
     alice_base = links.feedback_url(settings, alice_id).removeprefix(BASE_URL)
     # A mail scanner (or whoever a forwarded email reached) opens the link over and over: no vote is spent.
-    for _ in range(FEEDBACK_PER_TOKEN.max_hits + 1):
+    for _ in range(FEEDBACK_PER_READER.max_hits + 1):
         assert client.head(f"{alice_base}/up/2611.20001").status_code == 200
     token = csrf_token(client.get(f"{alice_base}/up/2611.20001").text)
     for _ in range(3):
         assert client.post(f"{alice_base}/sideways/2611.20001", data={"csrf_token": token}).status_code == 422
     assert client.post(f"{alice_base}/sideways/2611.20001", data={"csrf_token": token}).status_code == 429
-    # The same link, another paper: the budget is the link's.
+    # The same link, another paper: the budget is the reader's.
     assert client.post(f"{alice_base}/up/2611.20002", data={"csrf_token": token}).status_code == 429
+    # The same link spelled another way (the signature's base64 accepts padding) is the same reader's.
+    for padding in ("=", "==", "==="):
+        respelled = alice_base + padding
+        assert client.get(f"{respelled}/up/2611.20002").status_code == 200  # the spelling is a valid link
+        assert client.post(f"{respelled}/up/2611.20002", data={"csrf_token": token}).status_code == 429
     assert votes(committed_session_factory) == []
     with session_scope(committed_session_factory) as session:
         bob_id = make_subscriber(session, "bob@example.org").id

@@ -40,10 +40,10 @@ LINK_ACTIONS_PER_IP = Limit("link-ip", 60, 600, "client")
 ADMIN_FAILURES_PER_IP = Limit("admin-failures-ip", 10, 60, "client")
 # Emails with a data link a forwarded preferences link can ask for: enough for a person, no mail bomb.
 DATA_LINKS_PER_SUBSCRIBER = Limit("data-link-subscriber", 3, 3600, "id")
-# One reader votes on a few papers a day; a script replaying one vote link is stopped per token. Only
-# votes (POSTs) count: a mail scanner opening the link, or anyone a forwarded email reached, must not spend
+# One reader votes on a few papers a day; a script replaying vote links is stopped per reader (every
+# spelling of every one of their vote links counts together). Only votes (POSTs) count: a mail scanner opening the link, or anyone a forwarded email reached, must not spend
 # the reader's budget. Opening vote pages is counted per client network instead.
-FEEDBACK_PER_TOKEN = Limit("feedback-token", 60, 3600, "id")
+FEEDBACK_PER_READER = Limit("feedback-reader", 60, 3600, "id")
 FEEDBACK_PAGES_PER_IP = Limit("feedback-page-ip", 120, 600, "client")
 
 

@@ -1,5 +1,5 @@
 """Vote links from emails: a page that explains the vote (GET records nothing), a POST that records it,
-and undo. Votes are counted against the link's own budget, opened pages against the client's."""
+and undo. Votes are counted against the link's reader's budget, opened pages against the client's."""
 
 from __future__ import annotations
 
@@ -17,15 +17,19 @@ from newsletter.feedback.votes import record_vote, remove_vote
 from newsletter.links.tokens import read_token
 from newsletter.web.deps import ClientIpDep, RateLimiterDep, SessionDep, SessionFactoryDep, SettingsDep
 from newsletter.web.pages import render
-from newsletter.web.ratelimit import FEEDBACK_PAGES_PER_IP, FEEDBACK_PER_TOKEN
+from newsletter.web.ratelimit import FEEDBACK_PAGES_PER_IP, FEEDBACK_PER_READER
 from newsletter.web.routes.limits import LINK_FORM_CHECKS
 
 router = APIRouter()
 UNDO = "undo"  # the path's vote for the Undo button's form
 
 
-def require_feedback_budget(token: str, limiter: RateLimiterDep) -> None:
-    if not limiter.allow(FEEDBACK_PER_TOKEN, token):
+def require_feedback_budget(token: str, settings: SettingsDep, limiter: RateLimiterDep) -> None:
+    # Counted per reader the link names, not per string: the same link spelled another way (base64
+    # padding, the spare bits of the signature's last character) or taken from another of their emails
+    # spends the same budget.
+    reader = read_token(settings, "feedback", token).subject_id
+    if not limiter.allow(FEEDBACK_PER_READER, str(reader)):
         raise HTTPException(status_code=429, detail="Too many votes from this link. Please try again later.")
 
 
