@@ -87,6 +87,14 @@ def counted_identity(limit: Limit, identity: str) -> str:
     return identity
 
 
+# Decrements a window's count, never below zero nor into a window that has already ended (no key).
+TAKE_BACK = """
+local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+if hits > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+
 class RateLimiter:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
@@ -114,6 +122,14 @@ class RateLimiter:
             logger.exception("rate limit %s not checked: Redis unavailable", limit.name)
             return True
         return int(hits) <= limit.max_hits
+
+    def take_back(self, limit: Limit, identity: str) -> None:
+        """Uncount one hit of the current window: for an attempt counted before it was known to be no
+        failure (counting first is what makes a burst of attempts at once stop at the budget)."""
+        try:
+            self.client.eval(TAKE_BACK, 1, self.key(limit, identity, time.time()))
+        except redis.RedisError:
+            logger.exception("rate limit %s not uncounted: Redis unavailable", limit.name)
 
     def retry_after(self, limit: Limit, identity: str) -> int | None:
         """Seconds until the window ends if its budget is spent (without counting a hit), else None."""

@@ -82,19 +82,26 @@ def require_admin(
         # Off unless configured: no page to probe at all.
         raise NotFound("There is no page at this address.")
     # Checked before the password: past the budget even the right one waits, so guessing gains nothing.
-    retry_after = limiter.retry_after(ADMIN_FAILURES_PER_IP, ip)
-    if retry_after is not None:
-        raise HTTPException(
-            status_code=429,
-            detail="Too many wrong passwords. Please try again later.",
-            headers={"retry-after": str(retry_after)},
-        )
+    if (retry_after := limiter.retry_after(ADMIN_FAILURES_PER_IP, ip)) is not None:
+        raise too_many_wrong_passwords(retry_after)
     if credentials is None:
         raise AdminLoginRequired()  # the browser's first visit: ask, count nothing
+    # Counted before the comparison, and taken back if right: checked first and counted after, a burst
+    # of guesses sent at once all passed the check before any of them was counted.
+    if not limiter.allow(ADMIN_FAILURES_PER_IP, ip):
+        raise too_many_wrong_passwords(limiter.retry_after(ADMIN_FAILURES_PER_IP, ip) or 1)
     if not is_same_secret(credentials.password, token):
-        limiter.allow(ADMIN_FAILURES_PER_IP, ip)
         logger.warning("admin page: wrong password from %s", ip)
         raise AdminLoginRequired()
+    limiter.take_back(ADMIN_FAILURES_PER_IP, ip)
+
+
+def too_many_wrong_passwords(retry_after: int) -> HTTPException:
+    return HTTPException(
+        status_code=429,
+        detail="Too many wrong passwords. Please try again later.",
+        headers={"retry-after": str(retry_after)},
+    )
 
 
 class AdminLoginRequired(Exception):
