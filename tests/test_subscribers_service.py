@@ -17,6 +17,7 @@ from newsletter.subscribers.operators import (
     import_subscribers_csv,
     list_subscribers,
 )
+from newsletter.subscribers.provider_events import process_pending_events
 from newsletter.subscribers.service import (
     confirm,
     delete_subscriber,
@@ -203,6 +204,22 @@ def test_delete_takes_the_preferences_out_of_the_consent_proof_and_forgets_provi
     ]
     assert session.scalar(select(ConsentEvent.wording_version).where(ConsentEvent.action == "signup"))
     assert list(session.scalars(select(WebhookEvent.email))) == ["bob@example.org"]
+
+
+def test_an_event_arriving_after_the_delete_is_applied_and_forgotten(session):
+    # The provider reports the email that carried the data link minutes after the reader deleted
+    # everything with it; an event about an address nobody has has nothing to apply and is not kept.
+    gone = make_subscriber(session, "gone@example.org")
+    bob = make_subscriber(session, "bob@example.org")
+    delete_subscriber(session, gone.id)
+    late = {"event": "delivered", "email": "Gone@Example.org", "timestamp": 1700000060, "ip": "203.0.113.9",
+            "sg_message_id": "m3.filter"}  # fmt: skip
+    bounce = late | {"event": "bounce", "email": "bob@example.org", "reason": "550 no such user"}
+    store_events(session, json.dumps([late, bounce]).encode())
+    counts = process_pending_events(session)
+    assert (counts["processed"], counts["forgotten"], counts["suppressed"]) == (2, 1, 1)
+    assert list(session.scalars(select(WebhookEvent.email))) == ["bob@example.org"]
+    assert subscriber_view(session, bob.id).status == "bounced"
 
 
 def test_keywords_refuse_control_characters_and_excess():

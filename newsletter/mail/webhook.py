@@ -238,6 +238,11 @@ def forget_address(session: Session, email: str) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
+def forget_event(session: Session, event: WebhookEvent) -> None:
+    """Delete one stored event (applied, and about an address no subscriber has)."""
+    session.delete(event)
+
+
 def claim_pending_events(session: Session, limit: int) -> list[WebhookEvent]:
     """Stored events not processed yet, in arrival order, locked (a second processor takes others)."""
     return list(

@@ -8,7 +8,13 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from newsletter.mail.webhook import claim_pending_events, mark_processed, settle_delivery, suppression_for
+from newsletter.mail.webhook import (
+    claim_pending_events,
+    forget_event,
+    mark_processed,
+    settle_delivery,
+    suppression_for,
+)
 from newsletter.subscribers.service import find_subscriber_by_email, suppress
 
 logger = logging.getLogger(__name__)
@@ -16,10 +22,14 @@ WEBHOOK_SOURCE = "sendgrid-webhook"
 
 
 def process_pending_events(session: Session, limit: int = 1000) -> dict[str, int]:
-    """Apply stored events in arrival order; each is marked processed (with its error, if any)."""
-    counts = {"processed": 0, "suppressed": 0, "settled": 0, "errors": 0}
+    """Apply stored events in arrival order; each is marked processed (with its error, if any). An event
+    about an address nobody has is forgotten once applied: it is most often about a deleted subscriber
+    (the provider reports the email that carried their data link after they deleted everything), and
+    keeps their address, IP address and user agent."""
+    counts = {"processed": 0, "suppressed": 0, "settled": 0, "errors": 0, "forgotten": 0}
     for event in claim_pending_events(session, limit):
         error: Exception | None = None
+        subscriber = None
         try:
             with session.begin_nested():
                 email = event.email or ""
@@ -34,7 +44,11 @@ def process_pending_events(session: Session, limit: int = 1000) -> dict[str, int
             logger.exception("webhook event %s could not be processed", event.id)
             error = failure
             counts["errors"] += 1
-        mark_processed(event, error)
         counts["processed"] += 1
+        if subscriber is None and error is None:
+            forget_event(session, event)
+            counts["forgotten"] += 1
+            continue
+        mark_processed(event, error)
     session.flush()
     return counts
