@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import feedparser
+import pytest
 from lxml import etree
 
 from newsletter.db import session_scope
 from newsletter.links import urls
 from newsletter.links.tokens import make_token
+from newsletter.subscribers.service import pause, suppress
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import make_content, make_edition
 from tests.web_fixtures import client_fixture  # noqa: F401
@@ -124,3 +126,21 @@ def test_the_private_feed_lists_the_subscribers_editions_and_its_token_reads_not
     # And no other token opens the feed.
     other = make_token(settings, "preferences", alice_id)
     assert client.get(f"/feeds/private/{other}.atom").status_code == 400
+
+
+@pytest.mark.parametrize("reason", ["unsubscribe", "bounce", "complaint"])
+def test_the_private_feed_ends_with_the_subscription(client, settings, committed_session_factory, reason):
+    with session_scope(committed_session_factory) as session:
+        alice = make_subscriber(session, "alice@example.org", topics=["NLP"])
+        make_edition(session, alice, make_content(session, [make_paper(session, title="Kept for Alice")]))
+        alice_id = alice.id
+    path = urls.private_feed_url(settings, alice_id).removeprefix(settings.public_base_url)
+    assert "Kept for Alice" in client.get(path).text
+    with session_scope(committed_session_factory) as session:
+        pause(session, alice_id)  # mail paused, the reading goes on
+    assert "Kept for Alice" in client.get(path).text
+    with session_scope(committed_session_factory) as session:
+        assert suppress(session, "alice@example.org", reason, "test")
+    ended = client.get(path)
+    assert ended.status_code == 404 and "ended with the subscription" in ended.text
+    assert "Kept for Alice" not in ended.text

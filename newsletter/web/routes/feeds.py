@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from newsletter.errors import NotFound
 from newsletter.feeds.atom import AtomDocument, private_feed, trending_feed
 from newsletter.links.tokens import read_token
+from newsletter.models.subscriber import SUPPRESSED_STATUSES
 from newsletter.subscribers.service import subscriber_view
 from newsletter.subscribers.validation import topic_choices
 from newsletter.web.deps import SessionDep, SettingsDep
@@ -61,7 +62,10 @@ def topic_atom(request: Request, slug: str, session: SessionDep, settings: Setti
 def private_atom(request: Request, token: str, session: SessionDep, settings: SettingsDep) -> Response:
     # The feed token reads this feed and nothing else (its own purpose, its own salt).
     subscriber_id = read_token(settings, "feed", token).subject_id
-    subscriber_view(session, subscriber_id)  # NotFound once the subscriber is deleted
+    # NotFound once the subscriber is deleted, and while they are unsubscribed (or their address bounced or
+    # complained): a feed's address, once given out, cannot be taken back, and leaving should end it.
+    if subscriber_view(session, subscriber_id).status in SUPPRESSED_STATUSES:
+        raise NotFound("This feed ended with the subscription.")
     self_url = settings.public_base_url.rstrip("/") + request.url.path
     response = atom_response(
         request, private_feed(session, settings, subscriber_id, self_url), "private, max-age=900"
