@@ -380,11 +380,13 @@ def test_thumbnails_load_from_the_cdn_and_one_that_fails_keeps_its_box(
     assert refused == []
 
 
-def test_a_javascript_running_link_scanner_changes_nothing(
+def test_a_javascript_running_link_scanner_changes_nothing_but_through_vote_links(
     page, live_server, live_settings, committed_session_factory
 ):
     sent = send_every_kind_of_email(committed_session_factory, live_settings)
-    urls = links_in(sent.messages, live_server)
+    # A vote link's page submits its vote by script, so that a reader needs no second tap: a scanner
+    # that runs scripts votes through it (docs/security.md). Every other link changes nothing.
+    urls = [url for url in links_in(sent.messages, live_server) if "/feedback/" not in url]
     opened = {re.sub(r"/(confirm|preferences|unsubscribe|editions)/[^/]+", r"/\1/TOKEN", url) for url in urls}
     assert {
         live_server + path

@@ -23,7 +23,7 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.transactional import create_transactional_delivery, deliver_transactional
-from newsletter.models import ConsentEvent, Delivery, Edition, Subscriber
+from newsletter.models import ConsentEvent, Delivery, Edition, PaperVote, ReaderModel, Subscriber
 from newsletter.web.app import create_app
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import EDITION_DAY, make_content, make_edition
@@ -137,6 +137,12 @@ def database_snapshot(factory: sessionmaker[Session]) -> dict[str, object]:
                 select(Delivery.id, Delivery.kind, Delivery.state).order_by(Delivery.id)
             ).all(),
             "editions": session.execute(select(func.count()).select_from(Edition)).scalar_one(),
+            "votes": session.execute(
+                select(PaperVote.subscriber_id, PaperVote.paper_id, PaperVote.vote).order_by(
+                    PaperVote.subscriber_id, PaperVote.paper_id
+                )
+            ).all(),
+            "reader_models": session.execute(select(func.count()).select_from(ReaderModel)).scalar_one(),
         }
 
 
