@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from newsletter.errors import PermanentError
 from newsletter.models import FetchCursor, FetchRun, Paper
 from newsletter.plaintext.latex import latex_to_text
 from newsletter.sources.download import RetryPolicy
-from newsletter.sources.ingest import FetchOptions, FetchSummary, fetch
+from newsletter.sources.ingest import FetchOptions, FetchSummary, fetch, run_error
 from newsletter.sources.parse import PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
 from newsletter.sources.wireformat import render_atom_entry, render_atom_feed, render_hf_item
 
@@ -673,3 +674,62 @@ def test_a_rejected_arxiv_entry_is_recorded_by_a_short_printable_reference() -> 
     assert rejected.reason.isprintable() and len(rejected.reason) < 200
     assert rejected.reason.startswith("entry id 'https://evil.example/\\u202eAAA")
     assert rejected.reason.endswith("AAA' is not an arXiv abstract URL")
+
+
+# ---------------------------------------------------------------- arXiv's error feed
+
+
+def test_an_entry_whose_id_mentions_the_error_feed_is_rejected_and_the_page_is_stored(
+    session: Session, fetch_settings: Settings
+) -> None:
+    # Any id containing "/api/errors" used to make the whole page arXiv's error feed: the run failed,
+    # nothing was stored and the cursor stayed, so every later fetch of the window failed the same way.
+    good = [record(f"2611.0002{number}", f"Good paper {number}") for number in range(3)]
+    feed = atom_feed(*good, record("2611.00029", "Looks like any paper")).replace(
+        b"http://arxiv.org/abs/2611.00029v1</id>", b"http://arxiv.org/abs/2611.00029v1#/api/errors</id>", 1
+    )
+    summary = fetch_cs_cl(session, fetch_settings, feed)
+    assert summary.status == "ok", summary.error
+    assert sorted(session.scalars(select(Paper.arxiv_id))) == ["2611.00020", "2611.00021", "2611.00022"]
+    [rejection] = summary.rejections
+    assert rejection.item_ref.endswith("#/api/errors") and "not an arXiv abstract URL" in rejection.reason
+    assert session.execute(select(FetchCursor.category, FetchCursor.fetched_until)).all() == [("cs.CL", DAY)]
+
+
+def test_an_error_entry_among_papers_is_one_rejected_entry_not_an_error_feed() -> None:
+    feed = atom_feed(record("2611.00027", "A paper"), record("2611.00028", "Error")).replace(
+        b"http://arxiv.org/abs/2611.00028v1</id>", b"https://arxiv.org/api/errors#incorrect_id_format</id>", 1
+    )
+    page = parse_arxiv_feed(feed)
+    assert [entry.arxiv_id for entry in page.entries] == ["2611.00027"]
+    [rejection] = page.rejections
+    assert rejection.item_ref == "https://arxiv.org/api/errors#incorrect_id_format"
+
+
+def test_an_error_feed_quoting_a_megabyte_is_recorded_short_and_on_one_line(
+    session: Session, fetch_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # With no <summary> the message was the <id>, whole and raw, in the exception, the log line and
+    # fetch_runs.error.
+    error_id = "http://arxiv.org/api/errors#\u2028forged\u202e" + "A" * 1_000_000
+    feed = atom_feed(record("2611.00081", "Any", abstract="")).replace(
+        b"http://arxiv.org/abs/2611.00081v1</id>", error_id.encode() + b"</id>", 1
+    )
+    caplog.set_level(logging.WARNING, logger="newsletter.sources.ingest")
+    summary = fetch_cs_cl(session, fetch_settings, feed)
+    assert summary.status == "failed" and summary.error is not None
+    assert summary.error.startswith("arXiv API error: 'http://arxiv.org/api/errors#\\u2028")
+    assert summary.error.endswith("AAA'")
+    assert len(summary.error) < 200 and summary.error.isprintable()
+    run = session.get(FetchRun, summary.run_id)
+    assert run is not None and run.error == summary.error
+    [logged] = [record.getMessage() for record in caplog.records if "failed" in record.getMessage()]
+    assert logged.isprintable() and len(logged) < 300
+
+
+def test_a_run_error_is_kept_to_one_printable_line_of_bounded_length() -> None:
+    # What the run's error quotes of a provider (a body, a message) cannot forge log lines or fill the row.
+    error = run_error("arXiv answered: \n2026-12-07 09:00:00 ERROR forged line\n" + "A" * 1_000_000)
+    assert error.isprintable() and len(error) <= 1_000
+    assert error.startswith("'arXiv answered: \\n2026-12-07")
+    assert run_error("arXiv answered HTTP 404") == "arXiv answered HTTP 404"

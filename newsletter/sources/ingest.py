@@ -22,7 +22,7 @@ from newsletter.redis_client import make_redis
 from newsletter.sources.arxiv import ArxivClient
 from newsletter.sources.download import RetryPolicy
 from newsletter.sources.hf import HfClient
-from newsletter.sources.parse import ArxivPage, HfPage, Rejection
+from newsletter.sources.parse import ArxivPage, HfPage, Rejection, printable_prefix
 from newsletter.sources.ratelimit import SharedRateLimiter
 from newsletter.sources.runs import Source, advance_cursor, is_suspect_empty_run, window_start
 from newsletter.sources.store import PageWriter, UpsertCounts, store_page
@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 # A fetch_runs row keeps this many rejection reasons; the count is always exact.
 MAX_STORED_REJECTIONS = 200
+# A run's error as stored, logged and reported: the messages are a line, but some quote what a provider
+# or the database sent.
+MAX_ERROR_CHARS = 1_000
 USER_AGENT = "newsletter-ingest/0.1 (+https://papers.example.org; one request per 3 s)"
 
 
@@ -349,11 +352,17 @@ def store_pages(
             if writer is not None and writer.failure is not None:
                 break  # the database refused a page: the cursor stays, the next run fetches it again
     except TransientError as failure:
-        tally.error, tally.is_transient = str(failure), True
+        tally.error, tally.is_transient = run_error(str(failure)), True
     except PermanentError as failure:
-        tally.error = str(failure)
+        tally.error = run_error(str(failure))
     if writer is not None:
         stored, page_error = writer.finish()
         tally.add_stored(stored)
         if page_error is not None and tally.error is None:
-            tally.error, tally.is_transient = page_failure(page_error)
+            error, tally.is_transient = page_failure(page_error)
+            tally.error = run_error(error)
+
+
+def run_error(message: str) -> str:
+    """A run's error on one printable line of bounded length, whatever the message quotes."""
+    return printable_prefix(message, MAX_ERROR_CHARS)

@@ -61,6 +61,8 @@ ENTRY_ID_PATTERN = re.compile(
 BARE_ID_PATTERN = re.compile(
     r"^(?P<arxiv_id>[A-Za-z.\-]{1,40}/\d{7}|\d{4}\.\d{4,5})(?:v(?P<version>\d{1,6}))?$"
 )
+# The one entry of arXiv's error feed: https://arxiv.org/api/errors#incorrect_id_format_for_abc
+ERROR_ID_PATTERN = re.compile(r"https?://arxiv\.org/api/errors#[^\s]*\Z", re.ASCII)
 # cs.LG, astro-ph.CO, cond-mat.str-el, hep-ph; legacy feeds also list MSC ("35", "28A80 (Primary)") and
 # ACM ("F.2.2") classes as <category>, which are not arXiv categories.
 CATEGORY_PATTERN = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z\-]+)?$")
@@ -280,15 +282,13 @@ def parse_checked_arxiv_feed(xml_bytes: bytes) -> ArxivPage:
     if root.tag != FEED:
         raise PermanentError(f"arXiv response is not an Atom feed (root element {brief(root.tag)})")
 
+    check_error_feed(root)
     entries: list[PaperRecord] = []
     rejections: list[Rejection] = []
     raw_entry_count = 0
     for position, entry in enumerate(root.iterfind(ENTRY)):
         raw_entry_count += 1
         entry_id = entry.findtext(ID)
-        if entry_id is not None and "/api/errors" in entry_id:
-            message = normalise_text(entry.findtext(SUMMARY) or "") or entry_id
-            raise ArxivApiError(f"arXiv API error: {message}")
         try:
             entries.append(parse_arxiv_entry(entry, entry_id))
         except EntryRejected as error:
@@ -304,6 +304,19 @@ def parse_checked_arxiv_feed(xml_bytes: bytes) -> ArxivPage:
         raw_entry_count=raw_entry_count,
         rejections=rejections,
     )
+
+
+def check_error_feed(root: ElementTree.Element) -> None:
+    """Raise ArxivApiError when the page is arXiv's error feed: exactly one entry, its id an error URL.
+    Anything else that mentions an error is one more entry that is not a paper, rejected on its own, so
+    that no entry can fail its whole page (and every later fetch of the window with it)."""
+    entries = root.findall(ENTRY)
+    if len(entries) != 1:
+        return
+    entry_id = (entries[0].findtext(ID) or "").strip()
+    if ERROR_ID_PATTERN.match(entry_id):
+        message = normalise_text(entries[0].findtext(SUMMARY) or "") or entry_id
+        raise ArxivApiError(f"arXiv API error: {brief(message)}")
 
 
 def read_int(root: ElementTree.Element, tag: str) -> int | None:
