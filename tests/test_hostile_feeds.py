@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from newsletter.catalog.site import papers_for_day
 from newsletter.config import Settings
 from newsletter.digests.select import load_keyword_matches
 from newsletter.errors import PermanentError
@@ -610,6 +611,93 @@ def test_an_arxiv_timestamp_outside_the_utc_calendar_rejects_its_entry(
     assert [paper.arxiv_id for paper in session.scalars(select(Paper))] == ["2611.00054"]
     [rejection] = summary.rejections
     assert "out of range" in rejection.reason
+
+
+def fetch_hf_items(session: Session, settings: Settings, *items: dict[str, Any]) -> FetchSummary:
+    """One day's Hugging Face fetch, answered with `items`, without retries."""
+    body = json.dumps(list(items)).encode()
+    [summary] = fetch(
+        session, settings, "hf", FetchOptions(DAY, DAY), http=hf_answer(body), retry_policy=NO_RETRIES
+    )
+    assert summary.status == "ok", summary.error
+    return summary
+
+
+@pytest.mark.parametrize(
+    "featured_at",
+    ["9999-12-30T00:00:00.000Z", "0001-01-02T00:00:00.000Z", "2023-04-30T23:00:00.000Z"],
+    ids=["far future", "far past", "before the Daily Papers began"],
+)
+def test_a_featured_date_no_real_answer_gives_is_dropped_for_the_day_asked_for(
+    session: Session, fetch_settings: Settings, caplog: pytest.LogCaptureFixture, featured_at: str
+) -> None:
+    # 9999-12-30 made its paper the site's latest day for good: the home page showed it alone.
+    caplog.set_level(logging.WARNING, logger="newsletter.sources.parse")
+    fetch_hf_items(
+        session, fetch_settings, hf_item("2611.00099", submittedOnDailyAt=featured_at), hf_item("2611.00098")
+    )
+    featured = dict(session.execute(select(Paper.arxiv_id, Paper.hf_featured_date)).all())
+    assert featured == {"2611.00099": DAY, "2611.00098": DAY}
+    [warning] = [record.getMessage() for record in caplog.records if "dropped" in record.getMessage()]
+    assert warning.startswith("2611.00099: submittedOnDailyAt dropped: ")
+
+
+def test_a_far_past_featured_date_cannot_take_a_real_paper_off_its_day(
+    session: Session, fetch_settings: Settings
+) -> None:
+    # The first featured date is kept: one answer saying 0001-01-02 used to move the paper off its day for good.
+    for featured_at in ("2026-11-19T08:00:00.000Z", "0001-01-02T00:00:00.000Z", "2026-11-19T08:00:00.000Z"):
+        fetch_hf_items(
+            session, fetch_settings, hf_item("2611.00095", "Real paper", submittedOnDailyAt=featured_at)
+        )
+    session.expire_all()
+    assert [card.arxiv_id for card in papers_for_day(session, DAY)] == ["2611.00095"]
+
+
+@pytest.mark.parametrize("published_at", ["9999-12-30T00:00:00.000Z", "1970-01-01T00:00:00.000Z"])
+def test_a_hugging_face_publication_date_no_paper_has_is_dropped_and_the_paper_kept(
+    session: Session, fetch_settings: Settings, published_at: str
+) -> None:
+    summary = fetch_hf_items(session, fetch_settings, hf_item("2611.00097", publishedAt=published_at))
+    assert summary.counts.new == 1 and summary.rejections == []
+    assert session.scalars(select(Paper.published_at)).one() is None
+
+
+@pytest.mark.parametrize(
+    ("published_at", "reason"),
+    [
+        ("9999-12-30T00:00:00Z", "is more than a day after the fetch"),
+        ("1991-07-31T23:00:00Z", "is before 1991-08-01, when the source began"),
+    ],
+)
+def test_an_arxiv_publication_date_no_paper_has_rejects_its_entry(
+    session: Session, fetch_settings: Settings, published_at: str, reason: str
+) -> None:
+    feed = atom_feed(record("2611.00061", "From another time"), record("2611.00062", "A fine neighbour"))
+    feed = feed.replace(b"2026-11-19T09:00:00Z</published>", published_at.encode() + b"</published>", 1)
+    summary = fetch_cs_cl(session, fetch_settings, feed)
+    assert summary.status == "ok", summary.error
+    assert session.scalars(select(Paper.arxiv_id)).all() == ["2611.00062"]
+    [rejection] = summary.rejections
+    assert rejection.item_ref.endswith("2611.00061v1") and reason in rejection.reason
+    assert rejection.reason.startswith("<published> '")
+
+
+def test_an_arxiv_update_date_in_the_future_is_dropped_for_the_publication_date() -> None:
+    feed = atom_feed(record("2611.00063", updated=datetime(9999, 12, 30, tzinfo=UTC)))
+    [entry] = parse_arxiv_feed(feed).entries
+    assert entry.updated == entry.published == datetime(2026, 11, 19, 9, 0, tzinfo=UTC)
+
+
+def test_dates_are_held_to_the_clock_of_the_fetch(clock: Callable[[timedelta], None]) -> None:
+    # A day ahead is allowed for the providers' time zones and clocks; two days ahead is no real date,
+    # until the clock has moved on.
+    soon = datetime.now(UTC) + timedelta(hours=23)
+    later = datetime.now(UTC) + timedelta(days=2)
+    feed = atom_feed(record("2611.00064", published=soon), record("2611.00065", published=later))
+    assert [entry.arxiv_id for entry in parse_arxiv_feed(feed).entries] == ["2611.00064"]
+    clock(timedelta(days=2))
+    assert [entry.arxiv_id for entry in parse_arxiv_feed(feed).entries] == ["2611.00064", "2611.00065"]
 
 
 @pytest.mark.parametrize("macro", [r"\title", r"\author", r"\date"])

@@ -7,11 +7,12 @@ import json
 import logging
 import re
 import reprlib
+import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import defusedxml
@@ -85,6 +86,13 @@ MAX_REF_CHARS = 100
 ARXIV_HOSTS = ("arxiv.org", "www.arxiv.org", "export.arxiv.org")
 # The count columns (upvotes, stars, comments) are Postgres integers.
 MAX_COUNT = 2**31 - 1
+# A date before its source existed (arXiv opened in August 1991, Hugging Face's Daily Papers in May 2023)
+# or more than a day after the fetch is no real date: one featured on 9999-12-30 became the site's latest
+# day for good, one on 0001-01-02 took a real paper off its day for good (the first featured date is
+# kept).
+ARXIV_FIRST_DAY = datetime(1991, 8, 1, tzinfo=UTC)
+DAILY_PAPERS_FIRST_DAY = datetime(2023, 5, 1, tzinfo=UTC)
+MAX_CLOCK_LEAD = timedelta(days=1)
 
 
 @dataclass(slots=True)
@@ -265,13 +273,21 @@ def check_size(body: bytes, max_bytes: int, what: str) -> None:
 # ---------------------------------------------------------------- arXiv Atom
 
 
-def parse_arxiv_feed(xml_bytes: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> ArxivPage:
+def fetch_clock() -> datetime:
+    # time.time, not datetime.now: the wall clock tests can move.
+    return datetime.fromtimestamp(time.time(), UTC)
+
+
+def parse_arxiv_feed(
+    xml_bytes: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES, now: datetime | None = None
+) -> ArxivPage:
+    """`now` is when the page was fetched (default: the clock): no entry's date may be far past it."""
     check_size(xml_bytes, max_bytes, "arXiv response")
     with cycle_collector_paused():
-        return parse_checked_arxiv_feed(xml_bytes)
+        return parse_checked_arxiv_feed(xml_bytes, now or fetch_clock())
 
 
-def parse_checked_arxiv_feed(xml_bytes: bytes) -> ArxivPage:
+def parse_checked_arxiv_feed(xml_bytes: bytes, now: datetime) -> ArxivPage:
     try:
         # forbid_dtd: arXiv never sends a DTD, so any DOCTYPE is hostile (billion laughs, XXE).
         root = defusedxml.ElementTree.fromstring(xml_bytes, forbid_dtd=True)
@@ -290,7 +306,7 @@ def parse_checked_arxiv_feed(xml_bytes: bytes) -> ArxivPage:
         raw_entry_count += 1
         entry_id = entry.findtext(ID)
         try:
-            entries.append(parse_arxiv_entry(entry, entry_id))
+            entries.append(parse_arxiv_entry(entry, entry_id, now))
         except EntryRejected as error:
             item_ref = entry_id.strip() if entry_id else f"entry #{position} (no id)"
             rejections.append(rejection(item_ref, str(error)))
@@ -329,7 +345,7 @@ def read_int(root: ElementTree.Element, tag: str) -> int | None:
         return None
 
 
-def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> PaperRecord:
+def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None, now: datetime) -> PaperRecord:
     # One pass over the children is measurably faster than a findtext per field.
     title = abstract = published = updated = comment = journal_ref = doi = primary = None
     authors: list[str] = []
@@ -397,6 +413,11 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
     check_field_sizes(authors, [], {"comment": comment, "journal reference": journal_ref, "doi": doi})
     version = int(match["version"] or 1)
     published_at = parse_timestamp(published, "published")
+    check_date(published_at, f"<published> {brief(published_at.isoformat())}", ARXIV_FIRST_DAY, now)
+    updated_at = parse_timestamp(updated, "updated") if updated else published_at
+    if (problem := date_problem(updated_at, ARXIV_FIRST_DAY, now)) is not None:
+        log_dropped(arxiv_id, "<updated>", updated_at, problem)
+        updated_at = published_at
     # A paper's own links lead to arXiv: an entry cannot send readers to a look-alike of it.
     pdf_url = checked_url(pdf_url, "pdf link", arxiv_id, hosts=ARXIV_HOSTS)
     return PaperRecord(
@@ -408,7 +429,7 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None) -> Paper
         categories=categories or [primary or ""],
         primary_category=primary or categories[0],
         published=published_at,
-        updated=parse_timestamp(updated, "updated") if updated else published_at,
+        updated=updated_at,
         abs_url=prefer_https(
             checked_url(abs_url, "abs link", arxiv_id, hosts=ARXIV_HOSTS)
             or f"https://arxiv.org/abs/{arxiv_id}v{version}"
@@ -438,6 +459,34 @@ def aware_timestamp(text: str, what: str) -> datetime:
     return within_utc_range(value, what)
 
 
+def date_problem(value: datetime, earliest: datetime, now: datetime) -> str | None:
+    if value < earliest:
+        return f"is before {earliest:%Y-%m-%d}, when the source began"
+    if value > now + MAX_CLOCK_LEAD:
+        return f"is more than a day after the fetch ({now:%Y-%m-%d %H:%M} UTC)"
+    return None
+
+
+def check_date(value: datetime, what: str, earliest: datetime, now: datetime) -> None:
+    """A required date: the entry is rejected when it is not a date the source could have given."""
+    if (problem := date_problem(value, earliest, now)) is not None:
+        raise EntryRejected(f"{what} {problem}")
+
+
+def plausible_date(
+    value: datetime | None, name: str, earliest: datetime, now: datetime, item_ref: str
+) -> datetime | None:
+    """An optional date: dropped, with a warning, when it is not a date the source could have given."""
+    if value is None or (problem := date_problem(value, earliest, now)) is None:
+        return value
+    log_dropped(item_ref, name, value, problem)
+    return None
+
+
+def log_dropped(item_ref: str, name: str, value: datetime, problem: str) -> None:
+    logger.warning("%s: %s dropped: %s %s", item_ref, name, value.isoformat(), problem)
+
+
 def within_utc_range(value: datetime, what: str) -> datetime:
     # 0001-01-01T00:00:00+14:00 is in year 0 in UTC: Postgres would store it and never read it back.
     try:
@@ -464,9 +513,15 @@ def prefer_https(url: str) -> str:
 
 
 def parse_hf_daily_papers(
-    json_bytes: bytes, *, featured_on: date | None = None, max_bytes: int = MAX_RESPONSE_BYTES
+    json_bytes: bytes,
+    *,
+    featured_on: date | None = None,
+    max_bytes: int = MAX_RESPONSE_BYTES,
+    now: datetime | None = None,
 ) -> HfPage:
+    """`now` is when the page was fetched (default: the clock): no item's date may be far past it."""
     check_size(json_bytes, max_bytes, "Hugging Face response")
+    now = now or fetch_clock()
     try:
         document = json.loads(json_bytes)
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, a number of over 4,300 digits
@@ -482,7 +537,7 @@ def parse_hf_daily_papers(
     rejections: list[Rejection] = []
     for position, item in enumerate(document):
         try:
-            items.append(parse_hf_item(item, featured_on))
+            items.append(parse_hf_item(item, featured_on, now))
         except EntryRejected as error:
             rejections.append(rejection(hf_item_ref(item, position), str(error)))
     if rejections:
@@ -498,7 +553,7 @@ def hf_item_ref(item: Any, position: int) -> str:
     return f"item #{position}"
 
 
-def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
+def parse_hf_item(item: Any, featured_on: date | None, now: datetime) -> HfRecord:
     if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
         raise EntryRejected("item has no `paper` object")
     paper: dict[str, Any] = item["paper"]
@@ -521,7 +576,21 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
         if isinstance(author, dict) and isinstance(author.get("name"), str)
     )
     authors = [name for name in names if name]
-    featured = parse_hf_timestamp(paper.get("submittedOnDailyAt"), "submittedOnDailyAt")
+    featured = plausible_date(
+        parse_hf_timestamp(paper.get("submittedOnDailyAt"), "submittedOnDailyAt"),
+        "submittedOnDailyAt",
+        DAILY_PAPERS_FIRST_DAY,
+        now,
+        parsed_id[0],
+    )
+    # The paper's arXiv date, which can be far older than the Daily Papers.
+    published = plausible_date(
+        parse_hf_timestamp(paper.get("publishedAt"), "publishedAt"),
+        "publishedAt",
+        ARXIV_FIRST_DAY,
+        now,
+        parsed_id[0],
+    )
     keywords = paper.get("ai_keywords") or []
     if isinstance(keywords, list):
         keywords = [normalise_text(storable_text(k)) for k in keywords if isinstance(k, str)]
@@ -536,7 +605,7 @@ def parse_hf_item(item: Any, featured_on: date | None) -> HfRecord:
         title=normalise_text(title),
         abstract=normalise_text(abstract),
         authors=authors,
-        published=parse_hf_timestamp(paper.get("publishedAt"), "publishedAt"),
+        published=published,
         featured_date=featured.date() if featured else featured_on,
         upvotes=upvotes,
         github_repo=checked_url(first_string(paper.get("githubRepo")), "githubRepo", parsed_id[0]),
