@@ -97,7 +97,10 @@ def test_a_vote_other_than_up_or_down_is_refused(session, vote: str) -> None:
     assert stored_votes(session) == []
 
 
-@pytest.mark.parametrize("arxiv_id", ["2611.99999", "", "x" * 500, "<script>", "2611.00001v"])
+@pytest.mark.parametrize(
+    "arxiv_id",
+    ["2611.99999", "", "x" * 500, "<script>", "2611.00001v", "2611.00001v\u0663", "2611.00001v\u00b2"],
+)
 def test_an_unknown_paper_is_refused(session, arxiv_id: str) -> None:
     alice = make_subscriber(session, "alice@example.org")
     make_paper(session, arxiv_id="2611.00001")

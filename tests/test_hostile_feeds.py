@@ -700,6 +700,47 @@ def test_dates_are_held_to_the_clock_of_the_fetch(clock: Callable[[timedelta], N
     assert [entry.arxiv_id for entry in parse_arxiv_feed(feed).entries] == ["2611.00064", "2611.00065"]
 
 
+def test_ids_in_other_digits_or_another_case_are_refused_and_old_ids_stored_one_way(
+    session: Session, fetch_settings: Settings
+) -> None:
+    # `\d` took every script's digits and the archive any case: each look-alike became a paper of its own
+    # that read as the real one, with its own title, upvotes and links.
+    look_alikes = [
+        "２６１１.００００１",
+        "٢٦١١.٠٠٠٠١",
+        "HEP-TH/9901001",
+        "../9901001",
+        "hep-th/９９０１００１",
+    ]
+    real = ["2611.00001", "hep-th/9901001", "math.AG/0601001", "math/0601001"]
+    summary = fetch_hf_items(session, fetch_settings, *(hf_item(each) for each in real + look_alikes))
+    assert sorted(session.scalars(select(Paper.arxiv_id))) == ["2611.00001", "hep-th/9901001", "math/0601001"]
+    assert len(summary.rejections) == len(look_alikes)
+    assert all("is not an arXiv id" in rejection.reason for rejection in summary.rejections)
+
+
+def test_an_arxiv_entry_id_in_other_digits_or_another_case_is_rejected() -> None:
+    feed = atom_feed(
+        record("2611.00002", "Real"), record("2611.00003", "Copy"), record("2611.00004", "Shout")
+    )
+    feed = feed.replace(b"/abs/2611.00003v1<", "/abs/２６１１.００００２v1<".encode()).replace(
+        b"/abs/2611.00004v1<", b"/abs/HEP-TH/9901001v1<"
+    )
+    page = parse_arxiv_feed(feed)
+    assert [entry.arxiv_id for entry in page.entries] == ["2611.00002"]
+    assert [rejection.reason.endswith("is not an arXiv abstract URL") for rejection in page.rejections] == [
+        True
+    ] * 2
+
+
+def test_an_old_id_naming_its_subject_class_is_stored_as_arxiv_writes_it() -> None:
+    feed = atom_feed(record("math/0601001", "Old")).replace(
+        b"/abs/math/0601001v1<", b"/abs/math.AG/0601001v2<"
+    )
+    [entry] = parse_arxiv_feed(feed).entries
+    assert (entry.arxiv_id, entry.version) == ("math/0601001", 2)
+
+
 @pytest.mark.parametrize("macro", [r"\title", r"\author", r"\date"])
 def test_a_bare_macro_pylatexenc_cannot_render_is_stripped_and_stops_nothing(
     session: Session, fetch_settings: Settings, macro: str

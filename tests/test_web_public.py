@@ -145,6 +145,8 @@ def test_a_paper_id_with_its_version_leads_to_the_paper(client, committed_sessio
     response = client.get("/papers/2611.00001v1", follow_redirects=False)
     assert response.status_code == 301 and response.headers["location"] == "/papers/2611.00001"
     assert "Retrieval-augmented" in client.get("/papers/2611.00001v3").text
+    # A version in other digits is no version: one address per paper.
+    assert client.get("/papers/2611.00001v\u0661", follow_redirects=False).status_code == 404
 
 
 def test_pages_are_compressed_and_static_files_cached_for_a_year(client, committed_session_factory):

@@ -67,7 +67,8 @@ def find_paper(session: Session, arxiv_id: str) -> Paper:
     if len(bare) > 64:
         raise NotFound("There is no paper with this id.")
     head, _, tail = bare.rpartition("v")
-    if head and tail.isdigit():
+    # isdigit alone is true of every script's digits (and of "²").
+    if head and tail.isascii() and tail.isdigit():
         bare = head
     paper = session.execute(select(Paper).where(Paper.arxiv_id == bare)).scalar_one_or_none()
     if paper is None:

@@ -54,14 +54,18 @@ START_INDEX = f"{OPENSEARCH}startIndex"
 ITEMS_PER_PAGE = f"{OPENSEARCH}itemsPerPage"
 FEED = f"{ATOM}feed"
 
-# http://arxiv.org/abs/2104.12255v1 and http://arxiv.org/abs/astro-ph/0601001v1
-# Bounded so that every id fits papers.arxiv_id (64 characters) and every version an integer column.
-ENTRY_ID_PATTERN = re.compile(
-    r"/abs/(?P<arxiv_id>[A-Za-z.\-]{1,40}/\d{7}|\d{4}\.\d{4,5})(?:v(?P<version>\d{1,6}))?$"
+# http://arxiv.org/abs/2104.12255v1 and http://arxiv.org/abs/astro-ph/0601001v1. Old ids may name a
+# subject class (math.AG/0601001), which is not part of the paper's id: arXiv's canonical form is
+# math/0601001, so that is the one stored. ASCII digits and arXiv's own case only: `\d` matches the digits
+# of every script, and "２６１１.０００１" or "HEP-TH/9901001" stored beside the real id read as that paper.
+# The archive is bounded so that every id fits papers.arxiv_id (64 characters).
+ARXIV_ID = (
+    r"(?:(?P<archive>[a-z][a-z\-]{0,39})(?:\.[A-Z]{2})?/(?P<number>[0-9]{7})"
+    r"|(?P<new_id>[0-9]{4}\.[0-9]{4,5}))"
 )
-BARE_ID_PATTERN = re.compile(
-    r"^(?P<arxiv_id>[A-Za-z.\-]{1,40}/\d{7}|\d{4}\.\d{4,5})(?:v(?P<version>\d{1,6}))?$"
-)
+VERSION = r"(?:v(?P<version>[0-9]{1,6}))?"
+ENTRY_ID_PATTERN = re.compile(rf"/abs/{ARXIV_ID}{VERSION}\Z")
+BARE_ID_PATTERN = re.compile(rf"{ARXIV_ID}{VERSION}\Z")
 # The one entry of arXiv's error feed: https://arxiv.org/api/errors#incorrect_id_format_for_abc
 ERROR_ID_PATTERN = re.compile(r"https?://arxiv\.org/api/errors#[^\s]*\Z", re.ASCII)
 # cs.LG, astro-ph.CO, cond-mat.str-el, hep-ph; legacy feeds also list MSC ("35", "28A80 (Primary)") and
@@ -238,7 +242,13 @@ def split_versioned_id(text: str) -> tuple[str, int] | None:
     match = BARE_ID_PATTERN.match(text.strip())
     if match is None:
         return None
-    return match["arxiv_id"], int(match["version"] or 1)
+    return canonical_id(match)
+
+
+def canonical_id(match: re.Match[str]) -> tuple[str, int]:
+    """The paper's id as arXiv writes it (without a subject class) and the version (1 when none)."""
+    arxiv_id = match["new_id"] or f"{match['archive']}/{match['number']}"
+    return arxiv_id, int(match["version"] or 1)
 
 
 def is_category(term: str) -> bool:
@@ -402,7 +412,7 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None, now: dat
     match = ENTRY_ID_PATTERN.search(entry_id.strip())
     if match is None:
         raise EntryRejected(f"entry id {brief(entry_id.strip())} is not an arXiv abstract URL")
-    arxiv_id = match["arxiv_id"]
+    arxiv_id, version = canonical_id(match)
     # `is None`, not falsiness: a real paper (2104.12255) is titled "0".
     if title is None or not normalise_text(title):
         raise EntryRejected("entry has no title")
@@ -411,7 +421,6 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None, now: dat
     check_text_size(title, abstract or "")
     comment, journal_ref, doi = optional_text(comment), optional_text(journal_ref), optional_text(doi)
     check_field_sizes(authors, [], {"comment": comment, "journal reference": journal_ref, "doi": doi})
-    version = int(match["version"] or 1)
     published_at = parse_timestamp(published, "published")
     check_date(published_at, f"<published> {brief(published_at.isoformat())}", ARXIV_FIRST_DAY, now)
     updated_at = parse_timestamp(updated, "updated") if updated else published_at

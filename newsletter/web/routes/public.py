@@ -20,7 +20,8 @@ from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.pages import render
 
 router = APIRouter()
-VERSION_SUFFIX = re.compile(r"v\d{1,3}$")
+# ASCII digits: `\d` would take "v١" (an Arabic-Indic one) for a version too.
+VERSION_SUFFIX = re.compile(r"v[0-9]{1,3}\Z")
 
 
 def parse_day(value: str | None) -> tuple[date | None, str | None]:
