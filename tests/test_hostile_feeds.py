@@ -741,6 +741,29 @@ def test_an_old_id_naming_its_subject_class_is_stored_as_arxiv_writes_it() -> No
     assert (entry.arxiv_id, entry.version) == ("math/0601001", 2)
 
 
+@pytest.mark.parametrize("version", ["1000", "999999", "0"])
+def test_a_version_no_paper_reaches_rejects_its_entry(version: str) -> None:
+    feed = atom_feed(record("2611.00091", "Hostile"), record("2611.00092", "A fine neighbour"))
+    page = parse_arxiv_feed(feed.replace(b"2611.00091v1</id>", f"2611.00091v{version}</id>".encode()))
+    assert [entry.arxiv_id for entry in page.entries] == ["2611.00092"]
+    [rejection] = page.rejections
+    assert rejection.reason == f"version {int(version)} is not from 1 to 999"
+
+
+def test_a_huge_version_cannot_freeze_a_paper_against_its_real_updates(
+    session: Session, fetch_settings: Settings
+) -> None:
+    # The upsert never replaces a newer version: v999999 kept its text for good, the real v2 dropped as old.
+    hostile = atom_feed(record("2611.00091", "Hostile text that stays")).replace(
+        b"2611.00091v1</id>", b"2611.00091v999999</id>", 1
+    )
+    assert fetch_cs_cl(session, fetch_settings, hostile).status == "ok"
+    real = atom_feed(record("2611.00091", "The real title, version 2", version=2))
+    assert fetch_cs_cl(session, fetch_settings, real).counts.new == 1
+    session.expire_all()
+    assert session.execute(select(Paper.title, Paper.version)).one() == ("The real title, version 2", 2)
+
+
 @pytest.mark.parametrize("macro", [r"\title", r"\author", r"\date"])
 def test_a_bare_macro_pylatexenc_cannot_render_is_stripped_and_stops_nothing(
     session: Session, fetch_settings: Settings, macro: str

@@ -63,9 +63,13 @@ ARXIV_ID = (
     r"(?:(?P<archive>[a-z][a-z\-]{0,39})(?:\.[A-Z]{2})?/(?P<number>[0-9]{7})"
     r"|(?P<new_id>[0-9]{4}\.[0-9]{4,5}))"
 )
-VERSION = r"(?:v(?P<version>[0-9]{1,6}))?"
+VERSION = r"(?:v(?P<version>[0-9]{1,9}))?"
 ENTRY_ID_PATTERN = re.compile(rf"/abs/{ARXIV_ID}{VERSION}\Z")
 BARE_ID_PATTERN = re.compile(rf"{ARXIV_ID}{VERSION}\Z")
+# Far above any real paper's count of versions; the paper page's address reads at most three digits too
+# (`web/routes/public.py`). A larger one could only freeze its paper: the upsert never replaces a newer
+# version by an older one, so every real update after it would be dropped as old.
+MAX_VERSION = 999
 # The one entry of arXiv's error feed: https://arxiv.org/api/errors#incorrect_id_format_for_abc
 ERROR_ID_PATTERN = re.compile(r"https?://arxiv\.org/api/errors#[^\s]*\Z", re.ASCII)
 # cs.LG, astro-ph.CO, cond-mat.str-el, hep-ph; legacy feeds also list MSC ("35", "28A80 (Primary)") and
@@ -242,7 +246,8 @@ def split_versioned_id(text: str) -> tuple[str, int] | None:
     match = BARE_ID_PATTERN.match(text.strip())
     if match is None:
         return None
-    return canonical_id(match)
+    arxiv_id, version = canonical_id(match)
+    return (arxiv_id, version) if 1 <= version <= MAX_VERSION else None
 
 
 def canonical_id(match: re.Match[str]) -> tuple[str, int]:
@@ -413,6 +418,8 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None, now: dat
     if match is None:
         raise EntryRejected(f"entry id {brief(entry_id.strip())} is not an arXiv abstract URL")
     arxiv_id, version = canonical_id(match)
+    if not 1 <= version <= MAX_VERSION:
+        raise EntryRejected(f"version {version} is not from 1 to {MAX_VERSION}")
     # `is None`, not falsiness: a real paper (2104.12255) is titled "0".
     if title is None or not normalise_text(title):
         raise EntryRejected("entry has no title")
