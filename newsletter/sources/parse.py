@@ -429,7 +429,7 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None, now: dat
     comment, journal_ref, doi = optional_text(comment), optional_text(journal_ref), optional_text(doi)
     check_field_sizes(authors, [], {"comment": comment, "journal reference": journal_ref, "doi": doi})
     published_at = parse_timestamp(published, "published")
-    check_date(published_at, f"<published> {brief(published_at.isoformat())}", ARXIV_FIRST_DAY, now)
+    check_date(published_at, "<published>", ARXIV_FIRST_DAY, now)
     updated_at = parse_timestamp(updated, "updated") if updated else published_at
     if (problem := date_problem(updated_at, ARXIV_FIRST_DAY, now)) is not None:
         log_dropped(arxiv_id, "<updated>", updated_at, problem)
@@ -483,10 +483,10 @@ def date_problem(value: datetime, earliest: datetime, now: datetime) -> str | No
     return None
 
 
-def check_date(value: datetime, what: str, earliest: datetime, now: datetime) -> None:
+def check_date(value: datetime, name: str, earliest: datetime, now: datetime) -> None:
     """A required date: the entry is rejected when it is not a date the source could have given."""
     if (problem := date_problem(value, earliest, now)) is not None:
-        raise EntryRejected(f"{what} {problem}")
+        raise EntryRejected(f"{name} {brief(value.isoformat())} {problem}")
 
 
 def plausible_date(
