@@ -810,6 +810,18 @@ def test_latex_cannot_spell_the_hidden_characters_the_parsers_remove(
     assert summary_text == "An ai summary of PayPal"
 
 
+@pytest.mark.timeout(60)
+def test_an_abstract_of_unclosed_math_openers_is_stored_without_holding_up_the_run(
+    session: Session, fetch_settings: Settings
+) -> None:
+    # Each `\(` without its closer was read up to the end of the text: this one entry took about 400 s to
+    # parse, and the time limit is the failure.
+    feed = atom_feed(record("2611.00061", "Fine title", abstract="\\(" * 99_000), record("2611.00062"))
+    summary = fetch_cs_cl(session, fetch_settings, feed)
+    assert summary.status == "ok", summary.error
+    assert sorted(session.scalars(select(Paper.arxiv_id))) == ["2611.00061", "2611.00062"]
+
+
 def test_a_rejected_arxiv_entry_is_recorded_by_a_short_printable_reference() -> None:
     # Hugging Face references were cut to 100 printable characters; arXiv's were the <id> as sent, an
     # override and a megabyte included, and the reason repeated it.

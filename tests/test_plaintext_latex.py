@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.models import Paper
-from newsletter.plaintext.latex import has_latex_debris, latex_to_text
-from newsletter.sources.parse import PaperRecord, parse_hf_daily_papers
+from newsletter.plaintext.latex import has_latex_debris, islands, latex_to_text
+from newsletter.sources.parse import MAX_ENTRY_TEXT_CHARS, PaperRecord, parse_hf_daily_papers
 from newsletter.sources.store import upsert_arxiv_papers, upsert_hf_papers
 from tests.recordings import load_corpus_papers
 
@@ -101,6 +104,42 @@ def test_no_bundled_corpus_text_keeps_latex_debris() -> None:
         if has_latex_debris(text)
     ]
     assert debris == []
+
+
+# Each opener, alone or among others, repeated up to the cap on a title and abstract. Read by a pattern
+# that scanned to the end of the text from every opener without a closer, 200,000 characters of `\(`
+# took about 400 s; read in linear time, well under a second. The time limit is the failure.
+UNCLOSED_OPENERS = ["\\(", "\\[", "\\(x", "$$", "$$\\(", "$", "$x", "{", "{{{x", "\\a{", "\\a[", "\\begin{x}",
+                    "\\(\\[$${\\a{"]  # fmt: skip
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("opener", UNCLOSED_OPENERS)
+def test_a_text_of_unclosed_openers_converts_in_time_linear_in_its_length(opener: str) -> None:
+    text = latex_to_text(opener * (MAX_ENTRY_TEXT_CHARS // len(opener)))
+    assert not any(character in text for character in "{}$\\"), text[:80]
+
+
+# The pattern that read math by `.+?` up to its first closer. Found in linear time, the islands are the
+# pieces it found, so every abstract converts to the text it did.
+MATH_READ_TO_ITS_CLOSER = re.compile(
+    r"\$\$.+?\$\$|\$[^$]+\$|\\\(.+?\\\)|\\\[.+?\\\]"
+    r"|\\[A-Za-z]+\*?(?:\s*\[[^\]]{0,200}\])?(?:\s*\{(?:[^{}]|\{[^{}]*\})*\})*"
+    r"|\\[^A-Za-z\s]"
+    r"|\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}",
+    re.DOTALL,
+)
+
+
+@given(st.text(alphabet="$\\()[]{}ax \n", max_size=40))
+def test_islands_are_the_pieces_math_read_up_to_its_first_closer_finds(text: str) -> None:
+    assert list(islands(text)) == [match.span() for match in MATH_READ_TO_ITS_CLOSER.finditer(text)]
+
+
+def test_the_bundled_corpus_has_the_islands_math_read_up_to_its_first_closer_finds() -> None:
+    for paper in load_corpus_papers():
+        for text in (paper["title"], paper["abstract"]):
+            assert list(islands(text)) == [match.span() for match in MATH_READ_TO_ITS_CLOSER.finditer(text)]
 
 
 def record(arxiv_id: str, title: str, abstract: str) -> PaperRecord:

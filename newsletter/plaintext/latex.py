@@ -65,14 +65,18 @@ DIGIT_BRACE = re.compile(r"\d\{")
 # glued to a number is.
 # (A Greek letter glued to a digit, "2pi", is left as it is: checking for every name costs too much.)
 STRIPPED_HINTS = ("epsilon", "frac", "dots", "infty", "mathcal", "mathbb", "sqrt")
-# The pieces of an abstract that are LaTeX: math, a command with its arguments, a brace group.
+# The pieces of an abstract that are LaTeX: math, a command with its arguments, a brace group. Math
+# opened by `$$`, `\(` or `\[` is matched by its opener only and `islands` looks for the closer: a pattern
+# such as `\\\(.+?\\\)` scans to the end of the text from every opener without a closer, and an
+# abstract of 100,000 of them took minutes.
 ISLAND = re.compile(
-    r"\$\$.+?\$\$|\$[^$]+\$|\\\(.+?\\\)|\\\[.+?\\\]"
+    r"(?P<opener>\$\$|\\\(|\\\[)|\$[^$]+\$"
     r"|\\[A-Za-z]+\*?(?:\s*\[[^\]]{0,200}\])?(?:\s*\{(?:[^{}]|\{[^{}]*\})*\})*"
     r"|\\[^A-Za-z\s]"
     r"|\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}",
     re.DOTALL,
 )
+CLOSERS = {"$$": "$$", "\\(": "\\)", "\\[": "\\]"}
 # A comment sign in an abstract is a percent sign ("50% faster"): escaped before parsing.
 UNESCAPED_PERCENT = re.compile(r"(?<!\\)%")
 # TeX's dashes and single quotes, typed in plain text: an em dash, a spaced en dash, a range, `quoted'.
@@ -190,8 +194,39 @@ def latex_to_text(text: str) -> str:
         text = TIE.sub(" ", text)
     # Only the LaTeX islands go through the parser: an abstract is mostly plain words, and parsing costs
     # about as much per character of plain text as of markup.
-    rendered = ISLAND.sub(lambda match: island_text(match.group(0)), text)
+    pieces, end = [], 0
+    for start, island_end in islands(text):
+        pieces.append(text[end:start])
+        pieces.append(island_text(text[start:island_end]))
+        end = island_end
+    rendered = "".join(pieces) + text[end:]
     return tidy(rendered.replace("``", "“").replace("''", "”"))
+
+
+def islands(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each LaTeX island of `text` in order, in time linear in its length. Math between
+    an opener and the first closer at least one character after it; an opener without a closer is no
+    math: `\\(` and `\\[` are then escaped characters, and a `$$` the first of two single dollars."""
+    # Where each closer was last found. Openers are met in order, so a closer after the current opener
+    # is the first one after it; once a closer is missing from the rest of the text (-1), it is missing
+    # after every later opener too. Each stretch of text is searched at most once per closer.
+    found: dict[str, int] = {}
+    position = 0
+    while (match := ISLAND.search(text, position)) is not None:
+        start, end = match.span()
+        opener = match["opener"]
+        if opener is not None:
+            closer = CLOSERS[opener]
+            at = found.get(closer)
+            if at is None or 0 <= at <= end:
+                at = found[closer] = text.find(closer, end + 1)
+            if at >= 0:
+                end = at + len(closer)
+            elif opener == "$$":
+                position = start + 1
+                continue
+        yield start, end
+        position = end
 
 
 def typeset(text: str) -> str:
