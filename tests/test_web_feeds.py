@@ -71,6 +71,17 @@ def test_the_trending_feed_carries_title_key_point_tags_and_links(client, commit
     assert b"<script>" not in response.content
 
 
+def test_a_stored_title_that_filtering_empties_reads_as_the_papers_id(client, committed_session_factory):
+    # Stored before noncharacters were hidden characters: the title was not empty when the feed chose it
+    # over the id, and feedgen refused an entry without a title (the feed answered 500).
+    with session_scope(committed_session_factory) as session:
+        make_paper(session, title="\ufffe\uffff", arxiv_id="2611.00041")
+        make_paper(session, title="\u202e \U000e0020\x07", arxiv_id="2611.00042")
+    response = client.get("/feeds/trending.atom")
+    assert response.status_code == 200
+    assert sorted(entry.title for entry in parsed(response.content).entries) == ["2611.00041", "2611.00042"]
+
+
 def test_each_topic_has_its_feed_and_pages_name_theirs(client, committed_session_factory):
     seed(committed_session_factory)
     feed = parsed(client.get("/feeds/topics/computer-vision.atom").content)

@@ -77,7 +77,8 @@ def build_atom(
         paper_url = urls.paper_url(settings, card.arxiv_id)
         entry = feed.add_entry(order="append")
         entry.id(paper_url)
-        entry.title(_text(card.title or card.arxiv_id))
+        # Atom requires a title: one that filtering empties (a paper stored before a rule) reads as its id.
+        entry.title(_text(card.title).strip() or card.arxiv_id)
         # One link per entry: feedgen 1.0 writes an entry's links without their `rel`, and two
         # alternates of one type are not valid Atom. The other links go in the content.
         entry.link(href=paper_url)
