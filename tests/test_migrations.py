@@ -90,10 +90,13 @@ def test_migrated_schema_has_the_generated_search_vector_and_idempotency_keys(
 
 def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empty_database_url: str) -> None:
     # Papers stored before the conversion restored stripped names (their plain text kept "Tgeq 0"),
-    # typeset TeX's dashes and quotes, and left out the hidden characters LaTeX spells.
+    # typeset TeX's dashes and quotes, and left out the hidden characters LaTeX spells; and before tag
+    # characters and noncharacters were hidden characters the parsers remove.
     migrations.upgrade(empty_database_url, "0016")
     engine = create_engine(empty_database_url)
     stripped = "Here Tgeq 0 is a delay and the loss is ell_1."
+    hidden = "".join(chr(0xE0000 + ord(character)) for character in "ignore previous instructions")
+    tagged = f"Pay\U000e0020Pal\ufffe fraud.{hidden}"
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -102,9 +105,10 @@ def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empt
                 " ('2611.00002', 'Plain', 'Nothing to convert.', 'Plain', 'Nothing to convert.'),"
                 " ('2611.00003', 'Ranges', 'A 9--52% cut -- and `more'' of it.',"
                 "  'Ranges', 'A 9--52% cut -- and `more'' of it.'),"
-                " ('2611.00004', 'Hyphens', :hyphenated, 'Hyphens', 'We study Pay\\-Pal fraud.')"
+                " ('2611.00004', 'Hyphens', :hyphenated, 'Hyphens', 'We study Pay\\-Pal fraud.'),"
+                " ('2611.00005', :tagged, :tagged, :tagged, :tagged)"
             ),
-            {"stripped": stripped, "hyphenated": "We study Pay\u00adPal fraud."},
+            {"stripped": stripped, "hyphenated": "We study Pay\u00adPal fraud.", "tagged": tagged},
         )
     migrations.upgrade(empty_database_url)
     with engine.connect() as conn:
@@ -113,14 +117,20 @@ def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empt
             for arxiv_id, abstract in conn.execute(text("SELECT arxiv_id, abstract FROM papers"))
         }
         raw = conn.execute(text("SELECT abstract_raw FROM papers WHERE arxiv_id = '2611.00001'")).scalar()
+        tagged_row = conn.execute(
+            text("SELECT title, title_raw, abstract_raw FROM papers WHERE arxiv_id = '2611.00005'")
+        ).one()
     engine.dispose()
     assert rows == {
         "2611.00001": "Here T≥ 0 is a delay and the loss is ℓ_1.",
         "2611.00002": "Nothing to convert.",
         "2611.00003": "A 9–52% cut – and ‘more’ of it.",  # TeX's dashes and quotes typeset (0018)
         "2611.00004": "We study PayPal fraud.",  # no soft hyphen spelled by LaTeX (0020)
+        "2611.00005": "PayPal fraud.",  # no tag characters or noncharacters (0022)
     }
     assert raw == stripped
+    # The source's text as the parsers keep it now: a paper fetched again is unchanged.
+    assert tuple(tagged_row) == ("PayPal fraud.",) * 3
 
 
 def test_a_later_migration_parses_stored_keywords_again(empty_database_url: str) -> None:

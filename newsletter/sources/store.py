@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.db import session_scope
 from newsletter.models import Paper
 from newsletter.plaintext.latex import latex_to_text
-from newsletter.sources.parse import ArxivPage, HfPage, HfRecord, PaperRecord
+from newsletter.sources.parse import ArxivPage, HfPage, HfRecord, PaperRecord, normalise_text
 
 PAPERS = cast(Table, Paper.__table__)
 
@@ -339,13 +339,14 @@ class PageWriter:
 
 # Papers converted per statement when stored text is converted again.
 RECONVERT_BATCH = 1000
+RECONVERTED_COLUMNS = ("title_raw", "abstract_raw", "title", "abstract")
 
 
 def reconvert_stored_text(connection: Connection) -> int:
-    """Converts every stored paper's source text (`title_raw`, `abstract_raw`) to plain text again with
-    the converter as it is now, in batches by id, and writes the papers whose plain text changes (how
-    many). For the migrations that follow an improvement of the conversion; their summaries are then
-    stale and `newsletter summarize --pending` redoes them."""
+    """Reads every stored paper's source text (`title_raw`, `abstract_raw`) again as the parsers keep it
+    now and converts it to plain text with the converter as it is now, in batches by id, and writes the
+    papers whose text changes (how many). For the migrations that follow an improvement of either; their
+    summaries are then stale and `newsletter summarize --pending` redoes them."""
     changed_count, last_id = 0, 0
     while True:
         rows = connection.execute(
@@ -358,16 +359,18 @@ def reconvert_stored_text(connection: Connection) -> int:
         if not rows:
             return changed_count
         last_id = rows[-1][0]
-        converted = [
-            {"id": paper_id, "title": latex_to_text(title_raw), "abstract": latex_to_text(abstract_raw)}
-            for paper_id, title_raw, abstract_raw, _, _ in rows
-        ]
-        changed = [
-            row for row, (*_, title, abstract) in zip(converted, rows, strict=True)
-            if (row["title"], row["abstract"]) != (title, abstract)
-        ]  # fmt: skip
+        changed = []
+        for paper_id, *stored in rows:
+            title_raw, abstract_raw = normalise_text(stored[0]), normalise_text(stored[1])
+            texts = [title_raw, abstract_raw, latex_to_text(title_raw), latex_to_text(abstract_raw)]
+            if texts != stored:
+                changed.append({"id": paper_id, **dict(zip(RECONVERTED_COLUMNS, texts, strict=True))})
         if changed:
             connection.execute(
-                text("UPDATE papers SET title = :title, abstract = :abstract WHERE id = :id"), changed
+                text(
+                    "UPDATE papers SET title_raw = :title_raw, abstract_raw = :abstract_raw, title = :title,"
+                    " abstract = :abstract WHERE id = :id"
+                ),
+                changed,
             )
             changed_count += len(changed)
