@@ -22,8 +22,9 @@ from newsletter.redis_client import make_redis
 from newsletter.sources.arxiv import ArxivClient
 from newsletter.sources.download import RetryPolicy
 from newsletter.sources.hf import HfClient
-from newsletter.sources.parse import ArxivPage, HfPage, Rejection, printable_prefix
+from newsletter.sources.parse import ArxivPage, HfPage
 from newsletter.sources.ratelimit import SharedRateLimiter
+from newsletter.sources.refusals import Rejection, printable_prefix
 from newsletter.sources.runs import Source, advance_cursor, is_suspect_empty_run, window_start
 from newsletter.sources.store import PageWriter, UpsertCounts, store_page
 

@@ -6,13 +6,11 @@ import gc
 import json
 import logging
 import re
-import reprlib
-import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import defusedxml
@@ -21,8 +19,26 @@ import defusedxml.ElementTree
 from newsletter.errors import PermanentError
 from newsletter.plaintext.characters import without_hidden
 from newsletter.plaintext.latex import latex_to_text
-from newsletter.plaintext.shorten import shorten
 from newsletter.postgres_text import without_nul
+from newsletter.sources.arxiv_ids import (
+    ENTRY_ID_PATTERN,
+    ERROR_ID_PATTERN,
+    MAX_VERSION,
+    canonical_id,
+    split_versioned_id,
+)
+from newsletter.sources.dates import (
+    ARXIV_FIRST_DAY,
+    DAILY_PAPERS_FIRST_DAY,
+    check_date,
+    date_problem,
+    fetch_clock,
+    log_dropped,
+    parse_hf_timestamp,
+    parse_timestamp,
+    plausible_date,
+)
+from newsletter.sources.refusals import EntryRejected, Rejection, brief, rejection
 from newsletter.sources.urls import checked_thumbnail_url, checked_url
 
 logger = logging.getLogger(__name__)
@@ -54,24 +70,6 @@ START_INDEX = f"{OPENSEARCH}startIndex"
 ITEMS_PER_PAGE = f"{OPENSEARCH}itemsPerPage"
 FEED = f"{ATOM}feed"
 
-# http://arxiv.org/abs/2104.12255v1 and http://arxiv.org/abs/astro-ph/0601001v1. Old ids may name a
-# subject class (math.AG/0601001), which is not part of the paper's id: arXiv's canonical form is
-# math/0601001, so that is the one stored. ASCII digits and arXiv's own case only: `\d` matches the digits
-# of every script, and "２６１１.０００１" or "HEP-TH/9901001" stored beside the real id read as that paper.
-# The archive is bounded so that every id fits papers.arxiv_id (64 characters).
-ARXIV_ID = (
-    r"(?:(?P<archive>[a-z][a-z\-]{0,39})(?:\.[A-Z]{2})?/(?P<number>[0-9]{7})"
-    r"|(?P<new_id>[0-9]{4}\.[0-9]{4,5}))"
-)
-VERSION = r"(?:v(?P<version>[0-9]{1,9}))?"
-ENTRY_ID_PATTERN = re.compile(rf"/abs/{ARXIV_ID}{VERSION}\Z")
-BARE_ID_PATTERN = re.compile(rf"{ARXIV_ID}{VERSION}\Z")
-# Far above any real paper's count of versions; the paper page's address reads at most three digits too
-# (`web/routes/public.py`). A larger one could only freeze its paper: the upsert never replaces a newer
-# version by an older one, so every real update after it would be dropped as old.
-MAX_VERSION = 999
-# The one entry of arXiv's error feed: https://arxiv.org/api/errors#incorrect_id_format_for_abc
-ERROR_ID_PATTERN = re.compile(r"https?://arxiv\.org/api/errors#[^\s]*\Z", re.ASCII)
 # cs.LG, astro-ph.CO, cond-mat.str-el, hep-ph; legacy feeds also list MSC ("35", "28A80 (Primary)") and
 # ACM ("F.2.2") classes as <category>, which are not arXiv categories.
 CATEGORY_PATTERN = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z\-]+)?$")
@@ -88,47 +86,10 @@ MAX_NAME_CHARS = 300
 MAX_KEYWORDS = 100
 MAX_KEYWORD_CHARS = 100
 MAX_NOTE_CHARS = 2_000  # a comment, journal reference, DOI or Hugging Face summary
-# A refused item's reference as recorded (`rejection`): an arXiv id URL or Hugging Face id is far shorter.
-MAX_REF_CHARS = 100
 # The hosts an arXiv entry's abstract and PDF links may name.
 ARXIV_HOSTS = ("arxiv.org", "www.arxiv.org", "export.arxiv.org")
 # The count columns (upvotes, stars, comments) are Postgres integers.
 MAX_COUNT = 2**31 - 1
-# A date before its source existed (arXiv opened in August 1991, Hugging Face's Daily Papers in May 2023)
-# or more than a day after the fetch is no real date: one featured on 9999-12-30 became the site's latest
-# day for good, one on 0001-01-02 took a real paper off its day for good (the first featured date is
-# kept).
-ARXIV_FIRST_DAY = datetime(1991, 8, 1, tzinfo=UTC)
-DAILY_PAPERS_FIRST_DAY = datetime(2023, 5, 1, tzinfo=UTC)
-MAX_CLOCK_LEAD = timedelta(days=1)
-
-
-@dataclass(slots=True)
-class Rejection:
-    item_ref: str
-    reason: str
-
-
-def rejection(item_ref: str, reason: str) -> Rejection:
-    """What `fetch_runs.rejections` (JSONB) keeps of a refused item: printable and short, whatever the item
-    held (an arXiv <id> of a megabyte with a right-to-left override in it is recorded by its first
-    characters, escaped)."""
-    return Rejection(item_ref=printable_prefix(item_ref, MAX_REF_CHARS), reason=printable_prefix(reason, 300))
-
-
-def _brief_repr() -> reprlib.Repr:
-    shortened = reprlib.Repr()
-    shortened.maxstring, shortened.maxlong, shortened.maxother = 80, 40, 80
-    return shortened
-
-
-# An outside value quoted in a reason: its repr (non-printable characters escaped), a long one cut in the
-# middle ("'https://evil.example/\\u202eAAAA...AAAA'").
-brief = _brief_repr().repr
-
-
-def printable_prefix(value: str, limit: int) -> str:
-    return shorten(value if value.isprintable() else ascii(value), limit)
 
 
 @dataclass(slots=True)
@@ -212,10 +173,6 @@ class ArxivApiError(PermanentError):
     """arXiv answered with its error feed (one entry titled "Error"): a bad query, never a paper."""
 
 
-class EntryRejected(ValueError):
-    """One entry or item is unusable; the rest of the page still goes through."""
-
-
 def normalise_text(text: str) -> str:
     """Outside text as it is stored: on one line, single-spaced, without the control, direction-changing
     and invisible characters no reader may be shown (`plaintext.characters`)."""
@@ -240,20 +197,6 @@ def cycle_collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def split_versioned_id(text: str) -> tuple[str, int] | None:
-    match = BARE_ID_PATTERN.match(text.strip())
-    if match is None:
-        return None
-    arxiv_id, version = canonical_id(match)
-    return (arxiv_id, version) if 1 <= version <= MAX_VERSION else None
-
-
-def canonical_id(match: re.Match[str]) -> tuple[str, int]:
-    """The paper's id as arXiv writes it (without a subject class) and the version (1 when none)."""
-    arxiv_id = match["new_id"] or f"{match['archive']}/{match['number']}"
-    return arxiv_id, int(match["version"] or 1)
 
 
 def is_category(term: str) -> bool:
@@ -286,11 +229,6 @@ def check_size(body: bytes, max_bytes: int, what: str) -> None:
 
 
 # ---------------------------------------------------------------- arXiv Atom
-
-
-def fetch_clock() -> datetime:
-    # time.time, not datetime.now: the wall clock tests can move.
-    return datetime.fromtimestamp(time.time(), UTC)
 
 
 def parse_arxiv_feed(
@@ -458,60 +396,6 @@ def parse_arxiv_entry(entry: ElementTree.Element, entry_id: str | None, now: dat
     )
 
 
-def parse_timestamp(text: str | None, name: str) -> datetime:
-    if text is None or not text.strip():
-        raise EntryRejected(f"entry has no <{name}> timestamp")
-    return aware_timestamp(text.strip(), f"<{name}> {brief(text.strip())}")
-
-
-def aware_timestamp(text: str, what: str) -> datetime:
-    """An ISO timestamp with its time zone, within the range Postgres can read back."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise EntryRejected(f"{what} is not an ISO timestamp") from error
-    if value.tzinfo is None:
-        raise EntryRejected(f"{what} has no time zone")
-    return within_utc_range(value, what)
-
-
-def date_problem(value: datetime, earliest: datetime, now: datetime) -> str | None:
-    if value < earliest:
-        return f"is before {earliest:%Y-%m-%d}, when the source began"
-    if value > now + MAX_CLOCK_LEAD:
-        return f"is more than a day after the fetch ({now:%Y-%m-%d %H:%M} UTC)"
-    return None
-
-
-def check_date(value: datetime, name: str, earliest: datetime, now: datetime) -> None:
-    """A required date: the entry is rejected when it is not a date the source could have given."""
-    if (problem := date_problem(value, earliest, now)) is not None:
-        raise EntryRejected(f"{name} {brief(value.isoformat())} {problem}")
-
-
-def plausible_date(
-    value: datetime | None, name: str, earliest: datetime, now: datetime, item_ref: str
-) -> datetime | None:
-    """An optional date: dropped, with a warning, when it is not a date the source could have given."""
-    if value is None or (problem := date_problem(value, earliest, now)) is None:
-        return value
-    log_dropped(item_ref, name, value, problem)
-    return None
-
-
-def log_dropped(item_ref: str, name: str, value: datetime, problem: str) -> None:
-    logger.warning("%s: %s dropped: %s %s", item_ref, name, value.isoformat(), problem)
-
-
-def within_utc_range(value: datetime, what: str) -> datetime:
-    # 0001-01-01T00:00:00+14:00 is in year 0 in UTC: Postgres would store it and never read it back.
-    try:
-        value.astimezone(UTC)
-    except OverflowError as error:
-        raise EntryRejected(f"{what} is out of range") from error
-    return value
-
-
 def optional_text(text: str | None) -> str | None:
     if text is None:
         return None
@@ -656,11 +540,3 @@ def storable_text(value: str) -> str:
 def is_count(value: Any) -> bool:
     # bool is an int subclass; `true` upvotes is malformed, not 1.
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
-
-
-def parse_hf_timestamp(value: Any, name: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise EntryRejected(f"{name} {brief(value)} is not a timestamp string")
-    return aware_timestamp(value.strip(), f"{name} {brief(value)}")

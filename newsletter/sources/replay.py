@@ -21,7 +21,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from newsletter.sources.parse import PaperRecord, split_versioned_id
+from newsletter.sources.arxiv_ids import split_versioned_id
+from newsletter.sources.parse import PaperRecord
 from newsletter.sources.samplefeed import SAMPLE_FEED_DIR, load_sample_daily_papers, load_sample_papers
 from newsletter.sources.wireformat import render_atom_entry, render_atom_feed
 
