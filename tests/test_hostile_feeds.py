@@ -28,9 +28,10 @@ from newsletter.digests.select import load_keyword_matches
 from newsletter.errors import PermanentError
 from newsletter.models import FetchCursor, FetchRun, Paper
 from newsletter.plaintext.latex import latex_to_text
+from newsletter.sources.daily_papers import parse_hf_daily_papers
 from newsletter.sources.download import RetryPolicy
 from newsletter.sources.ingest import FetchOptions, FetchSummary, fetch, run_error
-from newsletter.sources.parse import PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
+from newsletter.sources.parse import PaperRecord, parse_arxiv_feed
 from newsletter.sources.wireformat import render_atom_entry, render_atom_feed, render_hf_item
 
 DAY = date(2026, 11, 19)
@@ -632,7 +633,7 @@ def test_a_featured_date_no_real_answer_gives_is_dropped_for_the_day_asked_for(
     session: Session, fetch_settings: Settings, caplog: pytest.LogCaptureFixture, featured_at: str
 ) -> None:
     # 9999-12-30 made its paper the site's latest day for good: the home page showed it alone.
-    caplog.set_level(logging.WARNING, logger="newsletter.sources.parse")
+    caplog.set_level(logging.WARNING, logger="newsletter.sources.dates")
     fetch_hf_items(
         session, fetch_settings, hf_item("2611.00099", submittedOnDailyAt=featured_at), hf_item("2611.00098")
     )

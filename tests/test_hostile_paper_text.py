@@ -32,7 +32,8 @@ from newsletter.mail.deliver import send_pending
 from newsletter.mail.render import render_email
 from newsletter.models import Edition, Paper, Summary, Topic
 from newsletter.plaintext.latex import latex_to_text
-from newsletter.sources.parse import PaperRecord, parse_hf_daily_papers
+from newsletter.sources.daily_papers import parse_hf_daily_papers
+from newsletter.sources.parse import PaperRecord
 from newsletter.sources.store import upsert_arxiv_papers, upsert_hf_papers
 from newsletter.summaries.extractive import ExtractiveSummarizer
 from newsletter.summaries.store import summarize_pending

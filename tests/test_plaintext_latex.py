@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from newsletter.models import Paper
 from newsletter.plaintext.latex import has_latex_debris, islands, latex_to_text
-from newsletter.sources.parse import MAX_ENTRY_TEXT_CHARS, PaperRecord, parse_hf_daily_papers
+from newsletter.sources.daily_papers import parse_hf_daily_papers
+from newsletter.sources.parse import MAX_ENTRY_TEXT_CHARS, PaperRecord
 from newsletter.sources.store import upsert_arxiv_papers, upsert_hf_papers
 from tests.recordings import load_corpus_papers
 

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.models import FetchCursor, FetchRun, Paper, PaperVersion
+from newsletter.sources.daily_papers import HfRecord, parse_hf_daily_papers
 from newsletter.sources.ingest import FetchOptions, FetchProgress, fetch, fetch_sources
-from newsletter.sources.parse import HfRecord, PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
+from newsletter.sources.parse import PaperRecord, parse_arxiv_feed
 from newsletter.sources.replay import ReplayServer, start_replay_server
 from newsletter.sources.samplefeed import load_sample_daily_papers, load_sample_papers
 from newsletter.sources.store import upsert_arxiv_papers, upsert_hf_papers

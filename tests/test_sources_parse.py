@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from newsletter.errors import PermanentError
-from newsletter.sources.parse import parse_arxiv_feed, parse_hf_daily_papers
+from newsletter.sources.daily_papers import parse_hf_daily_papers
+from newsletter.sources.parse import parse_arxiv_feed
 from tests.recordings import ARXIV, arxiv_recording, arxiv_xml, hf_recording
 
 ALL_ARXIV_RECORDINGS = sorted(

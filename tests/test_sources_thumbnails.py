@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.models import Paper
-from newsletter.sources.parse import parse_hf_daily_papers
+from newsletter.sources.daily_papers import parse_hf_daily_papers
 from newsletter.sources.store import upsert_hf_papers
 from newsletter.sources.urls import thumbnail_problem
 from newsletter.web.app import create_app

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from newsletter.mail.context import safe_web_url
-from newsletter.sources.parse import PaperRecord, parse_arxiv_feed, parse_hf_daily_papers
+from newsletter.sources.daily_papers import parse_hf_daily_papers
+from newsletter.sources.parse import PaperRecord, parse_arxiv_feed
 from newsletter.sources.urls import MAX_URL_CHARS, url_problem
 from newsletter.sources.wireformat import render_atom_entry, render_atom_feed, render_hf_item
 

@@ -22,7 +22,8 @@ from newsletter.mail.render import render_email
 from newsletter.models import Paper
 from newsletter.plaintext.presentation import sections_without_repeats, tldr_and_points
 from newsletter.plaintext.shorten import ELLIPSIS
-from newsletter.sources.parse import PaperRecord, parse_hf_daily_papers
+from newsletter.sources.daily_papers import parse_hf_daily_papers
+from newsletter.sources.parse import PaperRecord
 from newsletter.sources.store import upsert_arxiv_papers, upsert_hf_papers
 from newsletter.summaries.extractive import ExtractiveSummarizer
 from newsletter.summaries.sentences import split_sentences

@@ -10,8 +10,9 @@ from datetime import date
 
 import httpx
 
+from newsletter.sources.daily_papers import HfPage, parse_hf_daily_papers
 from newsletter.sources.download import RetryPolicy, call_with_retries, get_body
-from newsletter.sources.parse import MAX_RESPONSE_BYTES, HfPage, parse_hf_daily_papers
+from newsletter.sources.parse import MAX_RESPONSE_BYTES
 
 logger = logging.getLogger(__name__)
 

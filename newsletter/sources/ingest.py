@@ -20,9 +20,10 @@ from newsletter.errors import PermanentError, TransientError
 from newsletter.models import FetchRun
 from newsletter.redis_client import make_redis
 from newsletter.sources.arxiv import ArxivClient
+from newsletter.sources.daily_papers import HfPage
 from newsletter.sources.download import RetryPolicy
 from newsletter.sources.hf import HfClient
-from newsletter.sources.parse import ArxivPage, HfPage
+from newsletter.sources.parse import ArxivPage
 from newsletter.sources.ratelimit import SharedRateLimiter
 from newsletter.sources.refusals import Rejection, printable_prefix
 from newsletter.sources.runs import Source, advance_cursor, is_suspect_empty_run, window_start

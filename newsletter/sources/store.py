@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from newsletter.db import session_scope
 from newsletter.models import Paper
 from newsletter.plaintext.latex import latex_to_text
-from newsletter.sources.parse import ArxivPage, HfPage, HfRecord, PaperRecord, normalise_text
+from newsletter.sources.daily_papers import HfPage, HfRecord
+from newsletter.sources.parse import ArxivPage, PaperRecord, normalise_text
 
 PAPERS = cast(Table, Paper.__table__)
 
