@@ -14,7 +14,6 @@ import email.policy
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,13 +30,12 @@ from newsletter.db import session_scope
 from newsletter.links import urls as links
 from newsletter.models import Delivery
 from newsletter.subscribers.service import find_subscriber_by_email, subscriber_view
-from newsletter.web.app import create_app
 
 # CHROMIUM and CHROMIUM_ARGS stay importable from here for the browser tests that import them so.
 from tests.browser_fixtures import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM  # noqa: F401
 from tests.factories import make_paper, make_subscriber
 from tests.mail_factories import free_port, make_content, make_edition
-from tests.web_fixtures import database_snapshot, links_in, send_every_kind_of_email
+from tests.web_fixtures import database_snapshot, links_in, send_every_kind_of_email, served
 
 PHONE = {"width": 390, "height": 844}
 EMAIL_TIMEOUT_S = 60
@@ -107,19 +104,8 @@ def live_settings(settings: Settings) -> Settings:
 def live_server(
     live_settings: Settings, committed_session_factory: sessionmaker[Session], redis_client: Any
 ) -> Iterator[str]:
-    port = int(live_settings.public_base_url.rsplit(":", 1)[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(live_settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield live_settings.public_base_url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(live_settings) as base_url:
+        yield base_url
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import email.policy
 import html
 import re
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -210,3 +213,23 @@ def closed_port() -> Iterator[int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         yield int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def served(settings: Settings) -> Iterator[str]:
+    """The app on a real HTTP server (uvicorn, in a thread) at `settings.public_base_url`'s port."""
+    port = int(settings.public_base_url.rsplit(":", 1)[1])
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield settings.public_base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
