@@ -61,7 +61,7 @@ class PaperDetail:
     methodology: str | None
     results: str | None
     implications: str | None
-    # How the summary was made: "extractive-4", or the model name (with "checked" for the LLM's guard).
+    # How the summary was made: "extractive-5", or the model name (with "checked" for the LLM's guard).
     made_by: str | None = None
     thumbnail_url: str | None = None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from newsletter.plaintext.shorten import DANGLING_WORDS
+from newsletter.summaries.readability import is_dangling
 
 # Openers that only tie a sentence to the previous one, or set context: trimmed up to their comma.
 CONNECTIVE_OPENER = re.compile(
@@ -150,6 +151,41 @@ CLAUSE_BREAK = re.compile(
     r"(?P<participle>demonstrating|showing|highlighting|suggesting|indicating|revealing|providing|offering|"
     r"achieving|yielding|outperforming|improving|reducing))\b|;\s+|\s+—\s+|:\s+"
 )
+# Where an editor shortens a long note by a phrase, not a clause: a trailing means-phrase ("…, using
+# large-scale simulations", "via an expansion in 1/N", "by modeling each defect as a tuple"), a list of
+# examples (", including …", ", in terms of …") or a contrast (" while the baseline …"; not "while
+# achieving …", often the second result). Only where what it drops holds no number, so the result stays.
+PHRASE_BREAK = re.compile(
+    r",?\s+(?:using|via|(?:through|by)(?=\s+\w+ing\b))\s"
+    r"|,\s+(?:with|through|based on|including|such as|namely|especially|particularly|in terms of)\s"
+    r"|,?\s+(?:while|whereas)\s(?!\w+ing\b)"
+)
+# A means-phrase after a verb is what the verb needs ("… can be treated by constructing …", "… trained
+# using …"): cutting there leaves the verb bare.
+BARE_VERB = re.compile(
+    r"(?:ed|en|own|one|ade|uilt|un)$|^(?:is|are|be|been|was|were|can|could)$", re.IGNORECASE
+)
+# A head that is a subordinate clause alone ("While there were numerous use cases for AI …") says nothing.
+SUBORDINATE_HEAD = re.compile(
+    r"^(?:while|whereas|although|though|since|because|if|when|as|unless)\b", re.IGNORECASE
+)
+# A long opening phrase that says how or despite what ("By jointly integrating masks as inputs and
+# predictions, MaskWAM unlocks …", "While higher order corrections involve …, the leading order scaling
+# depends …"): the statement stands without it when the phrase holds no number. A phrase of condition or
+# scope ("For a checkerboard CDW, …", "In multitask settings, …") is part of the claim and stays.
+LEADING_PHRASE = re.compile(
+    r"^(?:by|using|via|through|while|although|though|whereas|despite|in spite of|building on|"
+    r"(?!(?:during|according|including|regarding|concerning|following|considering)\b)[a-z]+ing(?! of\b))"
+    r"\s[^,;:\d]{3,140}?,\s+(?!(?:and|or|but|which|where|while|then|as|such|including|namely|it|they|this|these|its|their)\b)"
+    r"(?=(?-i:[A-Z])|(?:the|a|an)\s)",  # a subject follows: "Analyzing two estimators, sequence probability …" has none
+    re.IGNORECASE,
+)
+# A cut keeps most of the note: "The authors draw a rich complexity landscape." is no longer the finding
+# the sentence stated. A note past the editor's longest by far may lose more ("Study of the low temperature
+# properties of a helium-4 fluid confined in nanopores" of 179 characters), never below a note's length.
+KEPT_SHARE = 0.55
+KEPT_CHARS = 75
+FAR_TOO_LONG_CHARS = 160
 # "Design of a loss and formulate training as …": the second verb's clause has lost its subject. It ends
 # where the sentence or the clause does (a full stop, ";", ":"), not at the point of a number ("1.35×"):
 # "We evaluate X on 96 NPUs and benchmark it against baselines: throughput improves by 1.35× …" keeps
@@ -222,6 +258,11 @@ OPEN_ENUMERATION = re.compile(r"\((?:1|i|a)\)|(?:^|\s)1\)|\bnot only\b", re.IGNO
 # An aside between dashes or in parentheses: a clause break inside one is not where a statement ends.
 ASIDE_DASHES = (" -- ", " — ", " – ")
 TARGET_CHARS = 120
+# The editor's longest note is 141 characters: one that long keeps its means-phrase, as the editor's own
+# notes do ("… that leverages data diversity through distinct data splits"); a longer one loses it, and a
+# cut keeps it within 140 where it can.
+LONGEST_CHARS = 140
+PHRASE_CUT_CHARS = LONGEST_CHARS + 1
 MAX_CHARS = 200
 MIN_WORDS = 5
 
@@ -356,6 +397,30 @@ def _shortened(text: str, strict: bool = True) -> str | None:
     if len(text) <= TARGET_CHARS:
         return text
     # The main clause alone, if it is a statement of its own: the longest one that fits.
+    heads = _clause_heads(text, strict)
+    # Else the note without a phrase an editor would drop, twice at most ("Across four tools, X achieves Y
+    # using Z" → "X achieves Y").
+    trimmed = _phrase_cuts(text, strict) if len(text) > PHRASE_CUT_CHARS else set()
+    trimmed |= {shorter for cut in trimmed for shorter in _phrase_cuts(cut, strict)}
+    fitting = [head + "." for head in heads if len(head) <= TARGET_CHARS]
+    fitting += [cut for cut in trimmed if len(cut) <= TARGET_CHARS]
+    if fitting:
+        return max(fitting, key=len)
+    # Else the longest that is no longer than the editor's longest note.
+    within = [head + "." for head in heads if len(head) < LONGEST_CHARS] + [
+        cut for cut in trimmed if len(cut) <= LONGEST_CHARS
+    ]
+    if within and len(text) > LONGEST_CHARS:
+        return max(within, key=len)
+    if trimmed:
+        return min(trimmed, key=len)
+    if len(text) <= MAX_CHARS:
+        return text
+    shorter = [head for head in heads if len(head) <= MAX_CHARS]
+    return min(shorter, key=len) + "." if shorter else None
+
+
+def _clause_heads(text: str, strict: bool) -> list[str]:
     heads = []
     for match in CLAUSE_BREAK.finditer(text):
         before = text[: match.start()]
@@ -371,13 +436,39 @@ def _shortened(text: str, strict: bool = True) -> str | None:
             continue
         if is_statement and not announces and head.rsplit(" ", 1)[-1].lower() not in UNFINISHED_END:
             heads.append(head)
-    fitting = [head for head in heads if len(head) <= TARGET_CHARS]
-    if fitting:
-        return max(fitting, key=len) + "."
-    if len(text) <= MAX_CHARS:
-        return text
-    shorter = [head for head in heads if len(head) <= MAX_CHARS]
-    return min(shorter, key=len) + "." if shorter else None
+    return heads
+
+
+def _phrase_cuts(text: str, strict: bool) -> set[str]:
+    """The note without a trailing phrase or a long opening phrase an editor would drop, each a statement
+    still: a full stop at the end, nothing dropped that holds a number."""
+    cuts = set()
+    for match in PHRASE_BREAK.finditer(text):
+        # '… "schools of thought," while …' ends on its quote: '… "schools of thought".'
+        head = re.sub(r",([\"”’)]?)$", r"\1", text[: match.start()].rstrip(" ;:"))
+        last = head.rsplit(" ", 1)[-1]
+        if (
+            any(character.isdigit() for character in text[match.start() :])
+            or len(head.split()) < MIN_WORDS + 2
+            or _is_inside_aside(head, strict)
+            or last.lower() in UNFINISHED_END
+            or BARE_VERB.search(last)
+            or ("," not in head and PHRASE_OPENING.match(head))
+            or SUBORDINATE_HEAD.match(head)
+        ):
+            continue
+        cuts.add(head + ".")
+    opening = LEADING_PHRASE.match(text)
+    if opening is not None:
+        rest = text[opening.end() :]
+        if (
+            len(rest.split()) >= MIN_WORDS + 2
+            and not _is_inside_aside(text[: opening.end()], strict)
+            and not is_dangling(rest)
+        ):
+            cuts.add(rest[0].upper() + rest[1:])
+    share = KEPT_SHARE if len(text) <= FAR_TOO_LONG_CHARS else 0.0
+    return {cut for cut in cuts if max(share * len(text), KEPT_CHARS) <= len(cut) < len(text)}
 
 
 def _is_inside_aside(head: str, strict: bool = True) -> bool:
