@@ -428,3 +428,74 @@ def test_key_points_of_the_corpus_are_notes_of_the_editors_length() -> None:
     )
     assert lengths[len(lengths) // 2] <= 116
     assert sum(length > 160 for length in lengths) <= 0.15 * len(lengths)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # "this X" of no thing of the paper's, inside the note.
+        "We set out to investigate this aspect by measuring the energy consumed by EvoSuite when generating tests.",
+        "Generating consistent formal models (HLPN) from informal models (UML) is the highlight of this research.",
+        "We study identity testing under the pair conditional sampling model. This improves upon both known bounds.",
+        # "its"/"their" before anything it could stand for.
+        "We find that its effectiveness implicitly relies on two assumptions that frequently break in practice.",
+        "We turn its closed-form solution into a distillation target for the student network.",
+        # "The same", "The remaining": of what the sentence before said.
+        "The same anchors also expose the latent steps to direct probing and causal intervention.",
+        "The remaining 13% can mostly be attributed to the use of network and randomness APIs by the projects.",
+    ],
+)
+def test_a_note_that_leans_on_an_unseen_sentence_is_dropped(sentence: str) -> None:
+    assert as_note(sentence, None) is None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "note"),
+    [
+        (
+            "The analysis allowed us to identify strengths, weaknesses, and limitations of the tools considered.",
+            "The analysis allowed the authors to identify strengths, weaknesses, and limitations of the tools "
+            "considered.",
+        ),
+        (
+            "Together, these results show that hidden-state recurrence is both RL-trainable and open to analysis.",
+            "The results show that hidden-state recurrence is both RL-trainable and open to analysis.",
+        ),
+        # An "its" after the thing it stands for, "this" naming the paper's own thing, a means-phrase after
+        # "this", and "such that", read alone.
+        (
+            "The evaluation shows that the architecture can accelerate the testing process and improve its "
+            "reliability.",
+            "The evaluation shows that the architecture can accelerate the testing process and improve its "
+            "reliability.",
+        ),
+        (
+            "The findings suggest that this hybrid optimization strategy is effective for latency-sensitive "
+            "applications.",
+            "The findings suggest that this hybrid optimization strategy is effective for latency-sensitive "
+            "applications.",
+        ),
+        (
+            "PolyKV addresses this by allowing multiple agents to share a single compressed KV cache.",
+            "PolyKV addresses this by allowing multiple agents to share a single compressed KV cache.",
+        ),
+        (
+            "We prove that there exists a set F such that the spectrum equals φ for every θ in the interval.",
+            "Proof that there exists a set F such that the spectrum equals φ for every θ in the interval.",
+        ),
+    ],
+)
+def test_a_note_with_a_pointer_is_rewritten_or_kept_where_it_reads_alone(sentence: str, note: str) -> None:
+    assert as_note(sentence, None) == note
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "Together, these designs narrow the quality gap between 2-step and 8-step generation.",
+        "The same anchors also expose the latent steps to direct probing.",
+        "The remaining 13% can mostly be attributed to network APIs.",
+    ],
+)
+def test_the_benchmark_counts_a_point_opening_on_together_or_the_same_as_dangling(point: str) -> None:
+    assert is_dangling(point)

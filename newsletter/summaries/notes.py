@@ -24,7 +24,7 @@ CONNECTIVE_OPENER = re.compile(
     r"(?: \w+){0,3}|in this (?:paper|work|study|article|report|letter)|here|in summary|to summarize|"
     r"in short|in practice|in particular|similarly|likewise|further|still|yet|so|and|but|"
     r"beyond (?:this|that)|on the other hand|at the same time|in turn|as such|nonetheless|nevertheless|"
-    r"conversely|for (?:example|instance)|in (?:this|that) (?:regard|way|case|setting|context)|"
+    r"conversely|together|for (?:example|instance)|in (?:this|that) (?:regard|way|case|setting|context)|"
     # Any sentence adverb with its comma: "Unfortunately,", "Conventionally,", "Recently,".
     r"(?!(?:conventionally|traditionally|typically|historically|previously|recently|currently|usually|"
     r"commonly|generally)\b)[a-z]+ly(?=,))\s*,?\s+",
@@ -78,8 +78,28 @@ LIGHT_VERBS = USE_VERBS | frozenset({"conduct", "conducts", "perform", "performs
 # Inside a note, "these challenges", "such resources", "the aforementioned limitations" point at a sentence
 # the reader has not seen (a thing of the paper's, "these methods", reads alone).
 POINTER_INSIDE = re.compile(
-    r"\baforementioned\b|\b(?:these|those|such)\s+(?!as\b)([a-z][\w-]*)", re.IGNORECASE
+    r"\baforementioned\b|\b(?:these|those|such)\s+(?!as\b|that\b)([a-z][\w-]*)", re.IGNORECASE
 )
+# "… of this area", "… this aspect by measuring …", "This improves upon …" inside a note: "this" points
+# back too, unless it names the paper ("this short paper") or a thing of the paper's ("this approach").
+# "Such that" is a conjunction; "PolyKV addresses this by allowing agents to share one cache" says what
+# the paper does in the means-phrase that follows.
+POINTER_THIS = re.compile(
+    r"\b(?:this|these|those|such)\s+(?!(?:as|that|by|through|via|using)\b)((?:[\w-]+\s*){1,3})",
+    re.IGNORECASE,
+)
+# "Finding that its effectiveness relies on …", "The authors turn its closed-form solution into …": an
+# "its"/"their" before the note has named anything it could stand for ("the architecture … improves its
+# reliability" has one).
+POSSESSIVE = re.compile(r"\b(?:its|their)\b", re.IGNORECASE)
+NOTE_LEAD = re.compile(r"^(?:[A-Z]\w+(?:,[^,]*,)? (?:of|that)|(?i:the authors) \w+)\s+")
+# "The same anchors also expose …", "The remaining 13% can be attributed to …": the same as, the remaining
+# of, what the sentence before said.
+POINTING_DETERMINER = re.compile(r"^(?:the same|the remaining|the latter|the former)\b", re.IGNORECASE)
+FUNCTION_WORDS = frozenset({
+    "a", "an", "the", "of", "to", "in", "on", "for", "by", "with", "from", "as", "at", "and", "or", "that",
+    "which", "is", "are", "was", "were", "be", "been", "it", "this",
+})  # fmt: skip
 # "Study of it under …", "Exploration of its applicability", "The authors term this the X problem": the
 # object is what the sentence before said.
 POINTER_OBJECT = re.compile(
@@ -134,6 +154,7 @@ BARE_POINTER = re.compile(
 OUR = re.compile(r"\bour\b")
 OUR_START = re.compile(r"^Our\b")
 MID_WE = re.compile(r"\b(?:we|We)\b (?=\w)")
+US = re.compile(r"\bus\b")
 # An aside a note can do without: "(e.g., …)", "(see …)", bracketed lists.
 ASIDE = re.compile(
     r"\s*\((?:e\.g\.|i\.e\.|see|cf\.|such as|including|namely)[^()]*\)"
@@ -316,12 +337,33 @@ def _note(text: str, name: str | None, strict: bool) -> str | None:
     if standalone is None:
         return None
     third_person = MID_WE.sub("the authors ", OUR.sub("the", OUR_START.sub("The", standalone)))
+    # "The analysis allowed us to identify …": the authors, said in the third person.
+    third_person = US.sub("the authors", third_person)
     note = _shortened(third_person, strict)
     if note is None or len(note.split()) < MIN_WORDS or len(note) > MAX_CHARS or ANNOUNCES_NEXT.search(note):
+        return None
+    if strict and _points_elsewhere(note, name):
         return None
     if PURPOSE_FRAGMENT.match(note):  # as written, or what a cut left ("To pull the features closer …, we")
         return None
     return _capitalized(note)
+
+
+def _points_elsewhere(note: str, name: str | None) -> bool:
+    """Whether the note, as it will be shown, leans on a sentence the reader has not seen: "this X" of no
+    thing of the paper's, an "its"/"their" before anything it could stand for, "The same …"."""
+    if POINTING_DETERMINER.match(note):
+        return True
+    own = METHOD_NOUNS | {"paper", "article", "letter", "report", (name or "").lower()}
+    for match in POINTER_THIS.finditer(note):
+        # "this hybrid optimization strategy": the thing is named within three words, as for a subject.
+        if not own & set(match.group(1).lower().split()):
+            return True
+    for match in POSSESSIVE.finditer(note):
+        before = NOTE_LEAD.sub("", note[: match.start()])
+        if not [word for word in re.findall(r"[\w-]+", before.lower()) if word not in FUNCTION_WORDS]:
+            return True
+    return False
 
 
 def _nominal(text: str) -> str:

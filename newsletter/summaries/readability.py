@@ -16,8 +16,8 @@ DANGLING_OPENER = re.compile(
     r"^(?:however|moreover|furthermore|additionally|in addition|also|thus|hence|therefore|then|finally|"
     r"(?:first|second|third)(?:ly\b|,)|next,|besides|instead|meanwhile|consequently|as a result|"
     r"to this end|to that end|to do so|to address (?:this|these|that)|specifically|in particular|"
-    r"in contrast|by contrast|overall|here|similarly|likewise|it|its|they|their|them|he|she|we|our|us|"
-    r"this|these|that|those|such|the former|the latter|which)(?![\w-])",
+    r"in contrast|by contrast|overall|here|similarly|likewise|together|it|its|they|their|them|he|she|we|"
+    r"our|us|this|these|that|those|such|the former|the latter|the same|the remaining|which)(?![\w-])",
     re.IGNORECASE,
 )
 
