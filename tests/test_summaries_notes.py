@@ -426,7 +426,7 @@ def test_key_points_of_the_corpus_are_notes_of_the_editors_length() -> None:
             PaperText(latex_to_text(str(record["title"])), latex_to_text(str(record["abstract"])))
         ).key_points
     )
-    assert lengths[len(lengths) // 2] <= 116
+    assert lengths[len(lengths) // 2] <= 118  # the target is 120: a margin for papers not seen
     assert sum(length > 160 for length in lengths) <= 0.15 * len(lengths)
 
 
@@ -499,3 +499,66 @@ def test_a_note_with_a_pointer_is_rewritten_or_kept_where_it_reads_alone(sentenc
 )
 def test_the_benchmark_counts_a_point_opening_on_together_or_the_same_as_dangling(point: str) -> None:
     assert is_dangling(point)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "note"),
+    [
+        # The finding after "and" is the note, not the first verb's clause.
+        (
+            "We calculate critical exponents and find that the internode hopping reduces the upper and lower "
+            "critical dimensions each by one.",
+            "Finding that the internode hopping reduces the upper and lower critical dimensions each by one.",
+        ),
+        # Two verbs, one object.
+        (
+            "We present and discuss scenarios that require different explanations and how the particularities "
+            "of TCP could influence them.",
+            "Introduction and discussion of scenarios that require different explanations and how the "
+            "particularities of TCP could influence them.",
+        ),
+        (
+            "We introduce and study the strip planarity testing problem.",
+            "Introduction and study of the strip planarity testing problem.",
+        ),
+        (
+            "We design and evaluate a temperature schedule that improves linear-probe accuracy by 2.4% on "
+            "ImageNet.",
+            "Design and evaluation of a temperature schedule that improves linear-probe accuracy by 2.4% on "
+            "ImageNet.",
+        ),
+        # A verb in a list with its subject, or an infinitive's second verb, keeps its clause.
+        (
+            "At each round, TreeSearch reads all sub-goal trees, identifies active goals, and uses textual "
+            "signals to select a branch.",
+            "At each round, TreeSearch reads all sub-goal trees, identifies active goals, and uses textual "
+            "signals to select a branch.",
+        ),
+        (
+            "We use a small verifier to estimate the acceptance rate and evaluate each draft before the target "
+            "model runs.",
+            "Use of a small verifier to estimate the acceptance rate and evaluate each draft before the target "
+            "model runs.",
+        ),
+        # A verb whose subject the rewrite took is still cut.
+        (
+            "We introduce risk-compute curves, which map compute budgets to attack risk, and derive two "
+            "metrics that summarize the pressure.",
+            "Introduction of risk-compute curves, which map compute budgets to attack risk.",
+        ),
+    ],
+)
+def test_a_coordinated_verb_keeps_the_finding_and_a_shared_object(sentence: str, note: str) -> None:
+    assert as_note(sentence, None) == note
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # What a cut would leave: "Introduction of.) could …", "Introduction of:V → …", "Introduction of and …".
+        "We propose and implement a scheduler for serverless inference on shared GPUs.",
+        "We introduce the map of.) levels and the order of the vertices on each level.",
+    ],
+)
+def test_a_note_left_without_its_object_is_not_used(sentence: str) -> None:
+    assert as_note(sentence, None) is None

@@ -229,10 +229,31 @@ CONTRIBUTION_SECOND = re.compile(
     r"(?=(?:propose|introduce|present)\s+(?:an?\s|(?-i:[A-Z])))",  # a new thing, not "present the results"
     re.IGNORECASE,
 )
+# "We calculate critical exponents and find that the hopping reduces the critical dimension by one": the
+# finding is the note ("Finding that the hopping …"), not the first verb's clause.
+CLAIM_SECOND = re.compile(
+    r"^(?P<lead>we\s+)(?!(?:" + "|".join(sorted(CLAIMS)) + r")\b)\w+\s[^;.:]{0,120}?,?\s+and\s+(?:then\s+)?"
+    r"(?=(?:find|show|prove|demonstrate|observe|reveal|confirm|verify)\s+that\b)",
+    re.IGNORECASE,
+)
+# "We design and evaluate X": one object for two verbs, "Design and evaluation of X".
+SHARED_OBJECT = re.compile(r"^and\s+(\w+)\s+")
+# An infinitive just before "and" ("Use of a verifier to estimate the rate and evaluate each draft"): the
+# verb after "and" is the infinitive's second. Further back ("Use of taxonomies to build a set of operators
+# relevant to RL and use a heuristic …") it is the sentence's second verb.
+OPEN_INFINITIVE = re.compile(
+    r"\bto\s+(?:"
+    + "|".join(sorted({*NOMINAL, *CLAIMS, *LIGHT_VERBS}))
+    + r"|\w+(?:ize|ise|ate|ify))\b[^,;:.]{0,40}$"
+)  # "to attack risk" is no infinitive
+# "TreeSearch reads all trees, identifies active goals, and uses …": a list of verbs with their subject.
+LISTED_VERB = re.compile(r",\s+\w+s\s[^,]*$")
+# "Introduction of.) could influence them", "Introduction of:V →1,2": what a cut left of a note.
+CUT_NOMINAL = re.compile(r"\bof[.:)]")
 # "We prove in a synthetic setting that …" → "Proof of in a …", "We propose to enhance …" → "Introduction
 # of to enhance …": the verb's object was no noun; such a note is not used.
 MALFORMED_NOMINAL = re.compile(
-    r"^[A-Z]\w+ of (?:to|of|in|on|at|for|from|by|with|about|into|that|whether|how|\w+ly)\b"
+    r"^[A-Z]\w+ of (?:to|of|in|on|at|for|from|by|with|about|into|that|whether|how|and|or|\w+ly)\b"
 )
 # "To pull the test features closer to the source domain." : a purpose with no statement (what it was the
 # purpose of was in the sentence before).
@@ -311,12 +332,13 @@ def as_note(sentence: str, name: str | None, *, strict: bool = True) -> str | No
         text = trimmed
     text = ENUMERATED_LEAD.sub(r"\1 ", text)
     text = POINTER_OBJECT_THEN_VERB.sub(r"\g<lead>", text, count=1)
-    contribution = CONTRIBUTION_SECOND.sub(r"\g<lead>", text, count=1)
-    # The contribution's own clause when it makes a note; else the first verb's, as before.
-    if contribution != text:
-        note = _note(contribution, name, strict)
-        if note is not None:
-            return note
+    # The finding's or the contribution's own clause when it makes a note; else the first verb's.
+    for second in (CLAIM_SECOND, CONTRIBUTION_SECOND):
+        clause = second.sub(r"\g<lead>", text, count=1)
+        if clause != text:
+            note = _note(clause, name, strict)
+            if note is not None:
+                return note
     return _note(text, name, strict)
 
 
@@ -332,7 +354,7 @@ def _note(text: str, name: str | None, strict: bool) -> str | None:
         )
     ):
         return None
-    text = COORDINATED_VERB.sub("", text)
+    text = _without_coordinated_verb(text)
     standalone = _self_contained(text, name, strict)
     if standalone is None:
         return None
@@ -343,6 +365,8 @@ def _note(text: str, name: str | None, strict: bool) -> str | None:
     if note is None or len(note.split()) < MIN_WORDS or len(note) > MAX_CHARS or ANNOUNCES_NEXT.search(note):
         return None
     if strict and _points_elsewhere(note, name):
+        return None
+    if CUT_NOMINAL.search(note):
         return None
     if PURPOSE_FRAGMENT.match(note):  # as written, or what a cut left ("To pull the features closer …, we")
         return None
@@ -366,6 +390,16 @@ def _points_elsewhere(note: str, name: str | None) -> bool:
     return False
 
 
+def _without_coordinated_verb(text: str) -> str:
+    for match in COORDINATED_VERB.finditer(text):
+        head = text[: match.start()]
+        in_list = match.group(0).startswith(",") and LISTED_VERB.search(head) is not None
+        shared_object = " " not in head  # "Introduction and study of X"
+        if not (in_list or shared_object) and OPEN_INFINITIVE.search(head) is None:
+            return head + text[match.end() :]
+    return text
+
+
 def _nominal(text: str) -> str:
     match = FIRST_PERSON_LEAD.match(text)
     if match is None:
@@ -382,6 +416,13 @@ def _nominal(text: str) -> str:
             between = "" if " " not in words else f", {words},"
             return f"{CLAIMS[verb]}{between} that {rest[aside.end() :]}"
         return f"{CLAIMS[verb]} of {rest}"
+    shared = SHARED_OBJECT.match(rest)
+    if verb in NOMINAL and shared is not None and shared.group(1).lower() in NOMINAL:
+        first, second = NOMINAL[verb], NOMINAL[shared.group(1).lower()]
+        if first.endswith(" of") and second.endswith(" of") and first != second:
+            # "We design and evaluate X" -> "Design and evaluation of X".
+            rest = LEADING_DETERMINER.sub(_lowered_determiner, rest[shared.end() :])
+            return f"{first[:-3]} and {second[0].lower()}{second[1:]} {rest}"
     if verb in NOMINAL:
         # "We propose a method" -> "Introduction of a method"; "our method" -> "the method".
         return f"{NOMINAL[verb]} {LEADING_DETERMINER.sub(_lowered_determiner, rest)}"
