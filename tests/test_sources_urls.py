@@ -45,6 +45,7 @@ BAD = [
     "https://example.org/\r\nSet-Cookie: x",
     "https://git\u200bhub.com/example/repo",
     "https://example.org/\u202egnp.exe",
+    "https://example.org/repo\U000e0069\U000e0067\U000e006e",  # tag characters spelling hidden text
     "https://example.org:99999/",
     "https://example.org:abc/",
     "https://-bad-.example/",

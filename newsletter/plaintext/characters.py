@@ -34,11 +34,13 @@ BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # needed to read a paper) and the rest of their block, reserved as default-ignorable.
 INVISIBLE = (
     "\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u2028\u2029\u2060-\u2065\u206a-\u206f"
-    "\u3164\ufeff\uffa0\ufff0-\ufffb\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+    "\u3164\ufeff\uffa0\ufff0-\ufffb"
 )
+INVISIBLE_BEYOND_BMP = "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 # U+FDD0-U+FDEF, and U+xFFFE and U+xFFFF in each of the 17 planes.
-NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
-    chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17)
+NONCHARACTERS = "\ufdd0-\ufdef\ufffe\uffff"
+NONCHARACTERS_BEYOND_BMP = "".join(
+    chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(1, 17)
 )
 # A joiner or non-joiner next to an ASCII character (or at an end) joins nothing a script needs.
 STRAY_JOINER = r"(?<![^\x00-\x7f])[\u200c\u200d]|[\u200c\u200d](?![^\x00-\x7f])"
@@ -47,7 +49,11 @@ SELECTOR_RUN = r"([\ufe00-\ufe0f])[\ufe00-\ufe0f]+"
 # C0 controls but tab and newline, DEL, C1 controls.
 CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f"
 
+# Two classes: one of ranges beyond the Basic Multilingual Plane made the scan of every character about
+# 20 times slower (Python's matcher tests those one by one), and almost no text holds such a character.
 HIDDEN = re.compile(f"[{CONTROLS}{BIDI}{INVISIBLE}{NONCHARACTERS}]")
+HIDDEN_BEYOND_BMP = re.compile(f"[{INVISIBLE_BEYOND_BMP}{NONCHARACTERS_BEYOND_BMP}]")
+VARIATION_SELECTORS = tuple(chr(code) for code in range(0xFE00, 0xFE10))
 JOINERS = re.compile(STRAY_JOINER)
 SELECTORS = re.compile(SELECTOR_RUN)
 
@@ -58,7 +64,11 @@ def without_hidden(value: str) -> str:
     if value.isascii() and value.isprintable():
         return value
     value = HIDDEN.sub("", value)
-    # A separate pass, only where a joiner is: the look-arounds would slow the scan of every character.
+    # Separate passes, only where they can find something: each would slow the scan of every character.
+    if len(value.encode("utf-16-le", "surrogatepass")) != 2 * len(value):  # one beyond the BMP
+        value = HIDDEN_BEYOND_BMP.sub("", value)
     if "\u200c" in value or "\u200d" in value:
         value = JOINERS.sub("", value)
-    return SELECTORS.sub(r"\1", value)
+    if any(selector in value for selector in VARIATION_SELECTORS):
+        value = SELECTORS.sub(r"\1", value)
+    return value

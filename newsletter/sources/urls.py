@@ -15,7 +15,7 @@ import logging
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-from newsletter.plaintext.characters import BIDI, CONTROLS, INVISIBLE
+from newsletter.plaintext.characters import BIDI, CONTROLS, INVISIBLE, INVISIBLE_BEYOND_BMP
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 TOP_LEVEL_LABEL = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 # Whitespace, and every character no reader may be shown (`plaintext.characters`), joiners included: none
 # belongs in a web address.
-UNSAFE_CHARACTERS = re.compile(f"[\\s{CONTROLS}{BIDI}{INVISIBLE}\u200c\u200d]")
+UNSAFE_CHARACTERS = re.compile(f"[\\s{CONTROLS}{BIDI}{INVISIBLE}{INVISIBLE_BEYOND_BMP}\u200c\u200d]")
 
 
 def url_problem(value: str) -> str | None:
