@@ -45,6 +45,39 @@ def test_split_sentences_keeps_abbreviations_decimals_and_latex_inside_sentences
     assert split_sentences(text).sentences == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "We test approx. 30 tasks (incl. ResNets, ViTs, etc.) and confirm the theory. Our results hold.",
+            [
+                "We test approx. 30 tasks (incl. ResNets, ViTs, etc.) and confirm the theory.",
+                "Our results hold.",
+            ],
+        ),
+        (
+            "The factor agrees with (Nucl. Phys. A625 (1997) 893) within errors. We extend it to pep.",
+            ["The factor agrees with (Nucl. Phys. A625 (1997) 893) within errors.", "We extend it to pep."],
+        ),
+        (
+            "We propose a sampler (see Fig. 2.) The sampler is exact. Done.",
+            ["We propose a sampler (see Fig. 2.)", "The sampler is exact.", "Done."],
+        ),
+        # A parenthesis never closed does not swallow the rest of the abstract.
+        (
+            "A stray ( opens here. Then a sentence follows. Another one ends it.",
+            ["A stray ( opens here.", "Then a sentence follows.", "Another one ends it."],
+        ),
+        (
+            "This follows the bound of Smith et al. Our results differ from theirs. We show more.",
+            ["This follows the bound of Smith et al.", "Our results differ from theirs.", "We show more."],
+        ),
+    ],
+)
+def test_periods_inside_parentheses_end_nothing_and_a_citation_can_end_a_sentence(text, expected):
+    assert split_sentences(text).sentences == expected
+
+
 def test_split_sentences_reports_a_cut_short_ending_as_a_fragment():
     split = split_sentences("We propose a model. It beats the baseline. Experiments on ImageNet sho")
 

@@ -11,8 +11,17 @@ ABBREVIATIONS = frozenset(
         "e.g", "i.e", "etc", "vs", "cf", "al", "fig", "figs", "eq", "eqs", "sec", "no", "nos", "approx",
         "resp", "dr", "mr", "ms", "prof", "inc", "ltd", "jr", "sr", "st", "vol", "pp", "ref", "refs",
         "viz", "w.r.t", "a.k.a", "u.s", "e.t.c", "ca", "est", "tab", "thm", "def", "appx", "ch",
+        "incl", "nucl", "phys", "lett", "proc", "conf", "eds",
     }
 )  # fmt: skip
+# After "et al." these open a new sentence ("… as in Smith et al. Our method …"); anything else continues
+# the citation ("Smith et al. (2020) show …").
+OPENERS_AFTER_CITATION = frozenset(
+    {"we", "our", "this", "these", "the", "in", "however", "here", "unlike", "moreover", "it", "they"}
+)
+# How far a parenthesis opened before a period may close after it for the period to be inside it: a
+# stray "(" never closed must not join the rest of the abstract into one sentence.
+MAX_PARENTHESIS_REACH = 200
 
 # Spans inside which a period never ends a sentence: inline and display LaTeX, URLs.
 PROTECTED_SPAN = re.compile(
@@ -72,18 +81,35 @@ def _ends_in_url(text: str) -> bool:
 def _ends_sentence(text: str, sentence_start: int, punct_start: int, end: int) -> bool:
     if text[punct_start] != ".":
         return _next_starts_sentence(text, end)
-    token = text[sentence_start:punct_start].rsplit(" ", 1)[-1].lower().lstrip("(\"'[")
-    if token in ABBREVIATIONS or token.rstrip(".") in ABBREVIATIONS:
+    if _is_inside_parentheses(text, sentence_start, end):
+        return False
+    word = text[sentence_start:punct_start].rsplit(" ", 1)[-1].lower().lstrip("(\"'[")
+    if word == "al":
+        return _next_word(text, end) in OPENERS_AFTER_CITATION
+    if word in ABBREVIATIONS or word.rstrip(".") in ABBREVIATIONS:
         return False
     # A single capital before the period is an initial ("J. Smith"), not an end.
-    if len(token) == 1 and token.isalpha():
+    if len(word) == 1 and word.isalpha():
         return False
     # "1. It can ..." opens an enumerated item; keep the number with its item.
-    if token.isdigit() and len(token) <= 2:
-        before = text[sentence_start:punct_start].strip()[: -len(token)].rstrip()
+    if word.isdigit() and len(word) <= 2:
+        before = text[sentence_start:punct_start].strip()[: -len(word)].rstrip()
         if not before or before.endswith(":"):
             return False
     return _next_starts_sentence(text, end)
+
+
+def _is_inside_parentheses(text: str, sentence_start: int, end: int) -> bool:
+    # "(incl. ResNets, ViTs)" and "(Nucl. Phys. A625 (1997) 893)" hold periods that end nothing.
+    before = text[sentence_start:end]
+    if before.count("(") <= before.count(")"):
+        return False
+    return ")" in text[end : end + MAX_PARENTHESIS_REACH]
+
+
+def _next_word(text: str, end: int) -> str:
+    following = text[end:].split(None, 1)
+    return following[0].strip(",;:").lower() if following else ""
 
 
 def _next_starts_sentence(text: str, end: int) -> bool:
