@@ -147,6 +147,9 @@ def test_a_paper_id_with_its_version_leads_to_the_paper(client, committed_sessio
     assert "Retrieval-augmented" in client.get("/papers/2611.00001v3").text
     # A version in other digits is no version: one address per paper.
     assert client.get("/papers/2611.00001v\u0661", follow_redirects=False).status_code == 404
+    # An old id's subject class is no part of the id (arxiv_ids.split_versioned_id, as the parsers read it).
+    named = client.get("/papers/math.AG/0601001v2", follow_redirects=False)
+    assert named.status_code == 301 and named.headers["location"] == "/papers/math/0601001"
 
 
 def test_pages_are_compressed_and_static_files_cached_for_a_year(client, committed_session_factory):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from newsletter.errors import InvalidInput, NotFound
 from newsletter.models import Paper, PaperVote, Subscriber
 from newsletter.models.feedback import VOTES
+from newsletter.sources.arxiv_ids import split_versioned_id
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +64,10 @@ def parse_vote(value: str) -> str:
 
 def find_paper(session: Session, arxiv_id: str) -> Paper:
     """The paper with this arXiv id (a version suffix such as v2 is ignored)."""
-    bare = arxiv_id.strip()
-    if len(bare) > 64:
+    parsed = split_versioned_id(arxiv_id)
+    if parsed is None:
         raise NotFound("There is no paper with this id.")
-    head, _, tail = bare.rpartition("v")
-    # isdigit alone is true of every script's digits (and of "²").
-    if head and tail.isascii() and tail.isdigit():
-        bare = head
+    bare = parsed[0]
     paper = session.execute(select(Paper).where(Paper.arxiv_id == bare)).scalar_one_or_none()
     if paper is None:
         raise NotFound("There is no paper with this id.")

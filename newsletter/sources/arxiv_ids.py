@@ -16,9 +16,9 @@ ARXIV_ID = (
 VERSION = r"(?:v(?P<version>[0-9]{1,9}))?"
 ENTRY_ID_PATTERN = re.compile(rf"/abs/{ARXIV_ID}{VERSION}\Z")
 BARE_ID_PATTERN = re.compile(rf"{ARXIV_ID}{VERSION}\Z")
-# Far above any real paper's count of versions; the paper page's address reads at most three digits too
-# (`web/routes/public.py`). A larger one could only freeze its paper: the upsert never replaces a newer
-# version by an older one, so every real update after it would be dropped as old.
+# Far above any real paper's count of versions. A larger one could only freeze its paper: the upsert never
+# replaces a newer version by an older one, so every real update after it would be dropped as old. The
+# paper page and vote links read ids with `split_versioned_id` too.
 MAX_VERSION = 999
 # The one entry of arXiv's error feed: https://arxiv.org/api/errors#incorrect_id_format_for_abc
 ERROR_ID_PATTERN = re.compile(r"https?://arxiv\.org/api/errors#[^\s]*\Z", re.ASCII)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 from urllib.parse import quote
 
@@ -15,13 +14,12 @@ from newsletter.catalog.site import MAX_QUERY_CHARS, paper_detail, papers_for_da
 from newsletter.config import Settings
 from newsletter.errors import NotFound
 from newsletter.postgres_text import without_nul
+from newsletter.sources.arxiv_ids import split_versioned_id
 from newsletter.subscribers.validation import topic_choices
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.pages import render
 
 router = APIRouter()
-# ASCII digits: `\d` would take "v١" (an Arabic-Indic one) for a version too.
-VERSION_SUFFIX = re.compile(r"v[0-9]{1,3}\Z")
 
 
 def parse_day(value: str | None) -> tuple[date | None, str | None]:
@@ -130,10 +128,11 @@ def neighbour_days(days: list[date], shown: date | None) -> tuple[date | None, d
 @router.api_route("/papers/{arxiv_id:path}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def paper_page(request: Request, session: SessionDep, arxiv_id: str) -> Response:
     wanted = without_nul(arxiv_id)[:64]
-    # An id with its version (2611.01365v1) names the same paper: one address per paper.
-    unversioned = VERSION_SUFFIX.sub("", wanted)
-    if unversioned != wanted:
-        return RedirectResponse(f"/papers/{quote(unversioned, safe='/')}", status_code=301)
+    # An id with its version (2611.01365v1) or subject class (math.AG/0601001) names the same paper: one
+    # address per paper.
+    parsed = split_versioned_id(wanted)
+    if parsed is not None and parsed[0] != wanted:
+        return RedirectResponse(f"/papers/{quote(parsed[0], safe='/')}", status_code=301)
     topics = topic_choices(session)
     paper = paper_detail(session, wanted)
     return render(
