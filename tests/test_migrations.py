@@ -91,7 +91,7 @@ def test_migrated_schema_has_the_generated_search_vector_and_idempotency_keys(
 def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empty_database_url: str) -> None:
     # Papers stored before the conversion restored stripped names (their plain text kept "Tgeq 0"),
     # typeset TeX's dashes and quotes, and left out the hidden characters LaTeX spells; and before tag
-    # characters and noncharacters were hidden characters the parsers remove.
+    # characters and noncharacters were hidden characters the parsers remove; and before scripts were printed.
     migrations.upgrade(empty_database_url, "0016")
     engine = create_engine(empty_database_url)
     stripped = "Here Tgeq 0 is a delay and the loss is ell_1."
@@ -106,9 +106,15 @@ def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empt
                 " ('2611.00003', 'Ranges', 'A 9--52% cut -- and `more'' of it.',"
                 "  'Ranges', 'A 9--52% cut -- and `more'' of it.'),"
                 " ('2611.00004', 'Hyphens', :hyphenated, 'Hyphens', 'We study Pay\\-Pal fraud.'),"
-                " ('2611.00005', :tagged, :tagged, :tagged, :tagged)"
+                " ('2611.00005', :tagged, :tagged, :tagged, :tagged),"
+                " ('2611.00006', 'Scripts', 'In O(n^2) time, x_t+1.', 'Scripts', :scripts)"
             ),
-            {"stripped": stripped, "hyphenated": "We study Pay\u00adPal fraud.", "tagged": tagged},
+            {
+                "stripped": stripped,
+                "hyphenated": "We study Pay\u00adPal fraud.",
+                "tagged": tagged,
+                "scripts": r"In $O(n^2)$ time, $x_{t+1}$.",
+            },
         )
     migrations.upgrade(empty_database_url)
     with engine.connect() as conn:
@@ -127,6 +133,7 @@ def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empt
         "2611.00003": "A 9–52% cut – and ‘more’ of it.",  # TeX's dashes and quotes typeset (0018)
         "2611.00004": "We study PayPal fraud.",  # no soft hyphen spelled by LaTeX (0020)
         "2611.00005": "PayPal fraud.",  # no tag characters or noncharacters (0022)
+        "2611.00006": "In O(n²) time, xₜ₊₁.",  # scripts printed as scripts (0023)
     }
     assert raw == stripped
     # The source's text as the parsers keep it now: a paper fetched again is unchanged.

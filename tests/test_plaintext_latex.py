@@ -66,11 +66,11 @@ def test_latex_heavy_abstracts_leave_no_markup_or_command_words(abstract: str) -
         ),
         # Stripped names before a subscript or superscript, glued to a symbol, or sizing a bracket; an
         # English word before "_" or a bracket is left alone.
-        ("the ell_1-loss with epsilon^{-1} samples, top_k", "the ℓ_1-loss with ε^-1 samples, top_k"),
+        ("the ell_1-loss with epsilon^{-1} samples, top_k", "the ℓ_1-loss with ε⁻¹ samples, top_k"),
         ("Here Tgeq 0 and a widetilde O(n k) time", "Here T≥ 0 and a O(n k) time"),
         (
             "epsilon^{-1} samples, a Oleft(K_T logleft(Tright)right) bound, a cleft (x), a bright (y)",
-            "ε^-1 samples, a O(K_T log(T)) bound, a cleft (x), a bright (y)",
+            "ε⁻¹ samples, a O(K_T log(T)) bound, a cleft (x), a bright (y)",
         ),
         # TeX's dashes and quotes typed in plain text are typeset; what is not TeX's typing stays.
         (
@@ -88,6 +88,33 @@ def test_latex_heavy_abstracts_leave_no_markup_or_command_words(abstract: str) -
     ],
 )
 def test_the_conventions_of_abstracts_read_as_a_reader_expects(latex: str, plain: str) -> None:
+    assert latex_to_text(latex) == plain
+
+
+@pytest.mark.parametrize(
+    ("latex", "plain"),
+    [
+        # A script with a printed form is printed as one.
+        (r"in $O(n^2)$ time with an $\ell_1$ penalty", "in O(n²) time with an ℓ₁ penalty"),
+        (r"a rate of $10^{-3}$ and $\|x\|_2^2$", "a rate of 10⁻³ and ‖x‖₂²"),
+        (r"$x_{t+1} = x_t - \eta \nabla f(x_t)$", "xₜ₊₁ = xₜ - η∇ f(xₜ)"),
+        (
+            r"$\theta^{(t)}_i$ at $37^\circ$C, $W^\top x$, $A^\dagger$, $k^*$, $f'$",
+            "θ⁽ᵗ⁾ᵢ at 37°C, Wᵀ x, A†, k*, f'",
+        ),
+        (r"H$_2$O and $e^+e^-$ pairs", "H₂O and e⁺e⁻ pairs"),
+        # Without a printed form the mark stays, and a longer script is bracketed so it reads one way.
+        (r"$W_q$, $f_\theta$ and $\mathbb{E}_\pi$", "W_q, f_θ and 𝔼_π"),
+        (r"$d^{1/2}$, $a_{i,j}$, $\mathbb{R}^{d \times d}$, $n^{0.5}$", "d^(1/2), a_(i,j), ℝ^(d×d), n^(0.5)"),
+        # A command whose argument follows it in the script: the argument is read after the mark.
+        (r"$a_\mathrm{max}$ and $x_{\mathrm{max}}$", "a_max and xₘₐₓ"),
+        (r"$\operatorname*{arg\,max}_x f$ and $\operatorname{dim}_A F$", "arg maxₓ f and dim_A F"),
+        # Braces after a mark are a script even where a source dropped the dollars; plain "_" is a word's.
+        ("theta^{(t)} and epsilon^{-2}, top_k and lm_eval", "θ⁽ᵗ⁾ and ε⁻², top_k and lm_eval"),
+        (r"\texttt{top_k}, a_b and x^2 in plain text", "top_k, a_b and x^2 in plain text"),
+    ],
+)
+def test_subscripts_and_superscripts_read_as_printed_math(latex: str, plain: str) -> None:
     assert latex_to_text(latex) == plain
 
 
@@ -127,12 +154,12 @@ MATH_READ_TO_ITS_CLOSER = re.compile(
     r"\$\$.+?\$\$|\$[^$]+\$|\\\(.+?\\\)|\\\[.+?\\\]"
     r"|\\[A-Za-z]+\*?(?:\s*\[[^\]]{0,200}\])?(?:\s*\{(?:[^{}]|\{[^{}]*\})*\})*"
     r"|\\[^A-Za-z\s]"
-    r"|\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}",
+    r"|[_^]?\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}",
     re.DOTALL,
 )
 
 
-@given(st.text(alphabet="$\\()[]{}ax \n", max_size=40))
+@given(st.text(alphabet="$\\()[]{}ax_^ \n", max_size=40))
 def test_islands_are_the_pieces_math_read_up_to_its_first_closer_finds(text: str) -> None:
     assert list(islands(text)) == [match.span() for match in MATH_READ_TO_ITS_CLOSER.finditer(text)]
 

@@ -30,3 +30,11 @@ def test_guard_flags_a_large_bare_integer_absent_from_the_paper():
 
 def test_numbers_in_canonicalises_thousands_separators_and_trailing_zeros():
     assert {"66.49", "10", "1024", "3.5", "13"} <= numbers_in(PAPER)
+
+
+def test_digits_printed_as_scripts_state_their_own_numbers():
+    paper = "A learning rate of 10⁻¹² over 10² steps with ℓ₁₂ penalties."
+
+    assert {"10", "12"} <= numbers_in(paper) and "102" not in numbers_in(paper)
+    assert unsupported_numbers("A rate of 10^-12 over 10^2 steps.", paper) == []
+    assert unsupported_numbers("A rate of 10⁻¹⁵.", paper) == ["15"]

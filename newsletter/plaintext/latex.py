@@ -15,9 +15,15 @@ from functools import lru_cache
 from typing import Any
 
 from pylatexenc import latexwalker, macrospec
-from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+from pylatexenc.latex2text import (
+    LatexNodes2Text,
+    MacroTextSpec,
+    SpecialsTextSpec,
+    get_default_latex_context_db,
+)
 
 from newsletter.plaintext.characters import without_hidden
+from newsletter.plaintext.scripts import Script, scripted
 
 # Some sources strip the backslashes and keep the rest ("2.57times", "O(nfrac{L{mu}}log(1{epsilon}))",
 # "1{2} -epsilon"). Command names that are not English words, written where English never puts them
@@ -65,7 +71,8 @@ DIGIT_BRACE = re.compile(r"\d\{")
 # glued to a number is.
 # (A Greek letter glued to a digit, "2pi", is left as it is: checking for every name costs too much.)
 STRIPPED_HINTS = ("epsilon", "frac", "dots", "infty", "mathcal", "mathbb", "sqrt")
-# The pieces of an abstract that are LaTeX: math, a command with its arguments, a brace group. Math
+# The pieces of an abstract that are LaTeX: math, a command with its arguments, a brace group (with the
+# `_` or `^` before it, a script: "theta^{(t)}" of a source that dropped the dollars). Math
 # opened by `$$`, `\(` or `\[` is matched by its opener only and `islands` looks for the closer: a pattern
 # such as `\\\(.+?\\\)` scans to the end of the text from every opener without a closer, and an
 # abstract of 100,000 of them took minutes.
@@ -73,7 +80,7 @@ ISLAND = re.compile(
     r"(?P<opener>\$\$|\\\(|\\\[)|\$[^$]+\$"
     r"|\\[A-Za-z]+\*?(?:\s*\[[^\]]{0,200}\])?(?:\s*\{(?:[^{}]|\{[^{}]*\})*\})*"
     r"|\\[^A-Za-z\s]"
-    r"|\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}",
+    r"|[_^]?\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}",
     re.DOTALL,
 )
 CLOSERS = {"$$": "$$", "\\(": "\\)", "\\[": "\\]"}
@@ -139,6 +146,29 @@ def _nothing(node: Any) -> str:
     return ""
 
 
+def _script(node: Any, l2tobj: LatexNodes2Text) -> str:
+    # In math, and before braces anywhere ("x^{2}" of a text whose dollars a source dropped), a script is
+    # printed as one; a "_" or "^" of plain text ("top_k") stays as it is.
+    mark: Script = node.specials_chars
+    argument = node.nodeargd.argnlist[0] if node.nodeargd and node.nodeargd.argnlist else None
+    if argument is None or _takes_arguments(argument):
+        # "a_\\mathrm{max}": the script's one token is a command whose argument comes after it, which
+        # renders on its own ("a_max").
+        return mark
+    text = str(l2tobj.nodelist_to_text([argument]))
+    is_group = argument.isNodeType(latexwalker.LatexGroupNode)
+    if node.parsing_state.in_math_mode or is_group:
+        return scripted(mark, text)
+    return mark + text
+
+
+def _takes_arguments(node: Any) -> bool:
+    if not node.isNodeType(latexwalker.LatexMacroNode):
+        return False
+    spec = WALKER_CONTEXT.get_macro_spec(node.macroname)
+    return spec is not None and "{" in getattr(spec.args_parser, "argspec", "")
+
+
 def _walker_context() -> Any:
     context = latexwalker.get_default_latex_context_db()
     context.add_context_category(
@@ -146,8 +176,14 @@ def _walker_context() -> Any:
         prepend=True,
         macros=[
             *(macrospec.MacroSpec(name, "*[[{") for name in DROPPED_MACROS),
+            # Some are unknown to pylatexenc ("\\operatorname{dim}"): their argument is read as theirs.
+            *(macrospec.MacroSpec(name, "{") for name in KEPT_ARGUMENT_MACROS),
+            macrospec.MacroSpec("operatorname", "*{"),
             macrospec.MacroSpec("url", "{"),
             macrospec.MacroSpec("href", "{{"),
+        ],
+        specials=[
+            macrospec.SpecialsSpec(mark, args_parser=macrospec.MacroStandardArgsParser("{")) for mark in "^_"
         ],
     )
     return context
@@ -156,6 +192,7 @@ def _walker_context() -> Any:
 def _text_context() -> Any:
     context = get_default_latex_context_db()
     fraction: Callable[[Any, LatexNodes2Text], str] = _fraction
+    script: Callable[[Any, LatexNodes2Text], str] = _script
     context.add_context_category(
         "abstracts",
         prepend=True,
@@ -163,12 +200,14 @@ def _text_context() -> Any:
             *(MacroTextSpec(name, simplify_repl=_nothing) for name in DROPPED_MACROS),
             *(MacroTextSpec(name, simplify_repl="%(1)s") for name in KEPT_ARGUMENT_MACROS),
             *(MacroTextSpec(name, simplify_repl=symbol) for name, symbol in SYMBOLS.items()),
+            MacroTextSpec("operatorname", simplify_repl="%(2)s"),
             MacroTextSpec("url", simplify_repl="%(1)s"),
             MacroTextSpec("href", simplify_repl="%(2)s"),
             MacroTextSpec("frac", simplify_repl=fraction),
             MacroTextSpec("dfrac", simplify_repl=fraction),
             MacroTextSpec("tfrac", simplify_repl=fraction),
         ],
+        specials=[SpecialsTextSpec(mark, simplify_repl=script) for mark in "^_"],
     )
     return context
 

@@ -10,10 +10,14 @@ NUMBER = re.compile(
 )
 # Bare small integers are enumerations and counts ("(1)", "3 stages"), rarely invented claims.
 SMALLEST_CHECKED_BARE_INTEGER = 11
+# Digits printed as a script state a number of their own: "10⁻¹²" states 10 and 12, as an answer that
+# writes "10^-12" does, and "10²" is not 102.
+SCRIPT_DIGITS = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉]+")
+AS_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉", "01234567890123456789")
 
 
 def numbers_in(text: str) -> set[str]:
-    return {_canonical(match.group(1)) for match in NUMBER.finditer(text)}
+    return {_canonical(match.group(1)) for match in NUMBER.finditer(_script_digits_read(text))}
 
 
 def unsupported_numbers(answer_text: str, paper_text: str) -> list[str]:
@@ -25,7 +29,7 @@ def numbers_not_in(answer_text: str, known: set[str]) -> list[str]:
     """The quantities stated in the answer that are not among `known` (`numbers_in` of the paper, read
     once per paper: reading the whole abstract again for each sentence made a long one quadratic)."""
     unsupported: list[str] = []
-    for match in NUMBER.finditer(answer_text):
+    for match in NUMBER.finditer(_script_digits_read(answer_text)):
         value, suffix = _canonical(match.group(1)), match.group(2)
         is_bare_small = suffix is None and "." not in value and int(value) < SMALLEST_CHECKED_BARE_INTEGER
         if value in known or is_bare_small:
@@ -34,6 +38,10 @@ def numbers_not_in(answer_text: str, known: set[str]) -> list[str]:
         if stated not in unsupported:
             unsupported.append(stated)
     return unsupported
+
+
+def _script_digits_read(text: str) -> str:
+    return SCRIPT_DIGITS.sub(lambda match: " " + match.group(0).translate(AS_DIGITS), text)
 
 
 def _canonical(number: str) -> str:
