@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.models import Paper
+from newsletter.plaintext import latex
 from newsletter.plaintext.latex import has_latex_debris, islands, latex_to_text
 from newsletter.sources.daily_papers import parse_hf_daily_papers
 from newsletter.sources.parse import MAX_ENTRY_TEXT_CHARS, PaperRecord
@@ -146,6 +147,27 @@ UNCLOSED_OPENERS = ["\\(", "\\[", "\\(x", "$$", "$$\\(", "$", "$x", "{", "{{{x",
 def test_a_text_of_unclosed_openers_converts_in_time_linear_in_its_length(opener: str) -> None:
     text = latex_to_text(opener * (MAX_ENTRY_TEXT_CHARS // len(opener)))
     assert not any(character in text for character in "{}$\\"), text[:80]
+
+
+def test_an_entry_of_distinct_markup_has_only_its_first_pieces_parsed_and_the_rest_stripped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each distinct piece is parsed once per process (cached): 200,000 characters of distinct pieces held a
+    # fetch for seconds per entry. Counted, not timed.
+    parsed: list[str] = []
+    island_text = latex.island_text
+
+    def counted_island_text(island: str) -> str:
+        parsed.append(island)
+        return island_text(island)
+
+    monkeypatch.setattr(latex, "island_text", counted_island_text)
+    pieces = [f"$x^{{{number}}}$ and \\frac{{{number}}}{{2}} " for number in range(12_000)]
+    text = latex_to_text("".join(pieces)[:MAX_ENTRY_TEXT_CHARS])
+    assert len(parsed) == latex.MAX_PARSED_ISLANDS
+    assert text.startswith("x⁰ and 0/2 x¹ and 1/2") and not any(character in text for character in "{}$\\")
+    # Past the cap a piece is stripped, not parsed: its script is not printed as one.
+    assert "x¹⁰⁰⁰" not in text and "x^1000" in text
 
 
 # The pattern that read math by `.+?` up to its first closer. Found in linear time, the islands are the

@@ -8,6 +8,7 @@ removes whatever markup survives, so no `{ } $ \\` ever reaches a summary, an em
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -84,6 +85,10 @@ ISLAND = re.compile(
     re.DOTALL,
 )
 CLOSERS = {"$$": "$$", "\\(": "\\)", "\\[": "\\]"}
+# Real abstracts hold a few dozen pieces of markup at most (the bundled ones 8); each piece costs up to a
+# fraction of a millisecond to parse. Past this many the rest of a text is stripped of markup instead, so
+# an entry of 200,000 characters of distinct pieces cannot hold a fetch for seconds.
+MAX_PARSED_ISLANDS = 200
 # A comment sign in an abstract is a percent sign ("50% faster"): escaped before parsing.
 UNESCAPED_PERCENT = re.compile(r"(?<!\\)%")
 # TeX's dashes and single quotes, typed in plain text: an em dash, a spaced en dash, a range, `quoted'.
@@ -234,7 +239,7 @@ def latex_to_text(text: str) -> str:
     # Only the LaTeX islands go through the parser: an abstract is mostly plain words, and parsing costs
     # about as much per character of plain text as of markup.
     pieces, end = [], 0
-    for start, island_end in islands(text):
+    for start, island_end in itertools.islice(islands(text), MAX_PARSED_ISLANDS):
         pieces.append(text[end:start])
         pieces.append(island_text(text[start:island_end]))
         end = island_end
