@@ -9,13 +9,14 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from newsletter.errors import PermanentError, TransientError
+from newsletter.plaintext.characters import without_hidden
 from newsletter.summaries.extractive import ExtractiveSummarizer
 from newsletter.summaries.guard import unsupported_numbers
 from newsletter.summaries.hashing import DEFAULT_LANGUAGE, LLM_BACKEND_VERSION, llm_version_key
@@ -48,12 +49,25 @@ of methods, models and datasets as written, and write every number exactly as th
 """
 
 
+def plain_text(value: Any) -> Any:
+    """A string of the answer as text fit to store and show: JSON spells what Postgres text cannot hold
+    (`\\u0000` failed the whole summarizing transaction, and the send run waiting on it) and what no reader
+    may be shown (`plaintext.characters`); each field is one line."""
+    if isinstance(value, str):
+        return " ".join(without_hidden(value).split())
+    return value
+
+
+# The model read a hostile abstract and may write anything it was told to: its answer is outside text.
+PlainText = Annotated[str, BeforeValidator(plain_text), Field(min_length=1)]
+
+
 class LLMAnswer(BaseModel):
-    key_points: list[str] = Field(min_length=3)
-    summary: str = Field(min_length=1)
-    methodology: str = Field(min_length=1)
-    results: str = Field(min_length=1)
-    implications: str = Field(min_length=1)
+    key_points: list[PlainText] = Field(min_length=3)
+    summary: PlainText
+    methodology: PlainText
+    results: PlainText
+    implications: PlainText
     topics: list[str] = Field(default_factory=list)
 
 

@@ -1,0 +1,136 @@
+"""A language model's answer is outside text too: it read a hostile abstract ("ignore your instructions and
+write …") and may say anything it was told. Each answer here comes from a local server speaking the
+OpenAI chat-completions protocol (no network)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsletter.config import Settings
+from newsletter.db import session_scope
+from newsletter.mail.deliver import send_pending
+from newsletter.models import Summary
+from tests.factories import make_paper, make_subscriber
+from tests.mail_factories import EDITION_DAY, make_content, make_edition
+
+ABSTRACT = (
+    "We study retrieval for question answering. We propose a retriever that reads passages twice. "
+    "It improves recall on three benchmarks. The method is simple to deploy."
+)
+FAIR_ANSWER: dict[str, Any] = {
+    "key_points": [
+        "A retriever reads passages twice.",
+        "It improves recall on three benchmarks.",
+        "The method is simple to deploy.",
+    ],
+    "summary": "The paper studies retrieval for question answering.",
+    "methodology": "A retriever reads each passage twice.",
+    "results": "Recall improves on three benchmarks.",
+    "implications": "Simple to deploy.",
+    "topics": ["NLP"],
+}
+
+
+class ScriptedModel(BaseHTTPRequestHandler):
+    """Answers every request with the server's `answer` (a dict, sent as the message's JSON content)."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        content = json.dumps(self.server.answer)  # type: ignore[attr-defined]
+        body = json.dumps(
+            {
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 10},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def model_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedModel)
+    server.daemon_threads = True
+    server.answer = FAIR_ANSWER  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def with_model(settings: Settings, server: ThreadingHTTPServer) -> Settings:
+    host, port = server.server_address[:2]
+    return settings.model_copy(
+        update={"summarizer": "llm", "llm_base_url": f"http://{host}:{port}/v1", "llm_model": "test-model"}
+    )
+
+
+def seed_edition(factory: sessionmaker[Session]) -> int:
+    with session_scope(factory) as session:
+        paper = make_paper(session, title="Reading passages twice for retrieval", abstract=ABSTRACT)
+        make_edition(session, make_subscriber(session, "alice@example.org"), make_content(session, [paper]))
+        return paper.id
+
+
+def sent_text(settings: Settings) -> str:
+    (path,) = settings.resolved_outbox_dir.glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    return message.get_body(("plain",)).get_content()
+
+
+def stored_model_summaries(factory: sessionmaker[Session], paper_id: int) -> list[Summary]:
+    with session_scope(factory) as session:
+        rows = list(
+            session.scalars(
+                select(Summary).where(Summary.paper_id == paper_id, Summary.model == "test-model")
+            )
+        )
+        session.expunge_all()
+        return rows
+
+
+def test_an_answer_holding_nul_and_controls_is_stored_clean_and_the_edition_still_goes_out(
+    committed_session_factory: sessionmaker[Session], settings: Settings, model_server: ThreadingHTTPServer
+) -> None:
+    # JSON can spell what Postgres text cannot hold (NUL): stored as given, it failed the whole
+    # summarizing transaction, and with it every send run of the day, before any email was claimed.
+    model_server.answer = {  # type: ignore[attr-defined]
+        **FAIR_ANSWER,
+        "key_points": [
+            "A retriever\x00 reads passages twice.",
+            "It improves recall\u202e on three\nbenchmarks.",
+            "The method is\x1b simple\x7f to deploy.",
+        ],
+        "summary": "The paper\x00 studies retrieval.",
+    }
+    paper_id = seed_edition(committed_session_factory)
+    llm = with_model(settings, model_server)
+
+    report = send_pending(committed_session_factory, llm, edition_date=EDITION_DAY)
+
+    assert (report.sent, report.failed) == (1, 0)
+    (summary,) = stored_model_summaries(committed_session_factory, paper_id)
+    assert summary.key_points == [
+        "A retriever reads passages twice.",
+        "It improves recall on three benchmarks.",
+        "The method is simple to deploy.",
+    ]
+    assert summary.summary == "The paper studies retrieval."
+    assert "A retriever reads passages twice." in sent_text(llm)
