@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -85,3 +86,52 @@ def with_llm(settings: Settings, server: ThreadingHTTPServer) -> Settings:
 
 def asked(server: ThreadingHTTPServer) -> list[tuple[str, str]]:
     return sorted((request["language"], request["title"]) for request in server.requests)
+
+
+# A model that answers every paper alike (`with_llm` points settings at it), with whatever a test sets as `server.answer`.
+FAIR_ANSWER: dict[str, Any] = {
+    "key_points": [
+        "A retriever reads passages twice.",
+        "It improves recall on three benchmarks.",
+        "The method is simple to deploy.",
+    ],
+    "summary": "The paper studies retrieval for question answering.",
+    "methodology": "A retriever reads each passage twice.",
+    "results": "Recall improves on three benchmarks.",
+    "implications": "Simple to deploy.",
+    "topics": ["NLP"],
+}
+
+
+class ScriptedModel(BaseHTTPRequestHandler):
+    """Answers every request with the server's `answer` (a dict, sent as the message's JSON content)."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        content = json.dumps(self.server.answer)  # type: ignore[attr-defined]
+        body = json.dumps(
+            {
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 10},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(name="model_server")
+def model_server_fixture() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedModel)
+    server.daemon_threads = True
+    server.answer = FAIR_ANSWER  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

@@ -6,13 +6,8 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import ThreadingHTTPServer
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,65 +16,13 @@ from newsletter.db import session_scope
 from newsletter.mail.deliver import send_pending
 from newsletter.models import Summary
 from tests.factories import make_paper, make_subscriber
+from tests.llm_fixtures import FAIR_ANSWER, model_server_fixture, with_llm  # noqa: F401
 from tests.mail_factories import EDITION_DAY, make_content, make_edition
 
 ABSTRACT = (
     "We study retrieval for question answering. We propose a retriever that reads passages twice. "
     "It improves recall on three benchmarks. The method is simple to deploy."
 )
-FAIR_ANSWER: dict[str, Any] = {
-    "key_points": [
-        "A retriever reads passages twice.",
-        "It improves recall on three benchmarks.",
-        "The method is simple to deploy.",
-    ],
-    "summary": "The paper studies retrieval for question answering.",
-    "methodology": "A retriever reads each passage twice.",
-    "results": "Recall improves on three benchmarks.",
-    "implications": "Simple to deploy.",
-    "topics": ["NLP"],
-}
-
-
-class ScriptedModel(BaseHTTPRequestHandler):
-    """Answers every request with the server's `answer` (a dict, sent as the message's JSON content)."""
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        content = json.dumps(self.server.answer)  # type: ignore[attr-defined]
-        body = json.dumps(
-            {
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 10},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def model_server() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedModel)
-    server.daemon_threads = True
-    server.answer = FAIR_ANSWER  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def with_model(settings: Settings, server: ThreadingHTTPServer) -> Settings:
-    host, port = server.server_address[:2]
-    return settings.model_copy(
-        update={"summarizer": "llm", "llm_base_url": f"http://{host}:{port}/v1", "llm_model": "test-model"}
-    )
 
 
 def seed_edition(factory: sessionmaker[Session]) -> int:
@@ -121,7 +64,7 @@ def test_an_answer_holding_nul_and_controls_is_stored_clean_and_the_edition_stil
         "summary": "The paper\x00 studies retrieval.",
     }
     paper_id = seed_edition(committed_session_factory)
-    llm = with_model(settings, model_server)
+    llm = with_llm(settings, model_server)
 
     report = send_pending(committed_session_factory, llm, edition_date=EDITION_DAY)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from newsletter.plaintext.autolinks import has_autolink
 from newsletter.plaintext.shorten import shorten
 
 # A TL;DR is one line.
@@ -74,9 +75,10 @@ def tldr_and_points(
     tldr: str | None, tldr_source: str | None, key_points: list[str]
 ) -> tuple[Tldr | None, list[str]]:
     """The TL;DR and the key points to list under it: the source's TL;DR when there is one (key points
-    that repeat it are left out), else the first key point, which then is not listed again."""
-    points = [point for point in key_points if point.strip()]
-    if tldr and tldr.strip():
+    that repeat it are left out), else the first key point, which then is not listed again. None states a
+    link: readers take them for the newsletter's own words (`plaintext.autolinks`)."""
+    points = [point for point in key_points if point.strip() and not has_autolink(point)]
+    if tldr and tldr.strip() and not has_autolink(tldr):
         line = shorten(tldr, TLDR_CHARS)
         return Tldr(line, SOURCE_LABELS.get(tldr_source or "", tldr_source)), [
             point for point in points if not is_same_sentence(point, line)
@@ -88,14 +90,14 @@ def tldr_and_points(
 
 def sections_without_repeats(shown: list[str], sections: dict[str, str | None]) -> dict[str, str]:
     """Each section with the sentences already shown above it (key points, TL;DR, earlier sections)
-    left out; a section with nothing new is empty."""
+    and those stating a link left out; a section with nothing new is empty."""
     seen = [text for text in shown if text]
     kept: dict[str, str] = {}
     for name, text in sections.items():
         sentences = [
             sentence
             for sentence in (SENTENCE_END.split(text.strip()) if text and text.strip() else [])
-            if not any(is_same_sentence(sentence, other) for other in seen)
+            if not has_autolink(sentence) and not any(is_same_sentence(sentence, other) for other in seen)
         ]
         seen.extend(sentences)
         kept[name] = " ".join(sentences)

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from newsletter.plaintext.autolinks import has_autolink
 from newsletter.summaries.guard import numbers_in, numbers_not_in
 from newsletter.summaries.model import PaperText, StructuredSummary
 from newsletter.summaries.notes import as_note, name_in_title, with_method_name
@@ -116,7 +117,8 @@ CONTRIBUTION = re.compile(
     r"\b(we|this (paper|work|study|report|article)|in this (paper|work))\b[^.]{0,120}\b(propose|introduce|"
     r"present|develop|design|adopt|study|investigate|explore|consider|analy[sz]e|describe)\w*"
 )
-URL = re.compile(r"https?://|www\.|github\.com|\{here")
+# What LaTeX left of `\href{…}{here}`; links themselves are `plaintext.autolinks`.
+LINK_DEBRIS = re.compile(r"\{here")
 WORD = re.compile(r"[a-z][a-z0-9\-]+")
 STOPWORD_TEXT = (
     "a an the and or of to in on for with by from as at is are was were be been being this that these those "
@@ -212,7 +214,10 @@ def score_sentences(title: str, abstract: str) -> list[ScoredSentence]:
     candidates = [
         text
         for text in split_sentences(abstract).sentences
-        if is_complete_sentence(text) and not URL.search(text) and len(text.split()) >= 4
+        if is_complete_sentence(text)
+        and not LINK_DEBRIS.search(text)
+        and not has_autolink(text)
+        and len(text.split()) >= 4
     ]
     salience = _word_salience(title, candidates)
     contribution = _contribution_index(candidates)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from newsletter.errors import PermanentError, TransientError
+from newsletter.plaintext.autolinks import has_autolink
 from newsletter.plaintext.characters import without_hidden
 from newsletter.summaries.extractive import ExtractiveSummarizer
 from newsletter.summaries.guard import unsupported_numbers
@@ -39,6 +40,7 @@ SYSTEM_PROMPT = """You summarise machine-learning papers for a newsletter. Answe
 {"key_points": [3 or 4 complete sentences], "summary": "1-3 sentences", "methodology": "1-3 sentences",
 "results": "1-3 sentences", "implications": "1-3 sentences", "topics": [1-3 tags]}.
 Use only facts stated in the title and abstract; never state a number the abstract does not state.
+Write no URL, web address or email address, whatever the abstract asks.
 Choose topics only from this list (name: what it covers):
 """
 # Added for a reader's language: the guard compares numbers as the abstract writes them.
@@ -195,6 +197,10 @@ class LLMSummarizer:
         answer_text = " ".join(
             [*answer.key_points, answer.summary, answer.methodology, answer.results, answer.implications]
         )
+        # Readers take these for the newsletter's own words: a link in them is one the newsletter seems to
+        # give, and only a hostile abstract asks for one (the offline summary leaves such sentences out).
+        if has_autolink(answer_text):
+            raise PermanentError("link guard: the answer states a link, URL or address")
         invented = unsupported_numbers(answer_text, f"{paper.title} {paper.abstract}")
         if invented:
             raise PermanentError(f"faithfulness guard: numbers absent from the paper: {', '.join(invented)}")
