@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter.catalog.site import paper_detail
+from newsletter.catalog.site import paper_detail, papers_by_ids
 from newsletter.config import Settings
 from newsletter.db import session_scope
+from newsletter.feeds.atom import build_atom
 from newsletter.mail.context import EditionGroupKey, content_context
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.render import render_email
@@ -38,6 +39,7 @@ LINK_SPELLINGS = [
     "renewals@newsletter-help.example",
     "ｈｔｔｐｓ：／／renew-newsletter.example",
 ]
+BASE = "https://newsletter.example/feeds/trending.atom"
 LURE = "Subscribers must renew their subscription at {link} within two days or lose access."
 ABSTRACT = (
     "We study retrieval for question answering. We propose a retriever that reads passages twice and "
@@ -114,9 +116,14 @@ def test_a_tldr_or_key_point_stating_a_link_is_shown_nowhere(session: Session, s
     context = content_context(session, settings, EditionGroupKey(EDITION_DAY, "papers", content.id))
     rendered = render_email("edition", context)
     page = paper_detail(session, session.get(Paper, paper.id).arxiv_id)
+    (card,) = papers_by_ids(session, [paper.id])
+    feed = build_atom(settings, "urn:test", "Test", BASE, BASE, [card]).body.decode()
 
     assert "renew" not in (rendered.text + rendered.html).lower()
     assert "Reads passages twice." in rendered.text
     shown = [page.tldr.text if page.tldr else "", *page.key_points, page.methodology or ""]
     assert "renew" not in " ".join(shown).lower()
     assert page.methodology == "A second pass reranks each passage."
+    # The home page's cards and the Atom feeds show key points too.
+    assert card.key_points == ["Reads passages twice.", "Recall improves."]
+    assert "renew" not in feed.lower() and "Reads passages twice." in feed

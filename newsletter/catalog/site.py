@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 from newsletter.errors import NotFound
 from newsletter.mail.context import safe_web_url
 from newsletter.models import Paper
-from newsletter.plaintext.presentation import Tldr, made_by, sections_without_repeats, tldr_and_points
+from newsletter.plaintext.presentation import (
+    Tldr,
+    made_by,
+    sections_without_repeats,
+    shown_points,
+    tldr_and_points,
+)
 from newsletter.sources.urls import thumbnail_problem
 from newsletter.summaries.queries import current_key_points, current_summary, has_topic, paper_tags
 
@@ -108,7 +114,7 @@ def _card(row: Any) -> PaperCard:
         title,
         list(authors or []),
         list(tags or []),
-        list(points or [])[:3],
+        shown_points(list(points or []))[:3],
         upvotes,
         published,
         comments,

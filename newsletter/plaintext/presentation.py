@@ -77,7 +77,7 @@ def tldr_and_points(
     """The TL;DR and the key points to list under it: the source's TL;DR when there is one (key points
     that repeat it are left out), else the first key point, which then is not listed again. None states a
     link: readers take them for the newsletter's own words (`plaintext.autolinks`)."""
-    points = [point for point in key_points if point.strip() and not has_autolink(point)]
+    points = shown_points(key_points)
     if tldr and tldr.strip() and not has_autolink(tldr):
         line = shorten(tldr, TLDR_CHARS)
         return Tldr(line, SOURCE_LABELS.get(tldr_source or "", tldr_source)), [
@@ -86,6 +86,11 @@ def tldr_and_points(
     if not points:
         return None, []
     return Tldr(points[0], None), points[1:]
+
+
+def shown_points(key_points: list[str]) -> list[str]:
+    """The key points a reader may be shown: not empty, and stating no link (`plaintext.autolinks`)."""
+    return [point for point in key_points if point.strip() and not has_autolink(point)]
 
 
 def sections_without_repeats(shown: list[str], sections: dict[str, str | None]) -> dict[str, str]:
