@@ -77,3 +77,19 @@ def test_an_answer_holding_nul_and_controls_is_stored_clean_and_the_edition_stil
     ]
     assert summary.summary == "The paper studies retrieval."
     assert "A retriever reads passages twice." in sent_text(llm)
+
+
+def test_an_answer_holding_an_unpaired_surrogate_is_refused_and_the_edition_still_goes_out(
+    committed_session_factory: sessionmaker[Session], settings: Settings, model_server: ThreadingHTTPServer
+) -> None:
+    # JSON spells half of a UTF-16 pair (`\ud800`), which is no character: UTF-8 cannot encode it, and
+    # storing it failed like NUL did.
+    model_server.answer = {**FAIR_ANSWER, "results": "Recall improves\ud800 on three benchmarks."}  # type: ignore[attr-defined]
+    paper_id = seed_edition(committed_session_factory)
+    llm = with_llm(settings, model_server)
+
+    report = send_pending(committed_session_factory, llm, edition_date=EDITION_DAY)
+
+    assert (report.sent, report.failed) == (1, 0)
+    (summary,) = stored_model_summaries(committed_session_factory, paper_id)
+    assert summary.backend == "extractive" and "not valid Unicode" in (summary.fallback_reason or "")

@@ -54,8 +54,13 @@ of methods, models and datasets as written, and write every number exactly as th
 def plain_text(value: Any) -> Any:
     """A string of the answer as text fit to store and show: JSON spells what Postgres text cannot hold
     (`\\u0000` failed the whole summarizing transaction, and the send run waiting on it) and what no reader
-    may be shown (`plaintext.characters`); each field is one line."""
+    may be shown (`plaintext.characters`); each field is one line. Half of a UTF-16 pair (`\\ud800`) is no
+    character: UTF-8, and so Postgres, cannot take it, and the answer is refused."""
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError("text holds an unpaired surrogate, which is not valid Unicode") from error
         return " ".join(without_hidden(value).split())
     return value
 
