@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
 from http.server import ThreadingHTTPServer
 
 import pytest
@@ -22,6 +23,7 @@ from newsletter.mail.context import EditionGroupKey, content_context
 from newsletter.mail.deliver import send_pending
 from newsletter.mail.render import render_email
 from newsletter.models import Paper, Summary
+from newsletter.plaintext.autolinks import has_autolink
 from newsletter.summaries.extractive import ExtractiveSummarizer
 from newsletter.summaries.model import PaperText
 from tests.factories import make_paper, make_subscriber
@@ -127,3 +129,16 @@ def test_a_tldr_or_key_point_stating_a_link_is_shown_nowhere(session: Session, s
     # The home page's cards and the Atom feeds show key points too.
     assert card.key_points == ["Reads passages twice.", "Recall improves."]
     assert "renew" not in feed.lower() and "Reads passages twice." in feed
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a." * 100_000, "a.-" * 70_000, "@a" * 100_000, "a@" + "a" * 200_000, "https:" * 35_000, "é." * 100_000],
+    ids=["dots", "dot-hyphens", "ats", "one-at", "schemes", "non-ascii-dots"],
+)
+def test_reading_a_text_for_links_takes_linear_time(text: str) -> None:
+    # Every sentence of every abstract is read for links: a host-name pattern that could start at any dot
+    # and backtrack took 10 s for 10,000 characters of "a.".
+    started = time.perf_counter()
+    has_autolink(text)
+    assert time.perf_counter() - started < 1.0
