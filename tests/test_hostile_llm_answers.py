@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-from http.server import ThreadingHTTPServer
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,3 +95,40 @@ def test_an_answer_holding_an_unpaired_surrogate_is_refused_and_the_edition_stil
     assert (report.sent, report.failed) == (1, 0)
     (summary,) = stored_model_summaries(committed_session_factory, paper_id)
     assert summary.backend == "extractive" and "not valid Unicode" in (summary.fallback_reason or "")
+
+
+class RefusingModel(BaseHTTPRequestHandler):
+    """A server that refuses every request with a body of its own words, NUL and a line break included."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = "bad request\x00\nERROR forged log line \ud800".encode("utf-8", "surrogatepass")
+        self.send_response(400)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_refusal_quoting_what_text_cannot_hold_is_stored_printable_and_the_edition_still_goes_out(
+    committed_session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RefusingModel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        paper_id = seed_edition(committed_session_factory)
+        llm = with_llm(settings, server)
+
+        report = send_pending(committed_session_factory, llm, edition_date=EDITION_DAY)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert (report.sent, report.failed) == (1, 0)
+    (summary,) = stored_model_summaries(committed_session_factory, paper_id)
+    reason = summary.fallback_reason or ""
+    assert reason.startswith("'PermanentError: LLM server answered 400: bad request\\x00\\nERROR")
+    assert reason.isprintable()

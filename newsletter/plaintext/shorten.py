@@ -88,6 +88,12 @@ def shorten(text: str, limit: int) -> str:
     return head + ELLIPSIS if head else text[:budget] + ELLIPSIS
 
 
+def printable_prefix(value: str, limit: int) -> str:
+    """`value` on one printable line of at most `limit` characters, for a log or a stored reason: text that
+    is not printable (a control, NUL, a line break, half of a surrogate pair) reads as its escaped repr."""
+    return shorten(value if value.isprintable() else ascii(value), limit)
+
+
 def _clause_cut(window: str, budget: int) -> int | None:
     # A clause end is worth a shorter text only if most of the budget is still used.
     ends = [match.start() + 1 for match in CLAUSE_END.finditer(window) if match.start() + 1 <= budget]

@@ -18,6 +18,7 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.errors import PermanentError, TransientError
 from newsletter.models import FetchRun
+from newsletter.plaintext.shorten import printable_prefix
 from newsletter.redis_client import make_redis
 from newsletter.sources.arxiv import ArxivClient
 from newsletter.sources.daily_papers import HfPage
@@ -25,7 +26,7 @@ from newsletter.sources.download import RetryPolicy
 from newsletter.sources.hf import HfClient
 from newsletter.sources.parse import ArxivPage
 from newsletter.sources.ratelimit import SharedRateLimiter
-from newsletter.sources.refusals import Rejection, printable_prefix
+from newsletter.sources.refusals import Rejection
 from newsletter.sources.runs import Source, advance_cursor, is_suspect_empty_run, window_start
 from newsletter.sources.store import PageWriter, UpsertCounts, store_page
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reprlib
 from dataclasses import dataclass
 
-from newsletter.plaintext.shorten import shorten
+from newsletter.plaintext.shorten import printable_prefix
 
 # A refused item's reference as recorded (`rejection`): an arXiv id URL or Hugging Face id is far shorter.
 MAX_REF_CHARS = 100
@@ -38,7 +38,3 @@ def _brief_repr() -> reprlib.Repr:
 # An outside value quoted in a reason: its repr (non-printable characters escaped), a long one cut in the
 # middle ("'https://evil.example/\\u202eAAAA...AAAA'").
 brief = _brief_repr().repr
-
-
-def printable_prefix(value: str, limit: int) -> str:
-    return shorten(value if value.isprintable() else ascii(value), limit)

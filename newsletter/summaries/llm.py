@@ -18,6 +18,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from newsletter.errors import PermanentError, TransientError
 from newsletter.plaintext.autolinks import has_autolink
 from newsletter.plaintext.characters import without_hidden
+from newsletter.plaintext.shorten import printable_prefix
 from newsletter.summaries.extractive import ExtractiveSummarizer
 from newsletter.summaries.guard import unsupported_numbers
 from newsletter.summaries.hashing import DEFAULT_LANGUAGE, LLM_BACKEND_VERSION, llm_version_key
@@ -35,6 +36,8 @@ MAX_ATTEMPTS = 3
 # A server asking us to wait longer than this is treated as down for this run.
 MAX_RETRY_AFTER_S = 30.0
 MAX_SECTION_SENTENCES = 3
+# Why a summary fell back, as stored: the error and what it quotes, on one printable line.
+MAX_REASON_CHARS = 500
 
 SYSTEM_PROMPT = """You summarise machine-learning papers for a newsletter. Answer with one JSON object:
 {"key_points": [3 or 4 complete sentences], "summary": "1-3 sentences", "methodology": "1-3 sentences",
@@ -126,9 +129,13 @@ class LLMSummarizer:
             completion = self._complete_with_retries(paper)
             summary = self._accept(paper, completion)
         except (TransientError, PermanentError) as error:
-            logger.warning("LLM summary of paper %s fell back to extractive: %s", paper.id, error)
+            # Logged, stored and shown to operators: the server's own words (a 4xx body) may hold what
+            # Postgres text cannot (NUL), which failed the summarizing transaction, or a line break that
+            # forges a log line.
+            reason = printable_prefix(f"{type(error).__name__}: {error}", MAX_REASON_CHARS)
+            logger.warning("LLM summary of paper %s fell back to extractive: %s", paper.id, reason)
             summary = self.fallback.summarize(paper)
-            summary.fallback_reason = f"{type(error).__name__}: {error}"
+            summary.fallback_reason = reason
             summary.model = self.model
             if completion is not None:
                 summary.prompt_tokens = completion.prompt_tokens
