@@ -18,7 +18,7 @@ from newsletter.tagging import tag_papers, tag_topics
 
 BACKEND = "extractive"
 # Bump when the output for the same input changes: stored summaries are keyed by it.
-BACKEND_VERSION = "extractive-5"
+BACKEND_VERSION = "extractive-6"
 ROLES = ("background", "method", "result", "implication")
 MAX_SECTION_SENTENCES = 3
 # A key point of about this length or less reads as a note; longer ones are chosen only if they say more.

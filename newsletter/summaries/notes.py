@@ -20,14 +20,23 @@ CONNECTIVE_OPENER = re.compile(
     r"second(?:ly)?|third(?:ly)?|then|next|also|besides|meanwhile|instead|in contrast|by contrast|"
     r"consequently|therefore|thus|hence|as a result|overall|notably|importantly|in particular|"
     r"concretely|empirically|experimentally|theoretically|technically|practically|crucially|surprisingly|"
-    r"interestingly|to this end|to that end|to do so|to achieve this|to address (?:this|these|that|them)"
-    r"(?: \w+){0,3}|in this (?:paper|work|study|article|report|letter)|here|in summary|to summarize|"
+    r"interestingly|to this end|to that end|to do so|to achieve this|in response|"
+    # "To address this practical and multifaceted challenge, …": the phrase ends at its comma, or a "we"
+    # follows at once; trimmed up to a word inside it, the note would open on "challenge, …".
+    r"to address (?:this|these|that|them)(?:\s(?:(?!\bwe\b)[^,]){1,60}(?=,)|(?=,|\s+we\b))|"
+    r"to (?:the best of )?our knowledge|"
+    # "In addition to making batched edits, MEMIT also edits …": the phrase goes whole, up to its comma.
+    r"(?:in contrast to|in addition to|instead of)\s[^,]{1,160}(?=,\s+(?:\S*[A-Z]|(?:the|a|an|our|we|its|their)\b))|"
+    r"in this (?:paper|work|study|article|report|letter)|here|in summary|to summarize|"
     r"in short|in practice|in particular|similarly|likewise|further|still|yet|so|and|but|"
     r"beyond (?:this|that)|on the other hand|at the same time|in turn|as such|nonetheless|nevertheless|"
     r"conversely|together|for (?:example|instance)|in (?:this|that) (?:regard|way|case|setting|context)|"
     # Any sentence adverb with its comma: "Unfortunately,", "Conventionally,", "Recently,".
     r"(?!(?:conventionally|traditionally|typically|historically|previously|recently|currently|usually|"
-    r"commonly|generally)\b)[a-z]+ly(?=,))\s*,?\s+",
+    r"commonly|generally)\b)[a-z]+ly(?=,))"
+    # Without its comma an opener may be the first word of a longer phrase: "Instead of relying on fixed
+    # rewards, X …" is not "Of relying on fixed rewards, X …".
+    r"(?:\s*,\s*|\s+(?!(?:of|to|than|with|from|for)\b))",
     re.IGNORECASE,
 )
 # "To tackle X, we …", "Building on X, we …", "Unlike prior work, our …": a context clause before the
@@ -144,6 +153,12 @@ POINTING_OPENER = re.compile(
     r"[^,]{0,30},\s",  # a comma that ends a phrase, not one inside "1,938"
     re.IGNORECASE,
 )
+# "LOTUS is, to our knowledge, the first …": the hedge goes ("to the knowledge" is what "our" → "the" would
+# make of it); an appositive keeps its comma ("MA-Bench, to the best of our knowledge, the first …").
+KNOWLEDGE_ASIDE = re.compile(
+    r"(?P<copula>\b(?:is|are|was|were|but|and|yet|that|which)\b)?,\s*to (?:the best of )?our knowledge,\s*",
+    re.IGNORECASE,
+)
 IT_IS_THAT = re.compile(r"^it (?:is|was) (?:\w+ ){1,2}that\s+", re.IGNORECASE)
 QUESTION_OR_ITEM = re.compile(r"\?$|^\(?(?:\d|[ivx]+|[a-h])\)")
 BARE_POINTER = re.compile(
@@ -207,13 +222,21 @@ LEADING_PHRASE = re.compile(
 KEPT_SHARE = 0.55
 KEPT_CHARS = 75
 FAR_TOO_LONG_CHARS = 160
+# "We identify the tokens that distinguish stories and measure the similarity of what remains": verbs
+# that follow a first verb under the same "we" and take no nominal of their own.
+SECOND_VERBS = frozenset({
+    "measure", "measures", "quantify", "quantifies", "assess", "assesses", "validate", "validates",
+    "implement", "implements", "outline", "outlines", "discover", "discovers",
+})  # fmt: skip
 # "Design of a loss and formulate training as …": the second verb's clause has lost its subject. It ends
 # where the sentence or the clause does (a full stop, ";", ":"), not at the point of a number ("1.35×"):
 # "We evaluate X on 96 NPUs and benchmark it against baselines: throughput improves by 1.35× …" keeps
 # what follows the colon.
 COORDINATED_VERB = re.compile(
-    r",?\s+and\s+(?:then\s+)?(?:" + "|".join(sorted({*NOMINAL, *CLAIMS, *LIGHT_VERBS})) + r")\b"
-    r"(?:[^.;:]|\.(?=\d))*"
+    r",?\s+and\s+(?:then\s+|\w+ly\s+)?(?:"
+    + "|".join(sorted({*NOMINAL, *CLAIMS, *LIGHT_VERBS, *SECOND_VERBS}))
+    # "… on synthetic and benchmark-derived instances": an adjective, not a second verb.
+    + r")\b(?!-)(?:[^.;:]|\.(?=\d))*"
 )
 # "We revisit this area, and propose X": the first verb's object points at a sentence the reader never
 # saw, and the second verb says what the paper does; the note is made of the second ("Introduction of X").
@@ -248,12 +271,17 @@ OPEN_INFINITIVE = re.compile(
 )  # "to attack risk" is no infinitive
 # "TreeSearch reads all trees, identifies active goals, and uses …": a list of verbs with their subject.
 LISTED_VERB = re.compile(r",\s+\w+s\s[^,]*$")
-# "Introduction of.) could influence them", "Introduction of:V →1,2": what a cut left of a note.
-CUT_NOMINAL = re.compile(r"\bof[.:)]")
+# "Introduction of.) could influence them", "Introduction of:V →1,2": what a cut left of a note. "The
+# dataset is available at.", "The benchmark is located at:.": a sentence whose end its source dropped
+# (a link taken out) ends on a preposition.
+CUT_NOMINAL = re.compile(r"\bof[.:)]|\b(?:at|from|via|of|into|under|through):?\.$", re.IGNORECASE)
 # "We prove in a synthetic setting that …" → "Proof of in a …", "We propose to enhance …" → "Introduction
 # of to enhance …": the verb's object was no noun; such a note is not used.
 MALFORMED_NOMINAL = re.compile(
-    r"^[A-Z]\w+ of (?:to|of|in|on|at|for|from|by|with|about|into|that|whether|how|and|or|\w+ly)\b"
+    r"^[A-Z]\w+ of (?:to|of|in|on|at|for|from|by|with|about|into|that|whether|how|and|or|\w+ly|"
+    # "We evaluate across two domains", "We build upon a metric": no object either.
+    r"across|upon|onto|over|under|against|between|among|within|through|via|using|as|beyond|toward|"
+    r"towards|without|after|before|during)\b"
 )
 # "To pull the test features closer to the source domain." : a purpose with no statement (what it was the
 # purpose of was in the sentence before).
@@ -282,6 +310,9 @@ LEADING_ARTICLE = re.compile(r"^(?:a|an|the)\s+", re.IGNORECASE)
 UNFINISHED_END = DANGLING_WORDS | {
     "through", "involving", "including", "namely", "like", "such", "following", "across", "within",
     "without", "toward", "towards", "about", "against", "during", "upon", "using",
+    # A verb whose object is what follows ("the benchmark comprises: (i) …").
+    "comprises", "comprise", "includes", "include", "contains", "contain", "covers", "involves",
+    "consists", "features", "incorporates", "encompasses", "spans", "is", "are",
 }  # fmt: skip
 # A colon after a thing only named ("two core challenges:", "recommend a simple strategy:", "reveals a
 # trade-off:"): what the note would say is after the colon. A claim before a colon ("can be described by a
@@ -324,6 +355,9 @@ def as_note(sentence: str, name: str | None, *, strict: bool = True) -> str | No
     (a pointing opener, "This X" of no thing of the paper's, the cuts refused at an announcing colon or
     inside an enumeration)."""
     text = NUMBERED_ITEM.sub("", sentence.strip())
+    if text.endswith("?"):  # judged before any cut can take the question mark away
+        return None
+    text = KNOWLEDGE_ASIDE.sub(lambda match: f"{match['copula']} " if match["copula"] else ", ", text)
     for _ in range(3):
         trimmed = CONNECTIVE_OPENER.sub("", text, count=1)
         trimmed = CONTEXT_CLAUSE.sub("", trimmed, count=1)
@@ -476,7 +510,7 @@ def _shortened(text: str, strict: bool = True) -> str | None:
     text = ASIDE.sub("", text)
     if len(text) > TARGET_CHARS:
         text = LONG_PARENTHESIS.sub("", text)
-    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    text = re.sub(r"\s+([,;:]|\.(?!\d))", r"\1", text)  # "p < .001" keeps its space
     if len(text) <= TARGET_CHARS:
         return text
     # The main clause alone, if it is a statement of its own: the longest one that fits.
@@ -569,4 +603,8 @@ def _capitalized(text: str) -> str:
     text = text.strip()
     if not text.endswith((".", "!", "?")):
         text = text.rstrip(" ,;:") + "."
+    # "mPLUG-2 introduces …": a name with a capital inside keeps its own first letter.
+    first = text.split(" ", 1)[0]
+    if any(character.isupper() for character in first[1:]):
+        return text
     return text[0].upper() + text[1:]
