@@ -651,3 +651,51 @@ def test_a_long_note_is_not_cut_at_a_colon_after_a_verb_that_needs_its_object() 
         None,
     )
     assert note is None or not note.endswith("comprises.")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # Before the contribution, "this paradigm" and "It" are the field's, not the paper's.
+        "While effective, this paradigm often ignores the ordinal structure of the grades.",
+        "It requires tracking the order of sub-goals over long horizons.",
+    ],
+)
+def test_a_context_sentence_pointing_at_the_fields_thing_is_not_a_note(sentence: str) -> None:
+    assert as_note(sentence, "NavLogic", context=True) is None
+    assert as_note(sentence, "NavLogic") is not None  # said after the contribution, the paper's own
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # "this field is evaluation": the thing after "this" is "field"; "evaluation" is another phrase's.
+        "A central difficulty in this field is evaluation: answers are long and admit many valid forms.",
+        # The first person's object is elsewhere.
+        "We instantiate it as LoopNet, a recurrent transformer with shared weights.",
+        "We then feed them to three retrieval models with long documents.",
+        # A notice to the reader is no finding.
+        "Warning: This paper contains examples of offensive language.",
+    ],
+)
+def test_a_note_whose_pointer_or_object_is_elsewhere_is_dropped(sentence: str) -> None:
+    assert as_note(sentence, None) is None
+
+
+def test_a_dummy_it_after_a_first_person_verb_is_no_pointer() -> None:
+    assert as_note("We found it best to train the student with a temperature of two.", None) == (
+        "The authors found it best to train the student with a temperature of two."
+    )
+
+
+def test_it_before_the_contribution_is_not_given_the_methods_name() -> None:
+    paper = PaperText(
+        "NavLogic: Ordered Sub-Goals for Spoken Robot Commands",
+        "Household robots now follow short spoken commands well. It struggles, however, with long "
+        "commands, a challenge that requires tracking the order of sub-goals while the map is unknown. We present NavLogic, a planner that compiles a command into an automaton over "
+        "sub-goals. NavLogic replans whenever a new object is detected in the scene. Experiments in 40 "
+        "simulated homes show that NavLogic completes 23% more ordered tasks than the strongest baseline.",
+    )
+    result = SUMMARIZER.summarize(paper)
+    shown = [*result.key_points, result.summary, result.methodology, result.results, result.implications]
+    assert not any("NavLogic struggles" in text for text in shown)

@@ -180,7 +180,7 @@ def summarize_extractively(paper: PaperText, topics: list[str] | None = None) ->
     known_numbers = numbers_in(f"{paper.title} {paper.abstract}")
 
     def checked_note(sentence: ScoredSentence, *, strict: bool = True) -> str | None:
-        note = as_note(sentence.text, name, strict=strict)
+        note = as_note(sentence.text, name, strict=strict, context=sentence.role == "background")
         # The rewrite never adds a number; the guard keeps that true whatever the rules become.
         return note if note and not numbers_not_in(note, known_numbers) else None
 
@@ -354,8 +354,12 @@ def _indexes(sentences: list[ScoredSentence]) -> set[int]:
 
 
 def _join(sentences: list[ScoredSentence], name: str | None) -> str:
-    # A section is read without the sentences before it: "It performs …" names the method, as a note does.
-    return " ".join(with_method_name(s.text, name) for s in sentences[:MAX_SECTION_SENTENCES])
+    # A section is read without the sentences before it: "It performs …" names the method, as a note does,
+    # once the abstract has said what the method is (before, "It requires …" is said of the problem).
+    return " ".join(
+        s.text if s.role == "background" else with_method_name(s.text, name)
+        for s in sentences[:MAX_SECTION_SENTENCES]
+    )
 
 
 def _summary(

@@ -9,6 +9,7 @@ in brackets and "e.g." lists go, and a sentence whose subject points at another 
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from newsletter.plaintext.shorten import DANGLING_WORDS
@@ -113,7 +114,10 @@ FUNCTION_WORDS = frozenset({
 # object is what the sentence before said.
 POINTER_OBJECT = re.compile(
     r"^[A-Z]\w+ of (?:it|them|its|their)\b|\b(?:term|terms|call|calls|name|names|refer to|refers to|denote|"
-    r"denotes)\s+(?:this|it|these|them)\b",
+    r"denotes)\s+(?:this|it|these|them)\b"
+    # "We instantiate it as LOTUS", "We apply them to …": the first person's object is elsewhere ("We found
+    # it best to …" has none).
+    r"|^(?i:we|the authors)\s+(?:\w+\s+)?\w+\s+(?:it|them)\s+(?:as|to|on|in|with|for|into|across|against)\b",
 )
 # Subjects that point at something said elsewhere: "This approach …" names a thing of the paper's, "This
 # yields …" or "These are …" points at a sentence the reader has not seen.
@@ -145,6 +149,9 @@ METHOD_NOUNS = frozenset({
     "innovation", "innovations", "modification", "modifications", "insight", "insights", "contribution",
     "contributions", "theorem", "theorems", "component", "components", "evaluation", "evaluations",
 })  # fmt: skip
+# What names the paper itself, before its contribution too ("This paper …"); there "this approach" is the
+# field's.
+PAPER_NOUNS = frozenset({"paper", "work", "study", "article", "letter", "report"})
 # An opening phrase that points back ("In these methods, …", "Despite its ubiquity, its effectiveness …",
 # "Unlike such approaches, …"): the note leans on a sentence the reader has not seen. "In this paper, …"
 # names the paper itself.
@@ -160,7 +167,12 @@ KNOWLEDGE_ASIDE = re.compile(
     re.IGNORECASE,
 )
 IT_IS_THAT = re.compile(r"^it (?:is|was) (?:\w+ ){1,2}that\s+", re.IGNORECASE)
-QUESTION_OR_ITEM = re.compile(r"\?$|^\(?(?:\d|[ivx]+|[a-h])\)")
+# "(2) …" and a question are no statement; nor is a notice to the reader ("Warning: This paper contains
+# offensive text.").
+QUESTION_OR_ITEM = re.compile(
+    r"\?$|^\(?(?:\d|[ivx]+|[a-h])\)|^(?:content |trigger )?(?:warning|disclaimer|note to readers?)\s*:",
+    re.IGNORECASE,
+)
 BARE_POINTER = re.compile(
     r"^(?:it|they|this|these|that|those|he|she|its|their|them|the former|the latter|both|such|"
     r"this is|which|here)\b",
@@ -349,11 +361,15 @@ def name_in_title(title: str) -> str | None:
     return match.group(1) if match else None
 
 
-def as_note(sentence: str, name: str | None, *, strict: bool = True) -> str | None:
+def as_note(sentence: str, name: str | None, *, strict: bool = True, context: bool = False) -> str | None:
     """The sentence as a self-contained note, or None if it cannot stand alone. Not `strict`: the note a
     paper with fewer than three strict ones may fall back on, made without the rules that only drop
     (a pointing opener, "This X" of no thing of the paper's, the cuts refused at an announcing colon or
-    inside an enumeration)."""
+    inside an enumeration). `context`: the sentence comes before the paper's contribution, where "this
+    paradigm" or "It requires …" stand for the field's thing, not the paper's."""
+    own = PAPER_NOUNS if context else METHOD_NOUNS
+    if context:
+        name = None
     text = NUMBERED_ITEM.sub("", sentence.strip())
     if text.endswith("?"):  # judged before any cut can take the question mark away
         return None
@@ -370,26 +386,26 @@ def as_note(sentence: str, name: str | None, *, strict: bool = True) -> str | No
     for second in (CLAIM_SECOND, CONTRIBUTION_SECOND):
         clause = second.sub(r"\g<lead>", text, count=1)
         if clause != text:
-            note = _note(clause, name, strict)
+            note = _note(clause, name, strict, own)
             if note is not None:
                 return note
-    return _note(text, name, strict)
+    return _note(text, name, strict, own)
 
 
-def _note(text: str, name: str | None, strict: bool) -> str | None:
+def _note(text: str, name: str | None, strict: bool, own: frozenset[str] = METHOD_NOUNS) -> str | None:
     text = _nominal(text)
     if MALFORMED_NOMINAL.match(text):
         return None
     if strict and (
         POINTER_OBJECT.search(text) is not None
         or any(
-            match.group(1) is None or match.group(1).lower() not in METHOD_NOUNS
+            match.group(1) is None or match.group(1).lower() not in own
             for match in POINTER_INSIDE.finditer(text[1:])  # the subject's own pointer is judged below
         )
     ):
         return None
     text = _without_coordinated_verb(text)
-    standalone = _self_contained(text, name, strict)
+    standalone = _self_contained(text, name, strict, own)
     if standalone is None:
         return None
     third_person = MID_WE.sub("the authors ", OUR.sub("the", OUR_START.sub("The", standalone)))
@@ -398,7 +414,7 @@ def _note(text: str, name: str | None, strict: bool) -> str | None:
     note = _shortened(third_person, strict)
     if note is None or len(note.split()) < MIN_WORDS or len(note) > MAX_CHARS or ANNOUNCES_NEXT.search(note):
         return None
-    if strict and _points_elsewhere(note, name):
+    if strict and _points_elsewhere(note, name, own):
         return None
     if CUT_NOMINAL.search(note):
         return None
@@ -407,15 +423,17 @@ def _note(text: str, name: str | None, strict: bool) -> str | None:
     return _capitalized(note)
 
 
-def _points_elsewhere(note: str, name: str | None) -> bool:
+def _points_elsewhere(note: str, name: str | None, own_nouns: frozenset[str] = METHOD_NOUNS) -> bool:
     """Whether the note, as it will be shown, leans on a sentence the reader has not seen: "this X" of no
     thing of the paper's, an "its"/"their" before anything it could stand for, "The same …"."""
     if POINTING_DETERMINER.match(note):
         return True
-    own = METHOD_NOUNS | {"paper", "article", "letter", "report", (name or "").lower()}
+    own = own_nouns | PAPER_NOUNS | {(name or "").lower()}
     for match in POINTER_THIS.finditer(note):
-        # "this hybrid optimization strategy": the thing is named within three words, as for a subject.
-        if not own & set(match.group(1).lower().split()):
+        # "this hybrid optimization strategy": the thing is named within three words, as for a subject;
+        # "this domain is evaluation" names none ("evaluation" is another phrase's).
+        named = itertools.takewhile(lambda word: word not in FUNCTION_WORDS, match.group(1).lower().split())
+        if not own & set(named):
             return True
     for match in POSSESSIVE.finditer(note):
         before = NOTE_LEAD.sub("", note[: match.start()])
@@ -474,7 +492,9 @@ def _lowered_determiner(match: re.Match[str]) -> str:
     return "the " if word in ("the", "our") else word + " "
 
 
-def _self_contained(text: str, name: str | None, strict: bool = True) -> str | None:
+def _self_contained(
+    text: str, name: str | None, strict: bool = True, own: frozenset[str] = METHOD_NOUNS
+) -> str | None:
     if QUESTION_OR_ITEM.search(text) or (strict and POINTING_OPENER.match(text)):
         return None
     text = IT_IS_THAT.sub("", text)
@@ -489,7 +509,7 @@ def _self_contained(text: str, name: str | None, strict: bool = True) -> str | N
         # scores mark a 3.5× improvement" points at what that sentence said.
         rest = LEADING_ARTICLE.sub("", text[pointing.end() :], count=1)
         head = [word.lower().strip(",;:") for word in rest.split()[:3]]
-        if strict and not any(word in METHOD_NOUNS or (name and word == name.lower()) for word in head):
+        if strict and not any(word in own or (name and word == name.lower()) for word in head):
             return None
         return "The " + rest
     if BARE_POINTER.match(text):
