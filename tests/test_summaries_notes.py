@@ -699,3 +699,10 @@ def test_it_before_the_contribution_is_not_given_the_methods_name() -> None:
     result = SUMMARIZER.summarize(paper)
     shown = [*result.key_points, result.summary, result.methodology, result.results, result.implications]
     assert not any("NavLogic struggles" in text for text in shown)
+
+
+def test_a_second_verb_under_the_sentences_own_subject_keeps_its_result() -> None:
+    # The rewrite took no subject away, and the clause after "and" is the result: it stays.
+    assert as_note(
+        "Each shard is stored in 16 bits and achieves a 3.2x smaller index than the dense one.", None
+    ) == ("Each shard is stored in 16 bits and achieves a 3.2x smaller index than the dense one.")
