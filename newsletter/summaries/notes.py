@@ -197,7 +197,8 @@ CLAUSE_BREAK = re.compile(
     # A participle that elaborates ("…, demonstrating that …"): a break only where what it drops holds no
     # number (`_shortened`), so a cut never loses a result.
     r"(?P<participle>demonstrating|showing|highlighting|suggesting|indicating|revealing|providing|offering|"
-    r"achieving|yielding|outperforming|improving|reducing))\b|;\s+|\s+—\s+|:\s+"
+    r"achieving|yielding|outperforming|improving|reducing|establishing|ranking|reaching|surpassing|"
+    r"setting|ensuring|paving|underscoring|confirming|bringing|rendering))\b|;\s+|\s+—\s+|:\s+"
 )
 # Where an editor shortens a long note by a phrase, not a clause: a trailing means-phrase ("…, using
 # large-scale simulations", "via an expansion in 1/N", "by modeling each defect as a tuple"), a list of
