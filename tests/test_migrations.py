@@ -107,13 +107,13 @@ def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empt
                 "  'Ranges', 'A 9--52% cut -- and `more'' of it.'),"
                 " ('2611.00004', 'Hyphens', :hyphenated, 'Hyphens', 'We study Pay\\-Pal fraud.'),"
                 " ('2611.00005', :tagged, :tagged, :tagged, :tagged),"
-                " ('2611.00006', 'Scripts', 'In O(n^2) time, x_t+1.', 'Scripts', :scripts)"
+                " ('2611.00006', 'Scripts', 'In O(n^2) time, x_t+1, 74 (p <.001).', 'Scripts', :scripts)"
             ),
             {
                 "stripped": stripped,
                 "hyphenated": "We study Pay\u00adPal fraud.",
                 "tagged": tagged,
-                "scripts": r"In $O(n^2)$ time, $x_{t+1}$.",
+                "scripts": r"In $O(n^2)$ time, $x_{t+1}$, \SI{74}{\percent} (p < .001).",
             },
         )
     migrations.upgrade(empty_database_url)
@@ -133,7 +133,7 @@ def test_a_later_migration_converts_stored_text_again_from_the_sources_text(empt
         "2611.00003": "A 9–52% cut – and ‘more’ of it.",  # TeX's dashes and quotes typeset (0018)
         "2611.00004": "We study PayPal fraud.",  # no soft hyphen spelled by LaTeX (0020)
         "2611.00005": "PayPal fraud.",  # no tag characters or noncharacters (0022)
-        "2611.00006": "In O(n²) time, xₜ₊₁.",  # scripts printed as scripts (0023)
+        "2611.00006": "In O(n²) time, xₜ₊₁, 74% (p < .001).",  # scripts, units, a number's point (0023)
     }
     assert raw == stripped
     # The source's text as the parsers keep it now: a paper fetched again is unchanged.

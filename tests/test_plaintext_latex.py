@@ -119,6 +119,24 @@ def test_subscripts_and_superscripts_read_as_printed_math(latex: str, plain: str
     assert latex_to_text(latex) == plain
 
 
+@pytest.mark.parametrize(
+    ("latex", "plain"),
+    [
+        # siunitx quantities keep their unit: "\\SI{74}{\\percent}" read "74", a result stated wrong.
+        (r"an accuracy of \SI{74}{\percent} in \SI{3.2}{ms}", "an accuracy of 74% in 3.2 ms"),
+        (r"\qty{5}{\giga\byte} at \SI[round-mode=places]{20}{\celsius}", "5 GB at 20°C"),
+        (
+            r"\SIrange{1}{5}{\percent} of \num{10000} runs, \SI{2}{\kilo\watt\per\hour}",
+            "1–5% of 10000 runs, 2 kW/h",
+        ),
+        # A number's point is no punctuation to close up to ("p < .001" read "p <.001").
+        (r"(p < .001) for $k$ , not $j$ .", "(p < .001) for k, not j."),
+    ],
+)
+def test_quantities_and_their_units_read_as_printed(latex: str, plain: str) -> None:
+    assert latex_to_text(latex) == plain
+
+
 def test_text_without_latex_comes_back_unchanged_but_for_whitespace() -> None:
     text = "Sometimes 3 times faster - with 50% less memory, a win (in this work) at 2pm, it's ours.\n"
     assert latex_to_text(text) == text.strip()

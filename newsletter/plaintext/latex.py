@@ -103,7 +103,8 @@ FREE_TILDE = re.compile(r"(?<!\\)~")
 LEFTOVER_COMMAND = re.compile(r"\\[A-Za-z]+\*?|\\.")
 LEFTOVER_MARKUP = re.compile(r"[{}$\\]")
 # Applied to text whose whitespace is already folded: a literal space scans faster than \s+.
-SPACE_BEFORE_PUNCTUATION = re.compile(r" ([.,;:!?)\]])")
+# Not before a number's point: "p < .001".
+SPACE_BEFORE_PUNCTUATION = re.compile(r" ([,;:!?)\]]|\.(?!\d))")
 SPACE_AFTER_OPENING = re.compile(r"([(\[])\s+")
 EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
 # "Fig.~\ref{x}." loses its reference and leaves "Fig.." behind.
@@ -136,6 +137,22 @@ SYMBOLS = {
     "textasciitilde": "~",
 }
 
+# siunitx writes quantities as `\SI{74}{\percent}`, `\qty{3.2}{\milli\second}`, `\si{\giga\byte}`: its
+# unit macros are the symbols printed. A percent sign or a degree follows its number at once, any other unit
+# after a space ("74%", "3.2 ms").
+SI_UNITS = {
+    "percent": "%", "degree": "°", "celsius": "°C", "per": "/", "cubic": "", "square": "",
+    "yotta": "Y", "zetta": "Z", "exa": "E", "peta": "P", "tera": "T", "giga": "G", "mega": "M", "kilo": "k",
+    "hecto": "h", "deci": "d", "centi": "c", "milli": "m", "micro": "µ", "nano": "n", "pico": "p",
+    "femto": "f", "second": "s", "minute": "min", "hour": "h", "day": "d", "metre": "m", "meter": "m",
+    "gram": "g", "kilogram": "kg", "hertz": "Hz", "watt": "W", "joule": "J", "volt": "V", "ampere": "A",
+    "kelvin": "K", "newton": "N", "pascal": "Pa", "ohm": "Ω", "byte": "B", "bit": "bit", "decibel": "dB",
+    "litre": "L", "liter": "L", "mole": "mol", "radian": "rad", "electronvolt": "eV", "flop": "FLOP",
+}  # fmt: skip
+SI_MACROS = {"SI": "[{[{", "qty": "[{{", "si": "[{", "unit": "[{", "num": "[{", "SIrange": "[{{{",
+             "qtyrange": "[{{{", "numrange": "[{{"}  # fmt: skip
+UNIT_AT_ONCE = ("%", "°")
+
 logger = logging.getLogger(__name__)
 
 
@@ -145,6 +162,24 @@ def _fraction(node: Any, l2tobj: LatexNodes2Text) -> str:
     parts = [l2tobj.nodelist_to_text([argument]).strip() for argument in arguments]
     parts = [f"({part})" if len(part) > 1 and not part.isalnum() else part for part in parts]
     return "/".join(parts)
+
+
+def _quantity(node: Any, l2tobj: LatexNodes2Text) -> str:
+    # The arguments in braces, options and the pre-unit left out: numbers, then the unit (if the macro
+    # takes one). `\SIrange{1}{5}{\percent}` reads "1–5%".
+    spec = SI_MACROS[node.macroname]
+    arguments = node.nodeargd.argnlist if node.nodeargd else []
+    texts = [
+        "" if argument is None else str(l2tobj.nodelist_to_text([argument])).strip()
+        for kind, argument in zip(spec, arguments, strict=False)
+        if kind == "{"
+    ]
+    has_unit = node.macroname not in ("num", "numrange")
+    numbers, unit = (texts[:-1], texts[-1]) if has_unit and texts else (texts, "")
+    number = "–".join(text for text in numbers if text)
+    if not number or not unit:
+        return number or unit
+    return number + ("" if unit.startswith(UNIT_AT_ONCE) else " ") + unit
 
 
 def _nothing(node: Any) -> str:
@@ -184,6 +219,7 @@ def _walker_context() -> Any:
             # Some are unknown to pylatexenc ("\\operatorname{dim}"): their argument is read as theirs.
             *(macrospec.MacroSpec(name, "{") for name in KEPT_ARGUMENT_MACROS),
             macrospec.MacroSpec("operatorname", "*{"),
+            *(macrospec.MacroSpec(name, arguments) for name, arguments in SI_MACROS.items()),
             macrospec.MacroSpec("url", "{"),
             macrospec.MacroSpec("href", "{{"),
         ],
@@ -198,6 +234,7 @@ def _text_context() -> Any:
     context = get_default_latex_context_db()
     fraction: Callable[[Any, LatexNodes2Text], str] = _fraction
     script: Callable[[Any, LatexNodes2Text], str] = _script
+    quantity: Callable[[Any, LatexNodes2Text], str] = _quantity
     context.add_context_category(
         "abstracts",
         prepend=True,
@@ -211,6 +248,8 @@ def _text_context() -> Any:
             MacroTextSpec("frac", simplify_repl=fraction),
             MacroTextSpec("dfrac", simplify_repl=fraction),
             MacroTextSpec("tfrac", simplify_repl=fraction),
+            *(MacroTextSpec(name, simplify_repl=quantity) for name in SI_MACROS),
+            *(MacroTextSpec(name, simplify_repl=symbol) for name, symbol in SI_UNITS.items()),
         ],
         specials=[SpecialsTextSpec(mark, simplify_repl=script) for mark in "^_"],
     )
