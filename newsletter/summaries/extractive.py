@@ -37,6 +37,11 @@ OWN_WORK = re.compile(
     re.IGNORECASE,
 )
 
+# A comparative or result verb: a result sentence's cue, and what makes a measured value the paper's result.
+RESULT_STATEMENT = re.compile(
+    r"\b(outperform\w*|surpass\w*|achiev\w*|improv\w*|reduc\w*|speed ?up\w*|state-of-the-art|"
+    r"sota|accuracy|faster|better|lower|higher|competitive|comparable|gains?)\b"
+)
 CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
     "background": [
         (
@@ -79,13 +84,7 @@ CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
     ],
     "result": [
         (re.compile(r"\b(experiment\w*|results?|empirical\w*|evaluat\w*|benchmark\w*|ablation\w*)\b"), 1.2),
-        (
-            re.compile(
-                r"\b(outperform\w*|surpass\w*|achiev\w*|improv\w*|reduc\w*|speed ?up\w*|state-of-the-art|"
-                r"sota|accuracy|faster|better|lower|higher|competitive|comparable|gains?)\b"
-            ),
-            1.0,
-        ),
+        (RESULT_STATEMENT, 1.0),
         (
             re.compile(
                 r"\b(we (show|find|found|observe|demonstrate|prove|verify|confirm)|show(s|n)? that|"
@@ -119,8 +118,6 @@ MEASURED = re.compile(
     r"(?<![\w.-])[+-]?\d+(?:[.,]\d+)?\s?(?:%|×|x\b|times\b|-fold\b|pp\b|percentage points?\b|dB\b)"
     r"|(?<![\w.-])\d+\.\d+(?![\w.])"
 )
-# A comparative or result verb: what makes a measured value the paper's result.
-RESULT_STATEMENT = CUES["result"][1][0]
 CONTRIBUTION = re.compile(
     r"\b(we|this (paper|work|study|report|article)|in this (paper|work))\b[^.]{0,120}\b(propose|introduce|"
     r"present|develop|design|adopt|study|investigate|explore|consider|analy[sz]e|describe)\w*"
