@@ -185,12 +185,13 @@ def summarize_extractively(paper: PaperText, topics: list[str] | None = None) ->
     known_numbers = numbers_in(f"{paper.title} {paper.abstract}")
 
     def checked_note(sentence: ScoredSentence, *, strict: bool = True) -> str | None:
-        text = sentence.text
-        if strict and sentence.role != "background" and _is_result_statement(text):
+        text, is_background = sentence.text, sentence.role == "background"
+        note = as_note(text, name, strict=strict, context=is_background)
+        if note is None and strict and not is_background and _is_result_statement(text):
             # A result sentence too long for a note keeps its first measured clause; the rest (a second
             # and third measure, a comparison) is the results section's.
-            text = text if as_note(text, name) else _first_measured_clause(text) or text
-        note = as_note(text, name, strict=strict, context=sentence.role == "background")
+            clause = _first_measured_clause(text)
+            note = as_note(clause, name) if clause else None
         # The rewrite never adds a number; the guard keeps that true whatever the rules become.
         return note if note and not numbers_not_in(note, known_numbers) else None
 
