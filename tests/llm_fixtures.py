@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,6 +15,40 @@ import pytest
 from newsletter.config import Settings
 
 PROMPT_TOKENS, COMPLETION_TOKENS = 321, 123
+
+
+def chat_completion(content: str, prompt_tokens: int, completion_tokens: int) -> bytes:
+    return json.dumps(
+        {
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens},
+        }
+    ).encode()
+
+
+def send_body(
+    handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str = "application/json"
+) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler], **state: Any) -> Iterator[ThreadingHTTPServer]:
+    """A local server of `handler` on a free port, in a thread, with `state` as attributes its handler reads."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    for name, value in state.items():
+        setattr(server, name, value)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class ChatCompletionsHandler(BaseHTTPRequestHandler):
@@ -50,31 +85,15 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
                 "implications": "Implications.",
                 "topics": ["Robotics"],
             }
-        body = json.dumps(
-            {
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(answer)}}],
-                "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, 200, chat_completion(json.dumps(answer), PROMPT_TOKENS, COMPLETION_TOKENS))
 
 
 @pytest.fixture(name="llm_server")
 def llm_server_fixture() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletionsHandler)
-    server.daemon_threads = True
-    server.requests = []
-    server.lock = threading.Lock()
-    server.invents_in_french = False
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(
+        ChatCompletionsHandler, requests=[], lock=threading.Lock(), invents_in_french=False
+    ) as server:
+        yield server
 
 
 def with_llm(settings: Settings, server: ThreadingHTTPServer) -> Settings:
@@ -112,26 +131,10 @@ class ScriptedModel(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         content = json.dumps(self.server.answer)  # type: ignore[attr-defined]
-        body = json.dumps(
-            {
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 10},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, 200, chat_completion(content, 10, 10))
 
 
 @pytest.fixture(name="model_server")
 def model_server_fixture() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedModel)
-    server.daemon_threads = True
-    server.answer = FAIR_ANSWER  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(ScriptedModel, answer=FAIR_ANSWER) as server:
+        yield server

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,7 +17,7 @@ from newsletter.db import session_scope
 from newsletter.mail.deliver import send_pending
 from newsletter.models import Summary
 from tests.factories import make_paper, make_subscriber
-from tests.llm_fixtures import FAIR_ANSWER, model_server_fixture, with_llm  # noqa: F401
+from tests.llm_fixtures import FAIR_ANSWER, model_server_fixture, send_body, serving, with_llm  # noqa: F401
 from tests.mail_factories import EDITION_DAY, make_content, make_edition
 
 ABSTRACT = (
@@ -106,26 +105,15 @@ class RefusingModel(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         body = "bad request\x00\nERROR forged log line \ud800".encode("utf-8", "surrogatepass")
-        self.send_response(400)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, 400, body, "text/plain; charset=utf-8")
 
 
 def test_a_refusal_quoting_what_text_cannot_hold_is_stored_printable_and_the_edition_still_goes_out(
     committed_session_factory: sessionmaker[Session], settings: Settings
 ) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RefusingModel)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        paper_id = seed_edition(committed_session_factory)
-        llm = with_llm(settings, server)
-
-        report = send_pending(committed_session_factory, llm, edition_date=EDITION_DAY)
-    finally:
-        server.shutdown()
-        server.server_close()
+    paper_id = seed_edition(committed_session_factory)
+    with serving(RefusingModel) as server:
+        report = send_pending(committed_session_factory, with_llm(settings, server), edition_date=EDITION_DAY)
 
     assert (report.sent, report.failed) == (1, 0)
     (summary,) = stored_model_summaries(committed_session_factory, paper_id)
