@@ -143,6 +143,15 @@ def test_text_without_latex_comes_back_unchanged_but_for_whitespace() -> None:
     assert latex_to_text("") == ""
 
 
+def test_command_names_glued_inside_a_stripped_formula_are_debris() -> None:
+    # No English word holds these; "midmathbf" is what a source's stripped "\\mid\\mathbf" leaves.
+    assert has_latex_debris("KL(θ midmathbfθ)") and has_latex_debris("a vectorvarepsilon")
+    assert not has_latex_debris("a cleft (x), a bright (y), mathematics and textbooks")
+    # Once stripped, "mathbf" gets its backslash back, as "mathcal" did.
+    text = latex_to_text("KLleft( {theta^{(t)}}midmathbf{theta^{(t)}}right)")
+    assert text == "KL(θ⁽ᵗ⁾midθ⁽ᵗ⁾)" and not has_latex_debris(text)
+
+
 def test_no_bundled_corpus_text_keeps_latex_debris() -> None:
     debris = [
         text

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.plaintext.latex import has_latex_debris
 from newsletter.summaries import guard
 from newsletter.summaries.extractive import BACKEND_VERSION, ExtractiveSummarizer
 from newsletter.summaries.hashing import input_hash
@@ -50,7 +51,9 @@ def assert_well_formed(paper: PaperText) -> None:
             assert sentence in complete_sentences, (name, sentence)
         section_sentences.extend(sentences)
     assert len(section_sentences) == len(set(section_sentences))
-    assert section_sentences or len(complete_sentences) <= len(result.key_points) + 1
+    # A sentence holding LaTeX debris is shown nowhere (these tests feed the source's text, braces and all).
+    shown_sentences = {sentence for sentence in complete_sentences if not has_latex_debris(sentence)}
+    assert section_sentences or len(shown_sentences) <= len(result.key_points) + 1
     assert 1 <= len(result.topics) <= 3
     assert set(result.topics) <= set(topic_names())
     assert len(set(result.topics)) == len(result.topics)
@@ -285,3 +288,24 @@ def test_a_long_result_sentence_is_not_cut_inside_a_list_of_measures(result):
     points = SUMMARIZER.summarize(paper).key_points
 
     assert not any(point.endswith(("71.5%.", "88.2%.")) for point in points), points
+
+
+def test_no_key_point_states_a_formula_and_no_shown_text_keeps_a_stripped_one():
+    # An editor's note says what a bound means, never the bound; and what a source's stripped backslashes
+    # left of a formula ("midmathbf") is shown nowhere, neither as a note nor in a section.
+    paper = PaperText(
+        "Restarted Detection for Non-Stationary Bandits",
+        "Bandits in changing environments need detectors of change. "
+        "We propose ReDet, a restarted change detector for multinomial reward streams. "
+        "ReDet enjoys a regret bound of O(K_T log(T/δ) + K_T log(K_T/δ)/min_ℓ KL(θ_ℓ+1 ∣ θ_ℓ)) over T rounds. "
+        "ReDet detects abrupt changes with a delay of 3.2 steps while the best baseline needs 7.5 steps. "
+        "The kernel is KL(θ midmathbfθ) in the worst case for every stationary stretch of the stream. "
+        "ReDet makes restarting practical for non-stationary bandits.",
+    )
+
+    result = SUMMARIZER.summarize(paper)
+
+    assert not any("K_T" in point or "min_ℓ" in point for point in result.key_points), result.key_points
+    shown = [*result.key_points, *(getattr(result, name) for name in SECTIONS)]
+    assert not any("mathbf" in text for text in shown), shown
+    assert any("3.2" in point for point in result.key_points), result.key_points

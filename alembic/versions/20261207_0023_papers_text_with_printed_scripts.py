@@ -2,7 +2,7 @@
 scripts where Unicode has them ("O(n^2)" reads "O(n²)", "x_t+1" reads "xₜ₊₁") and bracketed where it has
 not ("d^1/2" reads "d^(1/2)"), `\\operatorname{…}` keeps its argument, siunitx quantities keep their
 unit (`\\SI{74}{\\percent}` read "74", now "74%") and a number's point keeps the space before it
-("p < .001" read "p <.001").
+("p < .001" read "p <.001"); a source's stripped "mathbf" gets its backslash back.
 
 Only papers whose text changes are written; their summaries are then stale and
 `newsletter summarize --pending` redoes them. Downgrading keeps the text as it is: the source's text is

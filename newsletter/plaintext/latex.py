@@ -60,7 +60,17 @@ GLUED_SIZING = re.compile(r"(?:left|big|Big)(?=[(\[|])|right(?=[)\]|])|limits(?=
 # Names never English, looked for even in a text with no other sign of stripping ("Here Tgeq 0",
 # "widetilde O(n)"); the rest of NEVER_ENGLISH_WORDS only in a text with a brace, ^, _ or a hint.
 GLUED_NAMES = ("geq", "leq", "widetilde", "widehat")
-NEVER_ENGLISH_WORDS = ("ldots", "cdots", "varepsilon", "mathcal", "mathbb", "frac", "infty", *GLUED_NAMES)
+NEVER_ENGLISH_WORDS = (
+    "ldots",
+    "cdots",
+    "varepsilon",
+    "mathcal",
+    "mathbb",
+    "mathbf",
+    "frac",
+    "infty",
+    *GLUED_NAMES,
+)
 # Not after a backslash (checked in code, as above).
 NEVER_ENGLISH_NAME = re.compile(rf"(?:{'|'.join(NEVER_ENGLISH_WORDS)})(?![A-Za-z])")
 GLUED_OPERATOR = re.compile(GLUED_OPERATOR_PATTERN)
@@ -116,7 +126,9 @@ DEBRIS = re.compile(
     r"[{}$\\]|\d(?:times|cdot|pm|approx|sim|leq|geq|epsilon)\b|[\d)] ?-epsilon\b|"
     r"(?<![A-Za-z])(?:varepsilon|mathcal|mathbb|mathbf|mathrm|emph|textbf|textit|frac|citep|citet|eqref|"
     r"ldots|cdots|leq|geq|infty|widetilde|widehat)\b|[A-Za-z](?:geq|leq)\b|(?<![A-Za-z\\])ell_|"
-    r"[A-Za-z](?:left|big)\(|[A-Za-z]limits_"
+    r"[A-Za-z](?:left|big)\(|[A-Za-z]limits_|"
+    # Glued inside a word of a stripped formula ("midmathbf"): no English word holds these.
+    r"(?:varepsilon|mathcal|mathbb|mathbf|mathrm|textbf|textit|widetilde|widehat|ldots|cdots)"
 )
 
 # Citations, cross-references and labels say nothing to a reader of the abstract alone.

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from newsletter.plaintext.autolinks import has_autolink
+from newsletter.plaintext.latex import has_latex_debris
 from newsletter.summaries.guard import numbers_in, numbers_not_in
 from newsletter.summaries.model import PaperText, StructuredSummary
 from newsletter.summaries.notes import OPEN_ENUMERATION, as_note, name_in_title, with_method_name
@@ -18,7 +19,7 @@ from newsletter.tagging import tag_papers, tag_topics
 
 BACKEND = "extractive"
 # Bump when the output for the same input changes: stored summaries are keyed by it.
-BACKEND_VERSION = "extractive-7"
+BACKEND_VERSION = "extractive-8"
 ROLES = ("background", "method", "result", "implication")
 MAX_SECTION_SENTENCES = 3
 # A key point of about this length or less reads as a note; longer ones are chosen only if they say more.
@@ -112,6 +113,11 @@ CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
         ),
     ],
 }
+# What a formula is written with, beside letters and digits: relations, operators, sub- and superscripts.
+MATH_SYMBOLS = re.compile(r"[=+^_<>≤≥≠≈∈∉⊂⊆∣∑∏∫√∞·]|[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ᵃ-ᶻₐ-ₜ]")
+FORMULA_SYMBOLS = 4
+# Plus signs that end a name ("PFGM++", "C++", "Llama+") are no operators.
+NAME_PLUSES = re.compile(r"(?<=\w)\++(?!\w)")
 # A measured value: a number with its unit of comparison (%, ×, x, times, -fold, points, dB) or a decimal
 # (an RMSE of 0.361); not a version or a model's name (v0.1.0, Qwen2.5, GPT-5.4), nor a count ("3 stages").
 MEASURED = re.compile(
@@ -192,8 +198,12 @@ def summarize_extractively(paper: PaperText, topics: list[str] | None = None) ->
             # and third measure, a comparison) is the results section's.
             clause = _first_measured_clause(text)
             note = as_note(clause, name) if clause else None
-        # The rewrite never adds a number; the guard keeps that true whatever the rules become.
-        return note if note and not numbers_not_in(note, known_numbers) else None
+        # The rewrite never adds a number; the guard keeps that true whatever the rules become. An editor's
+        # note states a formula's meaning, never the formula ("a favorable regret bound of O(D A T K_T
+        # log(T/δ) + K_T log(K_T/δ)/min_ℓ KL(θ⁽ˡ⁺¹⁾∣θ⁽ˡ⁾))").
+        if note is None or numbers_not_in(note, known_numbers) or _states_a_formula(note):
+            return None
+        return note
 
     for sentence in scored:
         sentence.note = checked_note(sentence)
@@ -228,6 +238,8 @@ def score_sentences(title: str, abstract: str) -> list[ScoredSentence]:
         if is_complete_sentence(text)
         and not LINK_DEBRIS.search(text)
         and not has_autolink(text)
+        # What is left of a formula a source stripped ("KL(θ^(ell)midmathbfθ)") is shown nowhere.
+        and not has_latex_debris(text)
         and len(text.split()) >= 4
     ]
     salience = _word_salience(title, candidates)
@@ -359,6 +371,10 @@ def _key_points(
             sentence.note = fallback_note(sentence)
         pick(sorted((s for s in spare if s.note), key=lambda s: -weight(s)), MIN_NOTES)
     return sorted(chosen, key=lambda s: s.index)
+
+
+def _states_a_formula(note: str) -> bool:
+    return len(MATH_SYMBOLS.findall(NAME_PLUSES.sub("", note))) >= FORMULA_SYMBOLS
 
 
 def _is_measured_result(sentence: ScoredSentence) -> bool:
