@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from newsletter.plaintext.autolinks import has_autolink
 from newsletter.plaintext.latex import has_latex_debris
-from newsletter.summaries.guard import numbers_in, numbers_not_in
+from newsletter.summaries.guard import MEASURED, numbers_in, numbers_not_in
 from newsletter.summaries.model import PaperText, StructuredSummary
 from newsletter.summaries.notes import OPEN_ENUMERATION, as_note, name_in_title, with_method_name
 from newsletter.summaries.sentences import is_complete_sentence, split_sentences
@@ -118,12 +118,6 @@ MATH_SYMBOLS = re.compile(r"[=+^_<>≤≥≠≈∈∉⊂⊆∣∑∏∫√∞·]
 FORMULA_SYMBOLS = 4
 # Plus signs that end a name ("PFGM++", "C++", "Llama+") are no operators.
 NAME_PLUSES = re.compile(r"(?<=\w)\++(?!\w)")
-# A measured value: a number with its unit of comparison (%, ×, x, times, -fold, points, dB) or a decimal
-# (an RMSE of 0.361); not a version or a model's name (v0.1.0, Qwen2.5, GPT-5.4), nor a count ("3 stages").
-MEASURED = re.compile(
-    r"(?<![\w.-])[+-]?\d+(?:[.,]\d+)?\s?(?:%|×|x\b|times\b|-fold\b|pp\b|percentage points?\b|dB\b)"
-    r"|(?<![\w.-])\d+\.\d+(?![\w.])"
-)
 CONTRIBUTION = re.compile(
     r"\b(we|this (paper|work|study|report|article)|in this (paper|work))\b[^.]{0,120}\b(propose|introduce|"
     r"present|develop|design|adopt|study|investigate|explore|consider|analy[sz]e|describe)\w*"

@@ -8,6 +8,12 @@ import re
 NUMBER = re.compile(
     r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(\s?(?:%|×|x\b|[kKMBT]\b|times\b|percent\b))?"
 )
+# A measured value: a number with its unit of comparison (%, ×, x, times, -fold, points, dB) or a decimal
+# (an RMSE of 0.361); not a version or a model's name (v0.1.0, Qwen2.5, GPT-5.4), nor a count ("3 stages").
+MEASURED = re.compile(
+    r"(?<![\w.-])[+-]?\d+(?:[.,]\d+)?\s?(?:%|×|x\b|times\b|-fold\b|pp\b|percentage points?\b|dB\b)"
+    r"|(?<![\w.-])\d+\.\d+(?![\w.])"
+)
 # Bare small integers are enumerations and counts ("(1)", "3 stages"), rarely invented claims.
 SMALLEST_CHECKED_BARE_INTEGER = 11
 # Digits printed as a script state a number of their own: "10⁻¹²" states 10 and 12, as an answer that

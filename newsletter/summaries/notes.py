@@ -13,6 +13,7 @@ import itertools
 import re
 
 from newsletter.plaintext.shorten import DANGLING_WORDS
+from newsletter.summaries.guard import MEASURED
 from newsletter.summaries.readability import is_dangling
 
 # Openers that only tie a sentence to the previous one, or set context: trimmed up to their comma.
@@ -446,13 +447,9 @@ def _points_elsewhere(note: str, name: str | None, own_nouns: frozenset[str] = M
     return False
 
 
-# A result's number: a decimal or a ratio ("78.4", "10x", "66.0%"), not a name's digits ("P99 latency").
-MEASURED_VALUE = re.compile(r"\d\.\d|\d\s?(?:%|×|x\b|times\b)")
-
-
 def _without_coordinated_verb(text: str, *, keep_numbers: bool = False) -> str:
     for match in COORDINATED_VERB.finditer(text):
-        if keep_numbers and MEASURED_VALUE.search(match.group(0)):
+        if keep_numbers and MEASURED.search(match.group(0)):
             continue
         head = text[: match.start()]
         in_list = match.group(0).startswith(",") and LISTED_VERB.search(head) is not None
