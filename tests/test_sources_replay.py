@@ -11,10 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from newsletter.plaintext.characters import normalise_text
 from newsletter.plaintext.latex import latex_to_text
 from newsletter.sources.arxiv import ArxivClient
 from newsletter.sources.hf import HfClient
-from newsletter.sources.parse import normalise_text, parse_arxiv_feed
+from newsletter.sources.parse import parse_arxiv_feed
 from newsletter.sources.ratelimit import SharedRateLimiter
 from newsletter.sources.replay import ReplayServer, start_replay_server
 from newsletter.sources.samplefeed import (

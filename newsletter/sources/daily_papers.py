@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from newsletter.errors import PermanentError
+from newsletter.plaintext.characters import normalise_text
 from newsletter.plaintext.latex import latex_to_text
 from newsletter.postgres_text import without_nul
 from newsletter.sources.arxiv_ids import split_versioned_id
@@ -26,7 +27,6 @@ from newsletter.sources.parse import (
     check_field_sizes,
     check_size,
     check_text_size,
-    normalise_text,
     optional_text,
     plain_texts,
 )

@@ -15,7 +15,7 @@ import defusedxml
 import defusedxml.ElementTree
 
 from newsletter.errors import PermanentError
-from newsletter.plaintext.characters import without_hidden
+from newsletter.plaintext.characters import normalise_text
 from newsletter.plaintext.latex import latex_to_text
 from newsletter.sources.arxiv_ids import (
     ENTRY_ID_PATTERN,
@@ -132,19 +132,6 @@ def plain_texts(title: object, abstract: object) -> tuple[str, str]:
 
 class ArxivApiError(PermanentError):
     """arXiv answered with its error feed (one entry titled "Error"): a bad query, never a paper."""
-
-
-def normalise_text(text: str) -> str:
-    """Outside text as it is stored: on one line, single-spaced, without the control, direction-changing
-    and invisible characters no reader may be shown (`plaintext.characters`)."""
-    # Most 2026 text is already on one line: three substring scans are cheaper than a split/join
-    # (which is itself several times faster than a regex).
-    if "\n" not in text and "  " not in text and "\t" not in text and "\r" not in text:
-        text = text.strip()
-    else:
-        text = " ".join(text.split())
-    shown = without_hidden(text)  # the same object when nothing is hidden (most text)
-    return text if shown is text else " ".join(shown.split())
 
 
 @contextmanager

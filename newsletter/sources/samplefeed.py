@@ -19,7 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from newsletter.sources.parse import PaperRecord, normalise_text, parse_arxiv_feed
+from newsletter.plaintext.characters import normalise_text
+from newsletter.sources.parse import PaperRecord, parse_arxiv_feed
 from newsletter.sources.wireformat import render_atom_entry, render_atom_feed, render_hf_item
 
 SAMPLE_FEED_DIR = Path(__file__).with_name("sample_feed")

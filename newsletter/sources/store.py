@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsletter.db import session_scope
 from newsletter.models import Paper
+from newsletter.plaintext.characters import normalise_text
 from newsletter.plaintext.latex import latex_to_text
 from newsletter.sources.daily_papers import HfPage, HfRecord
-from newsletter.sources.parse import ArxivPage, PaperRecord, normalise_text
+from newsletter.sources.parse import ArxivPage, PaperRecord
 
 PAPERS = cast(Table, Paper.__table__)
 

@@ -17,7 +17,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from newsletter.errors import PermanentError, TransientError
 from newsletter.plaintext.autolinks import has_autolink
-from newsletter.plaintext.characters import without_hidden
+from newsletter.plaintext.characters import normalise_text
 from newsletter.plaintext.shorten import printable_prefix
 from newsletter.summaries.extractive import ExtractiveSummarizer
 from newsletter.summaries.guard import unsupported_numbers
@@ -64,7 +64,7 @@ def plain_text(value: Any) -> Any:
             value.encode("utf-8")
         except UnicodeEncodeError as error:
             raise ValueError("text holds an unpaired surrogate, which is not valid Unicode") from error
-        return " ".join(without_hidden(value).split())
+        return normalise_text(value)
     return value
 
 
