@@ -13,7 +13,7 @@ from newsletter.plaintext.autolinks import has_autolink
 from newsletter.plaintext.latex import has_latex_debris
 from newsletter.summaries.guard import MEASURED, numbers_in, numbers_not_in
 from newsletter.summaries.model import PaperText, StructuredSummary
-from newsletter.summaries.notes import OPEN_ENUMERATION, as_note, name_in_title, with_method_name
+from newsletter.summaries.notes import as_note, is_inside_aside, name_in_title, with_method_name
 from newsletter.summaries.sentences import is_complete_sentence, split_sentences
 from newsletter.tagging import tag_papers, tag_topics
 
@@ -122,8 +122,6 @@ CONTRIBUTION = re.compile(
     r"\b(we|this (paper|work|study|report|article)|in this (paper|work))\b[^.]{0,120}\b(propose|introduce|"
     r"present|develop|design|adopt|study|investigate|explore|consider|analy[sz]e|describe)\w*"
 )
-# What LaTeX left of `\href{…}{here}`; links themselves are `plaintext.autolinks`.
-LINK_DEBRIS = re.compile(r"\{here")
 WORD = re.compile(r"[a-z][a-z0-9\-]+")
 STOPWORD_TEXT = (
     "a an the and or of to in on for with by from as at is are was were be been being this that these those "
@@ -230,9 +228,9 @@ def score_sentences(title: str, abstract: str) -> list[ScoredSentence]:
         text
         for text in split_sentences(abstract).sentences
         if is_complete_sentence(text)
-        and not LINK_DEBRIS.search(text)
         and not has_autolink(text)
-        # What is left of a formula a source stripped ("KL(θ^(ell)midmathbfθ)") is shown nowhere.
+        # Markup a source left (`\href{…}{here}` read "{here"), or what is left of a formula a source
+        # stripped ("KL(θ^(ell)midmathbfθ)"), is shown nowhere.
         and not has_latex_debris(text)
         and len(text.split()) >= 4
     ]
@@ -390,11 +388,9 @@ def _first_measured_clause(text: str) -> str | None:
     for match in re.finditer(r"[,;] ", text[first.end() :]):
         end = first.end() + match.start()
         head, rest = text[:end], text[end + 2 :]
-        if head.count("(") != head.count(")") or head.count("[") != head.count("]"):
+        if is_inside_aside(head):
             continue
-        if OPEN_ENUMERATION.search(head) or rest[:1].isdigit():
-            return None
-        return f"{head}."
+        return None if rest[:1].isdigit() else f"{head}."
     return None
 
 

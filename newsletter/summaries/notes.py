@@ -569,7 +569,7 @@ def _clause_heads(text: str, strict: bool) -> list[str]:
     for match in CLAUSE_BREAK.finditer(text):
         before = text[: match.start()]
         head = before.rstrip(" ,;:")
-        is_statement = len(before.split()) >= MIN_WORDS + 2 and not _is_inside_aside(before, strict)
+        is_statement = len(before.split()) >= MIN_WORDS + 2 and not is_inside_aside(before, strict)
         # "The authors recommend a simple deployment strategy: …" names what the colon then says.
         announces = strict and match.group(0).startswith(":") and ANNOUNCED_THING.search(head) is not None
         # "On the UCI benchmark collections of small tasks, where …, Hopfield layers yield …": a head that
@@ -594,7 +594,7 @@ def _phrase_cuts(text: str, strict: bool) -> set[str]:
         if (
             any(character.isdigit() for character in text[match.start() :])
             or len(head.split()) < MIN_WORDS + 2
-            or _is_inside_aside(head, strict)
+            or is_inside_aside(head, strict)
             or last.lower() in UNFINISHED_END
             or BARE_VERB.search(last)
             or ("," not in head and PHRASE_OPENING.match(head))
@@ -607,7 +607,7 @@ def _phrase_cuts(text: str, strict: bool) -> set[str]:
         rest = text[opening.end() :]
         if (
             len(rest.split()) >= MIN_WORDS + 2
-            and not _is_inside_aside(text[: opening.end()], strict)
+            and not is_inside_aside(text[: opening.end()], strict)
             and not is_dangling(rest)
         ):
             cuts.add(rest[0].upper() + rest[1:])
@@ -615,7 +615,7 @@ def _phrase_cuts(text: str, strict: bool) -> set[str]:
     return {cut for cut in cuts if max(share * len(text), KEPT_CHARS) <= len(cut) < len(text)}
 
 
-def _is_inside_aside(head: str, strict: bool = True) -> bool:
+def is_inside_aside(head: str, strict: bool = True) -> bool:
     """Whether `head` ends inside a parenthesis or a dash-bounded aside it opened ("negative flips --
     instances where a prior model was correct, but …"), inside an enumeration ("two innovations: (1)
     neuron-level processing") or inside a "not only …" still waiting for its "but also"."""
