@@ -2,10 +2,12 @@
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from newsletter.plaintext.characters import normalise_text
 from newsletter.tagging.lexicon import lexicon_tags, load_lexicon
 from newsletter.tagging.taxonomy import load_taxonomy, topic_names
 
@@ -14,6 +16,8 @@ LABELED_EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "corpus" / "la
 CORPUS = LABELED_EXAMPLES.with_name("papers.json")
 SECOND_PASS = DEV_SET.with_name("topics_dev_second_pass.jsonl")
 ADDED_SET = DEV_SET.with_name("topics_added.jsonl")
+DAILY_SET = DEV_SET.with_name("topics_daily.jsonl")
+THIRD_PASS = DEV_SET.with_name("topics_dev_third_pass.jsonl")
 ROWS = [json.loads(line) for line in DEV_SET.read_text("utf-8").splitlines() if line.strip()]
 
 
@@ -94,6 +98,37 @@ def test_added_labeled_papers_are_new_papers_with_taxonomy_tags_and_a_recorded_s
     titles = [" ".join(row["title"].lower().split()) for row in added]
     assert len(set(titles)) == len(titles)
     assert normalized.isdisjoint(titles) and examples.isdisjoint(row["title"] for row in added)
+
+
+def test_daily_labeled_papers_are_new_one_line_papers_with_taxonomy_tags_and_an_arxiv_source():
+    daily = [json.loads(line) for line in DAILY_SET.read_text("utf-8").splitlines() if line.strip()]
+    added = [json.loads(line) for line in ADDED_SET.read_text("utf-8").splitlines() if line.strip()]
+    examples = [example["title"] for example in json.loads(LABELED_EXAMPLES.read_text("utf-8"))]
+    earlier = {" ".join(title.lower().split()) for title in [row["title"] for row in ROWS + added] + examples}
+
+    assert len(daily) == 882
+    assert all(1 <= len(row["topics"]) == len(set(row["topics"])) <= 3 for row in daily)
+    assert all(set(row["topics"]) <= set(topic_names()) for row in daily)
+    # Stored as the product stores outside text: one line, single-spaced (plaintext.characters).
+    assert all(
+        row["abstract"] == normalise_text(row["abstract"]) and len(row["abstract"]) >= 300 for row in daily
+    )
+    assert all(
+        re.fullmatch(r"[\w-]+/daily-arXiv-ai-enhanced/data/[\d-]+\.jsonl#\d{4}\.\d{4,5}", row["source"])
+        for row in daily
+    )
+    titles = [" ".join(row["title"].lower().split()) for row in daily]
+    assert len(set(titles)) == len(titles)
+    assert earlier.isdisjoint(titles)
+
+
+def test_blind_labeling_by_the_daily_labeler_names_dev_papers_from_the_unread_half():
+    third = [json.loads(line) for line in THIRD_PASS.read_text("utf-8").splitlines() if line.strip()]
+
+    assert len(third) == 40
+    # The labeler calibrated on the first 100 dev papers only; the papers checked are after them.
+    assert all(row["index"] >= 100 and row["title"] == ROWS[row["index"]]["title"] for row in third)
+    assert all(1 <= len(row["topics"]) == len(set(row["topics"])) <= 3 for row in third)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row["title"][:40])
