@@ -2,11 +2,14 @@
 with the embedding included, and the labels' own consistency.
 
 - `cv_micro_f1`, `cv_precision`, `cv_recall`, `tags_per_paper`: `cross_validate` on
-  tests/fixtures/topics_dev.jsonl, with the papers of tests/fixtures/topics_added.jsonl in every training
-  fold and never scored (every choice made inside each training fold; docs/tagging.md).
+  tests/fixtures/topics_dev.jsonl, with the papers of tests/fixtures/topics_added.jsonl and
+  tests/fixtures/topics_daily.jsonl in every training fold and never scored (every choice made inside
+  each training fold; docs/tagging.md).
   `tags_per_paper_gap` is |tags per paper - 2.25|, the editor's rate.
 - `lexicon_micro_f1`: the rule-based lexicon tagger on the same labels, for comparison.
-- `label_agreement_micro_f1`: the dev labels against the independent second labeling of every 4th paper.
+- `label_agreement_micro_f1`: the dev labels against the independent second labeling of every 4th paper;
+  `label_agreement_daily_labeler_micro_f1`: against a blind labeling of 40 dev papers by a labeler of
+  tests/fixtures/topics_daily.jsonl (is the added set labeled to the dev set's standard?).
 - `papers_per_s`: `tag_papers` (embedding, features, 15 logistic regressions, decision) on the 214 dev papers
   repeated to 2,000, in batches of 200, one process; `embed_papers_per_s` the embedding alone. The model
   and tagger are loaded before timing.
@@ -27,8 +30,9 @@ from newsletter.tagging.training import EDITOR_TAGS_PER_PAPER, cross_validate
 NAME = "tags"
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SET = ROOT / "tests" / "fixtures" / "topics_dev.jsonl"
-ADDED_SET = ROOT / "tests" / "fixtures" / "topics_added.jsonl"
+ADDED_SETS = [ROOT / "tests" / "fixtures" / name for name in ("topics_added.jsonl", "topics_daily.jsonl")]
 SECOND_PASS = ROOT / "tests" / "fixtures" / "topics_dev_second_pass.jsonl"
+THIRD_PASS = ROOT / "tests" / "fixtures" / "topics_dev_third_pass.jsonl"
 EXAMPLES = ROOT / "tests" / "fixtures" / "corpus" / "labeled-examples.json"
 TARGET_PAPERS = 2000
 BATCH = 200
@@ -39,8 +43,8 @@ TARGETS = {
 }
 
 
-def label_agreement(papers) -> float:
-    second = [json.loads(line) for line in SECOND_PASS.read_text("utf-8").splitlines() if line.strip()]
+def label_agreement(papers, path: Path = SECOND_PASS) -> float:
+    second = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
     return score_tags(
         [papers[row["index"]].topics for row in second], [row["topics"] for row in second]
     ).micro_f1
@@ -60,7 +64,8 @@ def run() -> dict[str, float]:
     model.embed(texts)
     embedding_s = time.perf_counter() - started
 
-    validation = cross_validate(papers, model, extra=read_labeled(ADDED_SET)).scores
+    extra = [paper for path in ADDED_SETS for paper in read_labeled(path)]
+    validation = cross_validate(papers, model, extra=extra).scores
     lexicon = score_tags(
         [paper.topics for paper in papers], [lexicon_tags(paper.title, paper.abstract) for paper in papers]
     )
@@ -84,6 +89,7 @@ def run() -> dict[str, float]:
         "label_tags_per_paper": round(validation.gold_tags_per_paper, 3),
         "lexicon_micro_f1": round(lexicon.micro_f1, 3),
         "label_agreement_micro_f1": round(label_agreement(papers), 3),
+        "label_agreement_daily_labeler_micro_f1": round(label_agreement(papers, THIRD_PASS), 3),
         "papers_per_s": round(len(repeated) / tagging_s, 1),
         "embed_papers_per_s": round(len(repeated) / embedding_s, 1),
     }

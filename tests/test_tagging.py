@@ -38,7 +38,7 @@ def test_packaged_tagger_was_trained_on_the_packaged_embeddings_and_the_dev_labe
     assert tagger.embedding_model == load_model().name
     assert tagger.coefficients.shape == (15, tagger.space.width)
     assert tagger.provenance["labels"] == "topics_dev.jsonl"
-    assert list(tagger.provenance["extra_labels"]) == ["topics_added.jsonl"]  # type: ignore[call-overload]
+    assert list(tagger.provenance["extra_labels"]) == ["topics_added.jsonl", "topics_daily.jsonl"]  # type: ignore[call-overload]
     assert 0.0 < tagger.threshold < 1.0
 
 

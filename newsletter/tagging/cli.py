@@ -16,7 +16,7 @@ from newsletter.tagging.training import EDITOR_TAGS_PER_PAPER, TrainingOptions, 
 tagger_app = typer.Typer(help="The learned topic tagger: train it from labeled papers, evaluate it.")
 DEFAULT_LABELS = Path("tests/fixtures/topics_dev.jsonl")
 # Labeled beyond the dev set, with the same guideline: they train every fold but are never scored.
-DEFAULT_EXTRA_LABELS = [Path("tests/fixtures/topics_added.jsonl")]
+DEFAULT_EXTRA_LABELS = [Path("tests/fixtures/topics_added.jsonl"), Path("tests/fixtures/topics_daily.jsonl")]
 
 
 @tagger_app.command("train")
@@ -28,7 +28,7 @@ def train_command(
         list[Path] | None,
         typer.Option(
             help="More labeled papers (repeatable): in every training fold, never scored."
-            " Default: tests/fixtures/topics_added.jsonl."
+            " Default: tests/fixtures/topics_added.jsonl and topics_daily.jsonl."
         ),
     ] = None,
     no_extra_labels: Annotated[
