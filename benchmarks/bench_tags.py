@@ -9,7 +9,7 @@ with the embedding included, and the labels' own consistency.
 - `lexicon_micro_f1`: the rule-based lexicon tagger on the same labels, for comparison.
 - `label_agreement_micro_f1`: the dev labels against the independent second labeling of every 4th paper;
   `label_agreement_daily_labeler_micro_f1`: against a blind labeling of 40 dev papers by a labeler of
-  tests/fixtures/topics_daily.jsonl (is the added set labeled to the dev set's standard?).
+  tests/fixtures/topics_daily.jsonl (is the daily set labeled to the dev set's standard?).
 - `papers_per_s`: `tag_papers` (embedding, features, 15 logistic regressions, decision) on the 214 dev papers
   repeated to 2,000, in batches of 200, one process; `embed_papers_per_s` the embedding alone. The model
   and tagger are loaded before timing.
