@@ -388,9 +388,6 @@ class Selector:
             eligible = [position for position in eligible if self.candidates[position].id not in sent]
         chosen: list[SelectedItem] = []
         per_topic: dict[str, int] = defaultdict(int)
-        # The per-tag cap keeps an edition varied while nothing says which of a reader's topics they
-        # prefer; a reader who voted has said it, and their votes decide the mix (docs/feedback.md).
-        max_per_topic = self.max_per_topic if personal is None else None
         items = self._items_of(taste)
         # Candidates are in trending order: a position past the last one the trending order alone would
         # reach (before caps) was brought in by the reader's votes.
@@ -404,11 +401,13 @@ class Selector:
                 break
             item = items.get(position) or self._item(taste, position, items)
             # A paper counts against the cap of its strongest matching tag; keyword finds are uncapped
-            # per tag, since the subscriber asked for them by name.
+            # per tag, since the subscriber asked for them by name. The cap keeps an edition varied while
+            # nothing says which of a reader's topics they prefer: a reader who voted (`personal`) has
+            # said it, and their votes decide the mix (docs/feedback.md).
             if (
-                max_per_topic is not None
+                personal is None
                 and not item.matched_keywords
-                and per_topic[item.matched_topics[0]] >= max_per_topic
+                and per_topic[item.matched_topics[0]] >= self.max_per_topic
             ):
                 continue
             if item.matched_topics:
